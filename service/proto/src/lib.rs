@@ -1,0 +1,13 @@
+//! Sans-IO protocol core of Hypha.
+//!
+//! Nothing here reads a clock, opens a socket or spawns a task: time ([`time::Timestamp`]) and
+//! randomness (a seed) come in as arguments, and output is pulled with `poll_*` calls on
+//! [`node::Node`]. The daemon (`hyphad`) and the simulator (`hypha sim`) drive the same code.
+
+pub mod address;
+pub mod identity;
+pub mod time;
+pub mod wire;
+pub mod crypto;
+pub mod link;
+pub mod replay;

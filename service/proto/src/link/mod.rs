@@ -1,0 +1,3 @@
+//! Neighbour links: handshakes, established sessions, and their frames.
+
+pub mod handshake;

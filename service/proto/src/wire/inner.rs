@@ -1,0 +1,56 @@
+//! The plaintext inside a transport frame: one kind byte, then the body.
+//!
+//! ```text
+//! 0x01 | Babel TLVs            routing control for this link
+//! 0x02 | routed packet         overlay data (see `routed`)
+//! 0x03                         close: the sender is tearing the link down
+//! ```
+
+use super::WireError;
+
+/// Inner kind: Babel TLVs.
+pub const KIND_BABEL: u8 = 0x01;
+/// Inner kind: a routed overlay packet.
+pub const KIND_ROUTED: u8 = 0x02;
+/// Inner kind: link close.
+pub const KIND_CLOSE: u8 = 0x03;
+
+/// What a decrypted transport frame carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InnerRepr<'a> {
+    /// Babel TLVs (parse with [`super::babel::parse_tlvs`]).
+    Babel(&'a [u8]),
+    /// A routed packet (parse with [`super::routed::RoutedRepr`]).
+    Routed(&'a [u8]),
+    /// The peer closes the link.
+    Close,
+}
+
+impl<'a> InnerRepr<'a> {
+    /// Splits the kind byte from the body.
+    pub fn parse(buf: &'a [u8]) -> Result<Self, WireError> {
+        let (&kind, body) = buf.split_first().ok_or(WireError::Truncated)?;
+        match kind {
+            KIND_BABEL => Ok(InnerRepr::Babel(body)),
+            KIND_ROUTED => Ok(InnerRepr::Routed(body)),
+            KIND_CLOSE if body.is_empty() => Ok(InnerRepr::Close),
+            KIND_CLOSE => Err(WireError::Malformed("close carries no body")),
+            t => Err(WireError::UnknownType(t)),
+        }
+    }
+
+    /// Appends the kind byte and body to `out`.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        match self {
+            InnerRepr::Babel(b) => {
+                out.push(KIND_BABEL);
+                out.extend_from_slice(b);
+            }
+            InnerRepr::Routed(b) => {
+                out.push(KIND_ROUTED);
+                out.extend_from_slice(b);
+            }
+            InnerRepr::Close => out.push(KIND_CLOSE),
+        }
+    }
+}
