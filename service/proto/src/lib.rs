@@ -9,5 +9,6 @@ pub mod identity;
 pub mod time;
 pub mod wire;
 pub mod crypto;
+pub mod babel;
 pub mod link;
 pub mod replay;

@@ -1,0 +1,757 @@
+//! Babel routing (after RFC 8966) over authenticated unicast links.
+//!
+//! Each node originates one route: its own /64, under a router id made of its node id and a
+//! suffix drawn at start. Link costs come from hello/IHU ([`neighbour`]); routes are selected
+//! after every update among *feasible* ones only ([`table`]), which keeps the forwarding graph
+//! loop-free at every instant; a node left with only unfeasible routes retracts and asks the
+//! originator for a newer sequence number (seqno request). Updates are batched: changes mark a
+//! prefix dirty and a flush a few milliseconds later sends them to every neighbour except the
+//! selected next hop (split horizon); a full dump goes out periodically and to new neighbours.
+
+pub mod neighbour;
+pub mod table;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng, SeedableRng};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::address::Subnet;
+use crate::identity::NodeId;
+use crate::time::Timestamp;
+use crate::wire::babel::{
+    HelloRepr, Prefix, RouteRequestRepr, RouterId, SeqnoRequestRepr, Tlv, UpdateRepr, parse_tlvs,
+};
+pub use crate::wire::babel::INFINITY;
+use neighbour::Neighbour;
+use table::{PrefixState, RidIdx, RouteEntry, Selected, seqno_newer};
+
+/// Identifies a neighbour link (the node's local link index).
+pub type NeighbourId = u32;
+
+/// Largest Babel body we put in one link frame.
+pub const MAX_BODY: usize = 1200;
+/// Hop count of a fresh seqno request.
+pub const SEQNO_REQUEST_HOPS: u8 = 64;
+
+/// Tunables. The defaults suit both LANs and the simulator.
+#[derive(Debug, Clone)]
+pub struct BabelConfig {
+    /// Hello (and IHU) interval on every link.
+    pub hello_interval: Duration,
+    /// Interval of periodic full updates; routes expire after 3.5 of them.
+    pub update_interval: Duration,
+    /// Delay that batches triggered updates.
+    pub flush_delay: Duration,
+    /// Most routes accepted from one neighbour.
+    pub max_routes_per_neighbour: usize,
+    /// A better route must beat the selected one by this much to replace it.
+    pub hysteresis: u16,
+    /// How long feasibility distances are kept after last use.
+    pub source_gc: Duration,
+}
+
+impl Default for BabelConfig {
+    fn default() -> Self {
+        BabelConfig {
+            hello_interval: Duration::from_millis(250),
+            update_interval: Duration::from_secs(8),
+            flush_delay: Duration::from_millis(10),
+            max_routes_per_neighbour: 100_000,
+            hysteresis: 16,
+            source_gc: Duration::from_secs(180),
+        }
+    }
+}
+
+/// A change of the forwarding decision for a destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteChange {
+    /// The destination /64.
+    pub subnet: Subnet,
+    /// New next hop, or `None` when unreachable.
+    pub next_hop: Option<NeighbourId>,
+    /// New metric ([`INFINITY`] when unreachable).
+    pub metric: u16,
+}
+
+/// A route as shown to users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// Destination /64.
+    pub subnet: Subnet,
+    /// Destination node.
+    pub node: NodeId,
+    /// Next hop.
+    pub next_hop: NeighbourId,
+    /// Metric.
+    pub metric: u16,
+    /// Originator's sequence number.
+    pub seqno: u16,
+}
+
+/// Counters (monotonic).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BabelCounters {
+    /// Update TLVs received.
+    pub updates_received: u64,
+    /// Update TLVs sent.
+    pub updates_sent: u64,
+    /// Updates refused by the subnet filter (not a /64 in the overlay owned by the router id).
+    pub rejected_filter: u64,
+    /// Updates refused by the per-neighbour route limit.
+    pub rejected_limit: u64,
+    /// Updates stored but unfeasible.
+    pub unfeasible: u64,
+    /// Malformed or unknown TLVs.
+    pub bad_tlvs: u64,
+    /// Seqno requests sent (originated or forwarded).
+    pub seqno_requests_sent: u64,
+    /// Seqno requests received.
+    pub seqno_requests_received: u64,
+    /// Routes that expired without refresh.
+    pub routes_expired: u64,
+    /// Times a destination became unreachable.
+    pub routes_lost: u64,
+}
+
+/// The routing engine of one node.
+pub struct Babel {
+    cfg: BabelConfig,
+    own_rid: RouterId,
+    own_subnet: Subnet,
+    own_seqno: u16,
+    hello_seqno: u16,
+    rng: ChaCha8Rng,
+    neighbours: BTreeMap<NeighbourId, Neighbour>,
+    table: FxHashMap<Subnet, PrefixState>,
+    rids: Vec<(RouterId, Subnet)>,
+    rid_index: FxHashMap<RouterId, RidIdx>,
+    dirty: Vec<Subnet>,
+    dirty_set: FxHashSet<Subnet>,
+    dump_to: BTreeSet<NeighbourId>,
+    direct: BTreeMap<NeighbourId, Vec<Tlv>>,
+    recent_requests: FxHashMap<(Subnet, RidIdx, u16), Timestamp>,
+    out: VecDeque<(NeighbourId, Vec<u8>)>,
+    events: VecDeque<RouteChange>,
+    next_hello: Timestamp,
+    next_dump: Timestamp,
+    next_housekeeping: Timestamp,
+    flush_at: Option<Timestamp>,
+    /// Counters.
+    pub counters: BabelCounters,
+}
+
+impl Babel {
+    /// A routing engine originating `node`'s /64.
+    pub fn new(node: NodeId, cfg: BabelConfig, now: Timestamp, seed: [u8; 32]) -> Self {
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        let own_rid = RouterId {
+            node,
+            suffix: rng.next_u32(),
+        };
+        let jitter = |rng: &mut ChaCha8Rng, d: Duration| {
+            Duration::from_micros(rng.next_u64() % (d.as_micros() as u64).max(1))
+        };
+        let next_hello = now + jitter(&mut rng, cfg.hello_interval);
+        let next_dump = now + cfg.update_interval / 2 + jitter(&mut rng, cfg.update_interval / 2);
+        Babel {
+            own_subnet: node.subnet(),
+            own_rid,
+            own_seqno: 0,
+            hello_seqno: 0,
+            rng,
+            neighbours: BTreeMap::new(),
+            table: FxHashMap::default(),
+            rids: Vec::new(),
+            rid_index: FxHashMap::default(),
+            dirty: Vec::new(),
+            dirty_set: FxHashSet::default(),
+            dump_to: BTreeSet::new(),
+            direct: BTreeMap::new(),
+            recent_requests: FxHashMap::default(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            next_hello,
+            next_dump,
+            next_housekeeping: now + Duration::from_secs(1),
+            flush_at: None,
+            counters: BabelCounters::default(),
+            cfg,
+        }
+    }
+
+    /// Our router id.
+    pub fn router_id(&self) -> RouterId {
+        self.own_rid
+    }
+
+    /// Our current sequence number.
+    pub fn seqno(&self) -> u16 {
+        self.own_seqno
+    }
+
+    /// A link came up: greet it and send it our whole table.
+    pub fn add_neighbour(&mut self, now: Timestamp, n: NeighbourId) {
+        self.neighbours.insert(n, Neighbour::new());
+        self.send_hello(now, n);
+        self.dump_to.insert(n);
+        self.schedule_flush(now);
+    }
+
+    /// A link went down: forget its routes and re-select.
+    pub fn remove_neighbour(&mut self, now: Timestamp, n: NeighbourId) {
+        if self.neighbours.remove(&n).is_none() {
+            return;
+        }
+        self.dump_to.remove(&n);
+        self.direct.remove(&n);
+        let affected: Vec<Subnet> = self
+            .table
+            .iter_mut()
+            .filter_map(|(s, p)| p.remove_entry(n).then_some(*s))
+            .collect();
+        for s in affected {
+            self.select(now, s);
+        }
+    }
+
+    /// The link to `n`, for display.
+    pub fn neighbour(&self, n: NeighbourId) -> Option<&Neighbour> {
+        self.neighbours.get(&n)
+    }
+
+    /// Handles a Babel body received from neighbour `from`.
+    pub fn handle_body(&mut self, now: Timestamp, from: NeighbourId, body: &[u8]) {
+        if !self.neighbours.contains_key(&from) {
+            return;
+        }
+        for tlv in parse_tlvs(body) {
+            match tlv {
+                Ok(Tlv::Hello(h)) => {
+                    let first = self
+                        .neighbours
+                        .get_mut(&from)
+                        .is_some_and(|nb| nb.on_hello(now, &h));
+                    if first {
+                        // Answer at once so the neighbour measures RTT without waiting a tick.
+                        self.send_hello(now, from);
+                    }
+                }
+                Ok(Tlv::Ihu(i)) => {
+                    let changed = self.neighbours.get_mut(&from).is_some_and(|nb| {
+                        nb.on_ihu(now, &i);
+                        nb.refresh_cost(now)
+                    });
+                    if changed {
+                        self.reselect_via(now, from);
+                    }
+                }
+                Ok(Tlv::Update(u)) => self.handle_update(now, from, &u),
+                Ok(Tlv::RouteRequest(r)) => self.handle_route_request(now, from, &r),
+                Ok(Tlv::SeqnoRequest(r)) => self.handle_seqno_request(now, from, &r),
+                Err(_) => self.counters.bad_tlvs += 1,
+            }
+        }
+    }
+
+    /// The next hop and destination node for a /64.
+    pub fn lookup(&self, subnet: &Subnet) -> Option<(NeighbourId, NodeId)> {
+        let sel = self.table.get(subnet)?.selected?;
+        Some((sel.neigh, self.rids[sel.rid as usize].0.node))
+    }
+
+    /// Every selected route.
+    pub fn routes(&self) -> impl Iterator<Item = RouteInfo> + '_ {
+        self.table.iter().filter_map(|(s, p)| {
+            p.selected.map(|sel| RouteInfo {
+                subnet: *s,
+                node: self.rids[sel.rid as usize].0.node,
+                next_hop: sel.neigh,
+                metric: sel.metric,
+                seqno: sel.seqno,
+            })
+        })
+    }
+
+    /// Number of destinations with a selected route.
+    pub fn route_count(&self) -> usize {
+        self.table.values().filter(|p| p.selected.is_some()).count()
+    }
+
+    /// Next Babel body to send, with its neighbour.
+    pub fn poll_output(&mut self) -> Option<(NeighbourId, Vec<u8>)> {
+        self.out.pop_front()
+    }
+
+    /// Next forwarding change.
+    pub fn poll_event(&mut self) -> Option<RouteChange> {
+        self.events.pop_front()
+    }
+
+    /// When [`Babel::handle_timeout`] wants to run next.
+    pub fn poll_timeout(&self) -> Timestamp {
+        let mut t = self.next_hello.min(self.next_dump).min(self.next_housekeeping);
+        if let Some(f) = self.flush_at {
+            t = t.min(f);
+        }
+        t
+    }
+
+    /// Runs due timers: hellos, periodic dumps, flushes, expiry.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        if now >= self.next_hello {
+            let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
+            for n in ns {
+                self.send_hello(now, n);
+            }
+            self.next_hello = now + self.cfg.hello_interval;
+        }
+        if now >= self.next_housekeeping {
+            self.housekeeping(now);
+            self.next_housekeeping = now + Duration::from_secs(1);
+        }
+        if now >= self.next_dump {
+            self.dump_to.extend(self.neighbours.keys().copied());
+            let jitter = self.rng.next_u64() % (self.cfg.update_interval.as_micros() as u64 / 4);
+            self.next_dump = now + (self.cfg.update_interval - Duration::from_micros(jitter));
+            self.flush(now);
+        } else if self.flush_at.is_some_and(|f| now >= f) {
+            self.flush(now);
+        }
+    }
+
+    fn schedule_flush(&mut self, now: Timestamp) {
+        if self.flush_at.is_none() {
+            self.flush_at = Some(now + self.cfg.flush_delay);
+        }
+    }
+
+    fn mark_dirty(&mut self, now: Timestamp, s: Subnet) {
+        if self.dirty_set.insert(s) {
+            self.dirty.push(s);
+        }
+        self.schedule_flush(now);
+    }
+
+    fn queue_direct(&mut self, now: Timestamp, n: NeighbourId, tlv: Tlv) {
+        self.direct.entry(n).or_default().push(tlv);
+        self.schedule_flush(now);
+    }
+
+    fn interval_cs(d: Duration) -> u16 {
+        (d.as_millis() / 10).clamp(1, u16::MAX as u128) as u16
+    }
+
+    fn send_hello(&mut self, now: Timestamp, n: NeighbourId) {
+        let Some(nb) = self.neighbours.get(&n) else {
+            return;
+        };
+        let mut body = Vec::with_capacity(32);
+        Tlv::Hello(HelloRepr {
+            seqno: self.hello_seqno,
+            interval_cs: Self::interval_cs(self.cfg.hello_interval),
+            // Zero means "no timestamp" in an IHU echo; avoid sending it.
+            timestamp: now.wire_micros().max(1),
+        })
+        .emit(&mut body);
+        Tlv::Ihu(nb.ihu(now, self.cfg.hello_interval)).emit(&mut body);
+        self.hello_seqno = self.hello_seqno.wrapping_add(1);
+        self.out.push_back((n, body));
+    }
+
+    /// Interns a router id, checking once that the /64 is the one its node id owns.
+    fn intern(&mut self, rid: RouterId) -> (RidIdx, Subnet) {
+        if let Some(&i) = self.rid_index.get(&rid) {
+            return (i, self.rids[i as usize].1);
+        }
+        let i = self.rids.len() as RidIdx;
+        let subnet = rid.node.subnet();
+        self.rids.push((rid, subnet));
+        self.rid_index.insert(rid, i);
+        (i, subnet)
+    }
+
+    fn handle_update(&mut self, now: Timestamp, from: NeighbourId, u: &UpdateRepr) {
+        self.counters.updates_received += 1;
+        let Some(subnet) = u.prefix.as_subnet().filter(|s| s.in_overlay()) else {
+            self.counters.rejected_filter += 1;
+            return;
+        };
+        if subnet == self.own_subnet {
+            return;
+        }
+        let (rid, owned) = self.intern(u.router_id);
+        if owned != subnet {
+            self.counters.rejected_filter += 1;
+            return;
+        }
+        let expires = now + Duration::from_millis(u.interval_cs as u64 * 10) * 7 / 2;
+        let limit = self.cfg.max_routes_per_neighbour;
+        let Some(nb) = self.neighbours.get_mut(&from) else {
+            return;
+        };
+        if u.metric == INFINITY {
+            let removed = self.table.get_mut(&subnet).is_some_and(|p| p.remove_entry(from));
+            if removed {
+                nb.route_count -= 1;
+                self.select(now, subnet);
+            }
+            return;
+        }
+        let p = self.table.entry(subnet).or_default();
+        if !p.feasible(rid, u.seqno, u.metric) {
+            self.counters.unfeasible += 1;
+        }
+        let entry = RouteEntry {
+            neigh: from,
+            rid,
+            seqno: u.seqno,
+            refmetric: u.metric,
+            expires,
+        };
+        match p.entries.iter_mut().find(|e| e.neigh == from) {
+            Some(e) => *e = entry,
+            None => {
+                if nb.route_count >= limit {
+                    self.counters.rejected_limit += 1;
+                    return;
+                }
+                nb.route_count += 1;
+                p.entries.push(entry);
+            }
+        }
+        self.select(now, subnet);
+    }
+
+    fn handle_route_request(&mut self, now: Timestamp, from: NeighbourId, r: &RouteRequestRepr) {
+        if r.prefix.len == 0 {
+            self.dump_to.insert(from);
+            self.schedule_flush(now);
+        } else if let Some(s) = r.prefix.as_subnet() {
+            if let Some(tlv) = self.advertisement(now, s, from) {
+                self.queue_direct(now, from, tlv);
+            }
+        }
+    }
+
+    fn handle_seqno_request(&mut self, now: Timestamp, from: NeighbourId, r: &SeqnoRequestRepr) {
+        self.counters.seqno_requests_received += 1;
+        let Some(subnet) = r.prefix.as_subnet() else {
+            return;
+        };
+        if subnet == self.own_subnet {
+            if r.router_id == self.own_rid && seqno_newer(r.seqno, self.own_seqno) {
+                self.own_seqno = self.own_seqno.wrapping_add(1);
+            }
+            // Everyone downstream needs the newer seqno, not just the requester.
+            self.mark_dirty(now, subnet);
+            return;
+        }
+        let (rid, _) = self.intern(r.router_id);
+        let Some(p) = self.table.get(&subnet) else {
+            return;
+        };
+        if let Some(sel) = p.selected {
+            if sel.neigh == from {
+                return; // the requester is our next hop: nothing we could tell it
+            }
+            if sel.rid == rid && !seqno_newer(r.seqno, sel.seqno) {
+                if let Some(tlv) = self.advertisement(now, subnet, from) {
+                    self.queue_direct(now, from, tlv);
+                }
+                return;
+            }
+        }
+        if r.hop_count < 2 {
+            return;
+        }
+        // Forward towards the originator: along our selected route, or else to the neighbour
+        // with the best (even unfeasible) route that is not the requester.
+        let target = p.selected.map(|s| s.neigh).or_else(|| {
+            p.entries
+                .iter()
+                .filter(|e| e.neigh != from && e.refmetric != INFINITY)
+                .min_by_key(|e| e.refmetric)
+                .map(|e| e.neigh)
+        });
+        let Some(target) = target.filter(|&t| t != from) else {
+            return;
+        };
+        let key = (subnet, rid, r.seqno);
+        if self
+            .recent_requests
+            .get(&key)
+            .is_some_and(|&t| now.saturating_since(t) < Duration::from_secs(2))
+        {
+            return;
+        }
+        self.recent_requests.insert(key, now);
+        self.counters.seqno_requests_sent += 1;
+        let fwd = SeqnoRequestRepr {
+            hop_count: r.hop_count - 1,
+            ..*r
+        };
+        self.queue_direct(now, target, Tlv::SeqnoRequest(fwd));
+    }
+
+    /// Re-selects every prefix that has a route through `n` (its cost changed).
+    fn reselect_via(&mut self, now: Timestamp, n: NeighbourId) {
+        let affected: Vec<Subnet> = self
+            .table
+            .iter()
+            .filter(|(_, p)| p.entry(n).is_some())
+            .map(|(s, _)| *s)
+            .collect();
+        for s in affected {
+            self.select(now, s);
+        }
+    }
+
+    /// Route selection for one prefix (after every change that could affect it).
+    fn select(&mut self, now: Timestamp, subnet: Subnet) {
+        let Some(p) = self.table.get_mut(&subnet) else {
+            return;
+        };
+        let mut best: Option<Selected> = None;
+        let mut current: Option<Selected> = None;
+        let mut starving = false;
+        for e in &p.entries {
+            let cost = self.neighbours.get(&e.neigh).map_or(INFINITY, |n| n.cost());
+            if cost == INFINITY || e.refmetric == INFINITY {
+                continue;
+            }
+            if !p.feasible(e.rid, e.seqno, e.refmetric) {
+                starving = true;
+                continue;
+            }
+            let metric = (cost as u32 + e.refmetric as u32).min(INFINITY as u32 - 1) as u16;
+            let cand = Selected {
+                neigh: e.neigh,
+                rid: e.rid,
+                seqno: e.seqno,
+                metric,
+            };
+            if p.selected.is_some_and(|s| s.neigh == e.neigh) {
+                current = Some(cand);
+            }
+            // Ties go to the lower neighbour id so that every run picks the same route.
+            if best.is_none_or(|b| (metric, e.neigh) < (b.metric, b.neigh)) {
+                best = Some(cand);
+            }
+        }
+        let chosen = match (current, best) {
+            (Some(c), Some(b)) if b.metric.saturating_add(self.cfg.hysteresis) >= c.metric => {
+                Some(c)
+            }
+            (_, b) => b,
+        };
+        let old = p.selected;
+        p.selected = chosen;
+        let significant = match (old, chosen) {
+            (None, None) => false,
+            (Some(_), None) | (None, Some(_)) => true,
+            // A new next hop must hear from us: split horizon kept the old one uninformed.
+            (Some(o), Some(c)) => {
+                o.neigh != c.neigh
+                    || o.rid != c.rid
+                    || o.seqno != c.seqno
+                    || o.metric.abs_diff(c.metric) > o.metric / 8
+            }
+        };
+        if chosen.is_none() && old.is_some() {
+            p.retract_until = Some(now + self.cfg.update_interval * 2);
+            self.counters.routes_lost += 1;
+        } else if chosen.is_some() {
+            p.retract_until = None;
+        }
+        let starving = chosen.is_none() && starving;
+        if old.map(|s| s.neigh) != chosen.map(|s| s.neigh) {
+            self.events.push_back(RouteChange {
+                subnet,
+                next_hop: chosen.map(|s| s.neigh),
+                metric: chosen.map_or(INFINITY, |s| s.metric),
+            });
+        }
+        if significant {
+            self.mark_dirty(now, subnet);
+        }
+        if starving {
+            self.request_seqno(now, subnet);
+        }
+    }
+
+    /// Asks the neighbours holding unfeasible routes for a newer seqno.
+    fn request_seqno(&mut self, now: Timestamp, subnet: Subnet) {
+        let Some(p) = self.table.get_mut(&subnet) else {
+            return;
+        };
+        if p
+            .last_request
+            .is_some_and(|t| now.saturating_since(t) < Duration::from_millis(500))
+        {
+            return;
+        }
+        p.last_request = Some(now);
+        let mut reqs = Vec::new();
+        for e in &p.entries {
+            if e.refmetric == INFINITY {
+                continue;
+            }
+            let want = p.source_seqno(e.rid).map_or(e.seqno, |s| s.wrapping_add(1));
+            reqs.push((
+                e.neigh,
+                SeqnoRequestRepr {
+                    seqno: want,
+                    hop_count: SEQNO_REQUEST_HOPS,
+                    router_id: self.rids[e.rid as usize].0,
+                    prefix: Prefix::from_subnet(subnet),
+                },
+            ));
+        }
+        for (n, r) in reqs {
+            self.counters.seqno_requests_sent += 1;
+            self.queue_direct(now, n, Tlv::SeqnoRequest(r));
+        }
+    }
+
+    /// What we tell neighbour `to` about `subnet` now, if anything.
+    fn advertisement(&self, now: Timestamp, subnet: Subnet, to: NeighbourId) -> Option<Tlv> {
+        let interval_cs = Self::interval_cs(self.cfg.update_interval);
+        if subnet == self.own_subnet {
+            return Some(Tlv::Update(UpdateRepr {
+                flags: 0,
+                interval_cs,
+                seqno: self.own_seqno,
+                metric: 0,
+                router_id: self.own_rid,
+                prefix: Prefix::from_subnet(subnet),
+            }));
+        }
+        let p = self.table.get(&subnet)?;
+        match p.selected {
+            Some(sel) if sel.neigh == to => None, // split horizon
+            Some(sel) => Some(Tlv::Update(UpdateRepr {
+                flags: 0,
+                interval_cs,
+                seqno: sel.seqno,
+                metric: sel.metric,
+                router_id: self.rids[sel.rid as usize].0,
+                prefix: Prefix::from_subnet(subnet),
+            })),
+            None => {
+                let (rid, seqno) = p.last_advertised?;
+                p.retract_until.filter(|&t| t > now)?;
+                Some(Tlv::Update(UpdateRepr {
+                    flags: 0,
+                    interval_cs,
+                    seqno,
+                    metric: INFINITY,
+                    router_id: self.rids[rid as usize].0,
+                    prefix: Prefix::from_subnet(subnet),
+                }))
+            }
+        }
+    }
+
+    /// Sends pending updates, dumps and direct TLVs.
+    fn flush(&mut self, now: Timestamp) {
+        self.flush_at = None;
+        let dumps = core::mem::take(&mut self.dump_to);
+        let dirty = core::mem::take(&mut self.dirty);
+        self.dirty_set.clear();
+        let all: Vec<Subnet> = if dumps.is_empty() {
+            Vec::new()
+        } else {
+            core::iter::once(self.own_subnet)
+                .chain(self.table.keys().copied())
+                .collect()
+        };
+        let mut advertised: FxHashSet<Subnet> = FxHashSet::default();
+        let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
+        for n in ns {
+            let mut tlvs = self.direct.remove(&n).unwrap_or_default();
+            let list = if dumps.contains(&n) { &all } else { &dirty };
+            for &s in list {
+                if let Some(tlv) = self.advertisement(now, s, n) {
+                    advertised.insert(s);
+                    tlvs.push(tlv);
+                }
+            }
+            self.send_tlvs(n, &tlvs);
+        }
+        let gc = now + self.cfg.source_gc;
+        for s in advertised {
+            if let Some(p) = self.table.get_mut(&s) {
+                if let Some(sel) = p.selected {
+                    p.note_advertised(sel.rid, sel.seqno, sel.metric, gc);
+                }
+            }
+        }
+    }
+
+    fn send_tlvs(&mut self, n: NeighbourId, tlvs: &[Tlv]) {
+        let mut body = Vec::with_capacity(MAX_BODY);
+        for t in tlvs {
+            let start = body.len();
+            t.emit(&mut body);
+            if matches!(t, Tlv::Update(_)) {
+                self.counters.updates_sent += 1;
+            }
+            if body.len() > MAX_BODY {
+                let tail = body.split_off(start);
+                self.out.push_back((n, core::mem::replace(&mut body, tail)));
+            }
+        }
+        if !body.is_empty() {
+            self.out.push_back((n, body));
+        }
+    }
+
+    fn housekeeping(&mut self, now: Timestamp) {
+        // Link costs decay when IHUs stop.
+        let changed: Vec<NeighbourId> = self
+            .neighbours
+            .iter_mut()
+            .filter_map(|(id, n)| n.refresh_cost(now).then_some(*id))
+            .collect();
+        for n in changed {
+            self.reselect_via(now, n);
+        }
+        let mut reselect = Vec::new();
+        let mut starving = Vec::new();
+        for (s, p) in self.table.iter_mut() {
+            let before = p.entries.len();
+            for e in p.entries.iter().filter(|e| e.expires <= now) {
+                if let Some(nb) = self.neighbours.get_mut(&e.neigh) {
+                    nb.route_count -= 1;
+                }
+            }
+            p.entries.retain(|e| e.expires > now);
+            if p.entries.len() != before {
+                self.counters.routes_expired += (before - p.entries.len()) as u64;
+                reselect.push(*s);
+            } else if p.selected.is_none() && !p.entries.is_empty() {
+                starving.push(*s);
+            }
+            p.sources.retain(|src| src.gc > now);
+            if p.retract_until.is_some_and(|t| t <= now) {
+                p.retract_until = None;
+            }
+        }
+        for s in reselect {
+            self.select(now, s);
+        }
+        for s in starving {
+            self.request_seqno(now, s);
+        }
+        self.table.retain(|_, p| !p.is_empty(now));
+        self.recent_requests
+            .retain(|_, t| now.saturating_since(*t) < Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests;
