@@ -11,4 +11,6 @@ pub mod wire;
 pub mod crypto;
 pub mod babel;
 pub mod link;
+pub mod node;
 pub mod replay;
+pub mod session;

@@ -1,0 +1,476 @@
+//! Links: the handshake steps, transport frames, and link lifetime.
+//!
+//! A link is named by our random session index. The initiator treats a link as up only after
+//! the first authenticated transport frame from the responder (key confirmation: with a wrong
+//! PSK the responder rejects message 3 and never sends one). When two links to the same
+//! neighbour exist — both sides dialled at once — both sides keep the one whose (initiator id,
+//! initiator index) is smaller, so they agree without talking; an older link is simply
+//! replaced, since it is most likely left over from before the neighbour restarted.
+
+use std::time::Duration;
+
+use super::{Event, LinkId, Node, Remote};
+use crate::crypto::TAG_LEN;
+use crate::identity::NodeId;
+use crate::link::handshake::{Handshake, LinkKeys};
+use crate::replay::ReplayWindow;
+use crate::time::Timestamp;
+use crate::wire::handshake::{HandshakeRepr, LINK_VERSION, TYPE_FINAL, TYPE_INIT, TYPE_RESP};
+use crate::wire::inner::{InnerRepr, KIND_CLOSE};
+use crate::wire::transport::{HEADER_LEN, TYPE_TRANSPORT, TransportRepr};
+
+pub(super) struct Established {
+    keys: LinkKeys,
+    remote_index: u32,
+    node: NodeId,
+    send_counter: u64,
+    replay: ReplayWindow,
+    confirmed: bool,
+    initiator: bool,
+    since: Timestamp,
+    rx_bytes: u64,
+    tx_bytes: u64,
+}
+
+pub(super) enum State {
+    Initiating(Handshake),
+    Responding(Handshake, u32),
+    Up(Box<Established>),
+}
+
+pub(super) struct Link {
+    pub(super) remote: Remote,
+    pub(super) state: State,
+    pub(super) created: Timestamp,
+    pub(super) last_rx: Timestamp,
+}
+
+impl Link {
+    pub(super) fn node(&self) -> Option<NodeId> {
+        match &self.state {
+            State::Up(e) if e.confirmed => Some(e.node),
+            _ => None,
+        }
+    }
+}
+
+/// Public view of a link's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// Handshake under way.
+    Handshaking,
+    /// Keys agreed, waiting for the responder's first frame.
+    Unconfirmed,
+    /// In use.
+    Up,
+}
+
+/// A link as shown to users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// Local session index.
+    pub id: LinkId,
+    /// Where the neighbour is.
+    pub remote: Remote,
+    /// The neighbour, once authenticated.
+    pub node: Option<NodeId>,
+    /// State.
+    pub state: LinkState,
+    /// Link cost used by routing.
+    pub cost: Option<u16>,
+    /// Smoothed round-trip time.
+    pub rtt: Option<Duration>,
+    /// Bytes received (authenticated frames).
+    pub rx_bytes: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// When the link came up.
+    pub since: Option<Timestamp>,
+}
+
+impl Node {
+    /// Every link, including ones still handshaking.
+    pub fn links(&self) -> Vec<LinkInfo> {
+        let mut v: Vec<LinkInfo> = self
+            .links
+            .iter()
+            .map(|(id, l)| {
+                let (state, node, rx, tx, since) = match &l.state {
+                    State::Initiating(_) | State::Responding(..) => {
+                        (LinkState::Handshaking, None, 0, 0, None)
+                    }
+                    State::Up(e) => (
+                        if e.confirmed {
+                            LinkState::Up
+                        } else {
+                            LinkState::Unconfirmed
+                        },
+                        Some(e.node),
+                        e.rx_bytes,
+                        e.tx_bytes,
+                        Some(e.since),
+                    ),
+                };
+                let nb = self.babel.neighbour(*id);
+                LinkInfo {
+                    id: *id,
+                    remote: l.remote,
+                    node,
+                    state,
+                    cost: nb.map(|n| n.cost()),
+                    rtt: nb.and_then(|n| n.rtt()),
+                    rx_bytes: rx,
+                    tx_bytes: tx,
+                    since,
+                }
+            })
+            .collect();
+        v.sort_by_key(|l| l.id);
+        v
+    }
+
+    pub(super) fn initiate(&mut self, now: Timestamp, remote: Remote) {
+        let index = self.random_index();
+        let seed = self.random_seed();
+        let Ok((hs, msg1)) = Handshake::initiate(&self.identity, &self.cfg.network, seed) else {
+            self.counters.handshakes_failed += 1;
+            return;
+        };
+        let mut payload = Vec::with_capacity(msg1.len() + 6);
+        HandshakeRepr::Init {
+            version: LINK_VERSION,
+            sender_index: index,
+            noise: &msg1,
+        }
+        .emit(&mut payload);
+        self.links.insert(
+            index,
+            Link {
+                remote,
+                state: State::Initiating(hs),
+                created: now,
+                last_rx: now,
+            },
+        );
+        self.transmits.push_back(super::Transmit { remote, payload });
+    }
+
+    /// Handles one datagram from `remote`. `data` is decrypted in place.
+    pub fn handle_datagram(&mut self, now: Timestamp, remote: Remote, data: &mut [u8]) {
+        self.counters.datagrams_in += 1;
+        match data.first() {
+            Some(&TYPE_TRANSPORT) => self.handle_transport(now, remote, data),
+            Some(&(TYPE_INIT | TYPE_RESP | TYPE_FINAL)) => match HandshakeRepr::parse(data) {
+                Ok(h) => self.handle_handshake(now, remote, h),
+                Err(_) => self.counters.malformed += 1,
+            },
+            _ => self.counters.malformed += 1,
+        }
+        self.pump_babel();
+    }
+
+    fn handle_handshake(&mut self, now: Timestamp, remote: Remote, h: HandshakeRepr<'_>) {
+        match h {
+            HandshakeRepr::Init {
+                sender_index,
+                noise,
+                ..
+            } => {
+                let pending = self
+                    .links
+                    .values()
+                    .filter(|l| matches!(l.state, State::Responding(..)))
+                    .count();
+                if pending >= self.cfg.max_pending_handshakes {
+                    self.counters.refused_pending_full += 1;
+                    return;
+                }
+                let index = self.random_index();
+                let seed = self.random_seed();
+                match Handshake::respond(&self.identity, &self.cfg.network, seed, noise) {
+                    Ok((hs, msg2)) => {
+                        let mut payload = Vec::with_capacity(msg2.len() + 9);
+                        HandshakeRepr::Resp {
+                            sender_index: index,
+                            receiver_index: sender_index,
+                            noise: &msg2,
+                        }
+                        .emit(&mut payload);
+                        self.links.insert(
+                            index,
+                            Link {
+                                remote,
+                                state: State::Responding(hs, sender_index),
+                                created: now,
+                                last_rx: now,
+                            },
+                        );
+                        self.transmits.push_back(super::Transmit { remote, payload });
+                    }
+                    Err(_) => self.counters.handshakes_failed += 1,
+                }
+            }
+            HandshakeRepr::Resp {
+                sender_index,
+                receiver_index,
+                noise,
+            } => {
+                let Some(link) = self.links.remove(&receiver_index) else {
+                    self.counters.unknown_index += 1;
+                    return;
+                };
+                let State::Initiating(hs) = link.state else {
+                    // Not waiting for a response: put it back untouched.
+                    self.links.insert(receiver_index, link);
+                    self.counters.unknown_index += 1;
+                    return;
+                };
+                match hs.finish_initiator(&self.identity, noise) {
+                    Ok((keys, node, msg3)) => {
+                        let mut payload = Vec::with_capacity(msg3.len() + 5);
+                        HandshakeRepr::Final {
+                            receiver_index: sender_index,
+                            noise: &msg3,
+                        }
+                        .emit(&mut payload);
+                        self.transmits.push_back(super::Transmit { remote, payload });
+                        if !self.allowed(&node) {
+                            return;
+                        }
+                        self.links.insert(
+                            receiver_index,
+                            Link {
+                                remote,
+                                state: State::Up(Box::new(Established {
+                                    keys,
+                                    remote_index: sender_index,
+                                    node,
+                                    send_counter: 0,
+                                    replay: ReplayWindow::new(),
+                                    confirmed: false,
+                                    initiator: true,
+                                    since: now,
+                                    rx_bytes: 0,
+                                    tx_bytes: 0,
+                                })),
+                                created: link.created,
+                                last_rx: now,
+                            },
+                        );
+                    }
+                    Err(_) => self.counters.handshakes_failed += 1,
+                }
+            }
+            HandshakeRepr::Final {
+                receiver_index,
+                noise,
+            } => {
+                let Some(link) = self.links.remove(&receiver_index) else {
+                    self.counters.unknown_index += 1;
+                    return;
+                };
+                let State::Responding(hs, remote_index) = link.state else {
+                    self.links.insert(receiver_index, link);
+                    self.counters.unknown_index += 1;
+                    return;
+                };
+                match hs.finish_responder(noise) {
+                    Ok((keys, node)) => {
+                        if !self.allowed(&node) {
+                            return;
+                        }
+                        self.links.insert(
+                            receiver_index,
+                            Link {
+                                remote,
+                                state: State::Up(Box::new(Established {
+                                    keys,
+                                    remote_index,
+                                    node,
+                                    send_counter: 0,
+                                    replay: ReplayWindow::new(),
+                                    confirmed: true,
+                                    initiator: false,
+                                    since: now,
+                                    rx_bytes: 0,
+                                    tx_bytes: 0,
+                                })),
+                                created: link.created,
+                                last_rx: now,
+                            },
+                        );
+                        self.link_established(now, receiver_index);
+                    }
+                    Err(_) => self.counters.handshakes_failed += 1,
+                }
+            }
+        }
+    }
+
+    fn allowed(&mut self, node: &NodeId) -> bool {
+        let ok = *node != self.identity.node_id()
+            && self.cfg.allow.as_ref().is_none_or(|a| a.contains(node));
+        if !ok {
+            self.counters.refused_not_allowed += 1;
+        }
+        ok
+    }
+
+    fn handle_transport(&mut self, now: Timestamp, remote: Remote, data: &mut [u8]) {
+        let Ok(t) = TransportRepr::parse(data) else {
+            self.counters.malformed += 1;
+            return;
+        };
+        let (index, counter) = (t.receiver_index, t.counter);
+        let Some(link) = self.links.get_mut(&index) else {
+            self.counters.unknown_index += 1;
+            return;
+        };
+        let State::Up(est) = &mut link.state else {
+            self.counters.unknown_index += 1;
+            return;
+        };
+        if !est.replay.check(counter) {
+            self.counters.link_replayed += 1;
+            return;
+        }
+        let (head, sealed) = data.split_at_mut(HEADER_LEN);
+        let Some(plain) = est.keys.recv.open(counter, head, sealed) else {
+            self.counters.link_auth_failed += 1;
+            return;
+        };
+        est.replay.mark(counter);
+        est.rx_bytes += (HEADER_LEN + plain.len() + TAG_LEN) as u64;
+        link.last_rx = now;
+        // A neighbour that moved (NAT rebinding, new address) keeps its link.
+        if let Remote::Udp(_) = remote {
+            link.remote = remote;
+        }
+        let newly_confirmed = !est.confirmed;
+        est.confirmed = true;
+        let plain_len = plain.len();
+        if newly_confirmed {
+            self.link_established(now, index);
+            if !self.links.contains_key(&index) {
+                return; // lost the duplicate-link tie-break
+            }
+        }
+        let plain = &mut data[HEADER_LEN..HEADER_LEN + plain_len];
+        match InnerRepr::parse(plain) {
+            Ok(InnerRepr::Babel(body)) => self.babel.handle_body(now, index, body),
+            Ok(InnerRepr::Routed(_)) => self.handle_routed(now, index, &mut plain[1..]),
+            Ok(InnerRepr::Close) => self.drop_link(now, index, "closed by neighbour"),
+            Err(_) => self.counters.malformed += 1,
+        }
+    }
+
+    /// A link just became usable: resolve duplicates, then hand it to routing.
+    fn link_established(&mut self, now: Timestamp, id: LinkId) {
+        self.counters.handshakes_ok += 1;
+        let (node, remote, key) = {
+            let l = &self.links[&id];
+            let State::Up(e) = &l.state else { return };
+            (e.node, l.remote, self.tie_key(id, e))
+        };
+        let other = self.links.iter().find_map(|(oid, l)| match &l.state {
+            State::Up(e) if *oid != id && e.confirmed && e.node == node => {
+                Some((*oid, e.since, self.tie_key(*oid, e)))
+            }
+            _ => None,
+        });
+        if let Some((oid, since, okey)) = other {
+            let simultaneous = now.saturating_since(since) < self.cfg.link_timeout;
+            if simultaneous && okey < key {
+                self.close_link(now, id, "duplicate link");
+                return;
+            }
+            self.close_link(now, oid, "replaced by a newer link");
+        }
+        self.reset_backoff(remote);
+        self.babel.add_neighbour(now, id);
+        self.events.push_back(Event::LinkUp {
+            link: id,
+            node,
+            remote,
+        });
+    }
+
+    fn tie_key(&self, id: LinkId, e: &Established) -> (NodeId, u32) {
+        if e.initiator {
+            (self.identity.node_id(), id)
+        } else {
+            (e.node, e.remote_index)
+        }
+    }
+
+    /// Sends a Close on the link (if up) and forgets it.
+    pub(super) fn close_link(&mut self, now: Timestamp, id: LinkId, reason: &'static str) {
+        self.send_inner(id, &[KIND_CLOSE]);
+        self.drop_link(now, id, reason);
+    }
+
+    pub(super) fn drop_link(&mut self, now: Timestamp, id: LinkId, reason: &'static str) {
+        let Some(link) = self.links.remove(&id) else {
+            return;
+        };
+        if let State::Up(e) = link.state {
+            if e.confirmed {
+                self.babel.remove_neighbour(now, id);
+                self.events.push_back(Event::LinkDown {
+                    link: id,
+                    node: e.node,
+                    reason,
+                });
+            }
+        }
+    }
+
+    /// Encrypts `inner` (kind byte + body) for the link and queues it.
+    pub(super) fn send_inner(&mut self, id: LinkId, inner: &[u8]) {
+        let mut buf = Vec::with_capacity(HEADER_LEN + inner.len() + TAG_LEN);
+        buf.extend_from_slice(&[0; HEADER_LEN]);
+        buf.extend_from_slice(inner);
+        self.send_frame(id, buf);
+    }
+
+    /// Seals a frame whose first [`HEADER_LEN`] bytes are reserved for the header.
+    pub(super) fn send_frame(&mut self, id: LinkId, mut buf: Vec<u8>) {
+        let Some(link) = self.links.get_mut(&id) else {
+            return;
+        };
+        let State::Up(est) = &mut link.state else {
+            return;
+        };
+        let counter = est.send_counter;
+        est.send_counter += 1;
+        buf[..HEADER_LEN].copy_from_slice(&TransportRepr::header(est.remote_index, counter));
+        est.keys.send.seal(counter, &mut buf, HEADER_LEN);
+        est.tx_bytes += buf.len() as u64;
+        self.transmits.push_back(super::Transmit {
+            remote: link.remote,
+            payload: buf,
+        });
+    }
+
+    pub(super) fn maintain_links(&mut self, now: Timestamp) {
+        let mut dead = Vec::new();
+        for (id, l) in &self.links {
+            match &l.state {
+                State::Up(e) if e.confirmed => {
+                    if now.saturating_since(l.last_rx) > self.cfg.link_timeout {
+                        dead.push((*id, "timeout"));
+                    }
+                }
+                _ => {
+                    if now.saturating_since(l.created) > self.cfg.handshake_timeout {
+                        dead.push((*id, "handshake timeout"));
+                    }
+                }
+            }
+        }
+        dead.sort_by_key(|(id, _)| *id);
+        for (id, reason) in dead {
+            self.drop_link(now, id, reason);
+        }
+    }
+}

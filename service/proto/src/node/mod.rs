@@ -1,0 +1,390 @@
+//! A whole Hypha node, sans IO: links, routing, end-to-end sessions and the data plane.
+//!
+//! The caller feeds datagrams ([`Node::handle_datagram`]), packets from the TUN
+//! ([`Node::handle_tun`]) and timer ticks ([`Node::handle_timeout`]), and drains what the node
+//! wants done with [`Node::poll_transmit`], [`Node::poll_tun`], [`Node::poll_event`] and
+//! [`Node::poll_timeout`]. The daemon does this over real sockets; the simulator over virtual
+//! links.
+
+mod data;
+mod links;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+use rustc_hash::FxHashMap;
+
+use crate::babel::{Babel, BabelConfig, NeighbourId, RouteChange, RouteInfo};
+use crate::identity::{Identity, NodeId};
+use crate::link::handshake::NetworkKey;
+use crate::time::Timestamp;
+use crate::wire::routed::PayloadKind;
+
+pub use links::{LinkInfo, LinkState};
+
+/// Identifies a link (its local session index).
+pub type LinkId = u32;
+
+/// Where a datagram came from or goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Remote {
+    /// A UDP endpoint.
+    Udp(SocketAddr),
+    /// A stream connection (TCP), numbered by the caller.
+    Stream(u64),
+}
+
+impl core::fmt::Display for Remote {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Remote::Udp(a) => write!(f, "udp://{a}"),
+            Remote::Stream(n) => write!(f, "stream#{n}"),
+        }
+    }
+}
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Destination.
+    pub remote: Remote,
+    /// Bytes.
+    pub payload: Vec<u8>,
+}
+
+/// Something the owner of the node may want to know or act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A neighbour link authenticated and is in use.
+    LinkUp {
+        /// The link.
+        link: LinkId,
+        /// The neighbour.
+        node: NodeId,
+        /// Where it is.
+        remote: Remote,
+    },
+    /// A neighbour link ended.
+    LinkDown {
+        /// The link.
+        link: LinkId,
+        /// The neighbour.
+        node: NodeId,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The forwarding decision for a destination changed.
+    Route(RouteChange),
+    /// A non-IPv6 end-to-end payload (message-bus frame) arrived for this node.
+    Payload {
+        /// Sender.
+        from: NodeId,
+        /// What it is.
+        kind: PayloadKind,
+        /// The plaintext.
+        data: Vec<u8>,
+    },
+}
+
+/// Node settings.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Network PSK (the public mesh by default).
+    pub network: NetworkKey,
+    /// When set, only these nodes get a link.
+    pub allow: Option<Vec<NodeId>>,
+    /// Routing tunables.
+    pub babel: BabelConfig,
+    /// A link with nothing received for this long is down.
+    pub link_timeout: Duration,
+    /// A handshake not finished within this is abandoned.
+    pub handshake_timeout: Duration,
+    /// Most half-open (responder) handshakes kept at once.
+    pub max_pending_handshakes: usize,
+    /// End-to-end epoch; must grow across restarts (the daemon uses its start time).
+    pub epoch: u64,
+    /// Longest wait between attempts to reach a configured peer.
+    pub max_backoff: Duration,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            network: NetworkKey::public(),
+            allow: None,
+            babel: BabelConfig::default(),
+            link_timeout: Duration::from_millis(1250),
+            handshake_timeout: Duration::from_secs(2),
+            max_pending_handshakes: 1024,
+            epoch: 0,
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Monotonic counters; every drop has a reason here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeCounters {
+    /// Datagrams handed to the node.
+    pub datagrams_in: u64,
+    /// Datagrams the node asked to send.
+    pub datagrams_out: u64,
+    /// Datagrams that did not parse.
+    pub malformed: u64,
+    /// Handshakes completed.
+    pub handshakes_ok: u64,
+    /// Handshakes that failed (wrong PSK, bad identity, corrupted).
+    pub handshakes_failed: u64,
+    /// Links refused by the allow-list.
+    pub refused_not_allowed: u64,
+    /// Handshake initiations dropped because too many were pending.
+    pub refused_pending_full: u64,
+    /// Frames naming a session index we do not have.
+    pub unknown_index: u64,
+    /// Transport frames that failed authentication.
+    pub link_auth_failed: u64,
+    /// Transport frames replayed or too old.
+    pub link_replayed: u64,
+    /// Packets forwarded for others.
+    pub forwarded_packets: u64,
+    /// Bytes forwarded for others.
+    pub forwarded_bytes: u64,
+    /// Packets delivered to this node's TUN.
+    pub delivered_packets: u64,
+    /// Packets sent from this node's TUN into the mesh.
+    pub sent_packets: u64,
+    /// Packets with no route to their destination.
+    pub no_route: u64,
+    /// Packets whose hop limit ran out.
+    pub hop_limit_exceeded: u64,
+    /// Packets that would go back where they came from.
+    pub bounced: u64,
+    /// TUN packets that were not IPv6 to an overlay address from our /64.
+    pub tun_rejected: u64,
+    /// Delivered packets whose inner source was not the sender's address.
+    pub spoofed_source: u64,
+    /// End-to-end payloads that failed authentication.
+    pub e2e_auth_failed: u64,
+    /// End-to-end payloads replayed.
+    pub e2e_replayed: u64,
+    /// End-to-end payloads from an older sender epoch.
+    pub e2e_stale_epoch: u64,
+}
+
+struct Peer {
+    remote: Remote,
+    next_attempt: Timestamp,
+    backoff: Duration,
+}
+
+/// One node.
+pub struct Node {
+    identity: Identity,
+    cfg: NodeConfig,
+    rng: ChaCha20Rng,
+    links: FxHashMap<LinkId, links::Link>,
+    peers: Vec<Peer>,
+    babel: Babel,
+    sessions: crate::session::Sessions,
+    transmits: VecDeque<Transmit>,
+    tun_out: VecDeque<Vec<u8>>,
+    events: VecDeque<Event>,
+    next_maintenance: Timestamp,
+    /// Counters.
+    pub counters: NodeCounters,
+}
+
+const MAINTENANCE: Duration = Duration::from_millis(100);
+
+impl Node {
+    /// A node with this identity. `seed` drives every random choice (session indices,
+    /// ephemeral keys, jitter), so a simulator replays a run exactly.
+    pub fn new(identity: Identity, cfg: NodeConfig, now: Timestamp, seed: [u8; 32]) -> Self {
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        let mut babel_seed = [0u8; 32];
+        rng.fill_bytes(&mut babel_seed);
+        let babel = Babel::new(identity.node_id(), cfg.babel.clone(), now, babel_seed);
+        Node {
+            sessions: crate::session::Sessions::new(cfg.epoch),
+            identity,
+            rng,
+            links: FxHashMap::default(),
+            peers: Vec::new(),
+            babel,
+            transmits: VecDeque::new(),
+            tun_out: VecDeque::new(),
+            events: VecDeque::new(),
+            next_maintenance: now,
+            counters: NodeCounters::default(),
+            cfg,
+        }
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> NodeId {
+        self.identity.node_id()
+    }
+
+    /// This node's identity.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The routing engine (for inspection).
+    pub fn babel(&self) -> &Babel {
+        &self.babel
+    }
+
+    /// Adds a configured peer; the node keeps a link to it, retrying with backoff.
+    pub fn add_peer(&mut self, now: Timestamp, remote: Remote) {
+        if self.peers.iter().any(|p| p.remote == remote) {
+            return;
+        }
+        self.peers.push(Peer {
+            remote,
+            next_attempt: now,
+            backoff: Duration::from_secs(1),
+        });
+        self.maintain_peers(now);
+    }
+
+    /// Removes a configured peer and closes its link.
+    pub fn remove_peer(&mut self, now: Timestamp, remote: Remote) -> bool {
+        let before = self.peers.len();
+        self.peers.retain(|p| p.remote != remote);
+        let ids: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.remote == remote)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.close_link(now, id, "peer removed");
+        }
+        self.peers.len() != before
+    }
+
+    /// Configured peers.
+    pub fn peers(&self) -> impl Iterator<Item = Remote> + '_ {
+        self.peers.iter().map(|p| p.remote)
+    }
+
+    /// Starts a handshake to `remote` now (for discovered neighbours; configured peers are
+    /// dialled by the node itself).
+    pub fn connect(&mut self, now: Timestamp, remote: Remote) {
+        self.initiate(now, remote);
+    }
+
+    /// Every selected route.
+    pub fn routes(&self) -> impl Iterator<Item = RouteInfo> + '_ {
+        self.babel.routes()
+    }
+
+    /// Neighbour id → node id of an established link.
+    pub fn link_node(&self, link: NeighbourId) -> Option<NodeId> {
+        self.links.get(&link).and_then(|l| l.node())
+    }
+
+    /// Closes every link politely (the neighbours reroute at once instead of timing out).
+    pub fn shutdown(&mut self, now: Timestamp) {
+        let ids: Vec<LinkId> = self.links.keys().copied().collect();
+        for id in ids {
+            self.close_link(now, id, "shutdown");
+        }
+    }
+
+    /// Next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.pump_babel();
+        let t = self.transmits.pop_front();
+        if t.is_some() {
+            self.counters.datagrams_out += 1;
+        }
+        t
+    }
+
+    /// Next IPv6 packet for the local TUN.
+    pub fn poll_tun(&mut self) -> Option<Vec<u8>> {
+        self.tun_out.pop_front()
+    }
+
+    /// Next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.pump_babel();
+        self.events.pop_front()
+    }
+
+    /// When to call [`Node::handle_timeout`] next.
+    pub fn poll_timeout(&self) -> Timestamp {
+        self.next_maintenance.min(self.babel.poll_timeout())
+    }
+
+    /// Runs due timers.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        if now >= self.next_maintenance {
+            self.maintain_links(now);
+            self.maintain_peers(now);
+            self.next_maintenance = now + MAINTENANCE;
+        }
+        if now >= self.babel.poll_timeout() {
+            self.babel.handle_timeout(now);
+        }
+        self.pump_babel();
+    }
+
+    /// Moves routing output onto links and routing events into the event queue.
+    fn pump_babel(&mut self) {
+        while let Some((n, body)) = self.babel.poll_output() {
+            let mut frame = Vec::with_capacity(body.len() + 1);
+            frame.push(crate::wire::inner::KIND_BABEL);
+            frame.extend_from_slice(&body);
+            self.send_inner(n, &frame);
+        }
+        while let Some(ev) = self.babel.poll_event() {
+            self.events.push_back(Event::Route(ev));
+        }
+    }
+
+    fn random_index(&mut self) -> LinkId {
+        loop {
+            let i = self.rng.next_u32();
+            if i != 0 && !self.links.contains_key(&i) {
+                return i;
+            }
+        }
+    }
+
+    fn random_seed(&mut self) -> [u8; 32] {
+        let mut s = [0u8; 32];
+        self.rng.fill_bytes(&mut s);
+        s
+    }
+
+    fn maintain_peers(&mut self, now: Timestamp) {
+        for i in 0..self.peers.len() {
+            let remote = self.peers[i].remote;
+            if self.links.values().any(|l| l.remote == remote) {
+                continue;
+            }
+            if now < self.peers[i].next_attempt {
+                continue;
+            }
+            let p = &mut self.peers[i];
+            p.next_attempt = now + p.backoff;
+            p.backoff = (p.backoff * 2).min(self.cfg.max_backoff);
+            self.initiate(now, remote);
+        }
+    }
+
+    fn reset_backoff(&mut self, remote: Remote) {
+        if let Some(p) = self.peers.iter_mut().find(|p| p.remote == remote) {
+            p.backoff = Duration::from_secs(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

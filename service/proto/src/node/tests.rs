@@ -1,0 +1,255 @@
+//! Nodes wired together in memory, exchanging real datagrams.
+
+use std::net::{Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use super::*;
+use crate::wire::routed::PayloadKind;
+
+fn addr(i: usize) -> Remote {
+    // Documentation prefix: never sent anywhere, only a name for the in-memory link.
+    Remote::Udp(SocketAddr::new(
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i as u16 + 1).into(),
+        7000,
+    ))
+}
+
+struct Mesh {
+    nodes: Vec<Node>,
+    up: Vec<(usize, usize)>,
+    now: Timestamp,
+}
+
+impl Mesh {
+    fn new(n: usize, cfg: impl Fn(usize) -> NodeConfig) -> Self {
+        let nodes = (0..n)
+            .map(|i| {
+                Node::new(
+                    Identity::from_seed([i as u8 + 10; 32]),
+                    cfg(i),
+                    Timestamp::ZERO,
+                    [i as u8; 32],
+                )
+            })
+            .collect();
+        Mesh {
+            nodes,
+            up: Vec::new(),
+            now: Timestamp::ZERO,
+        }
+    }
+
+    fn wire(&mut self, a: usize, b: usize) {
+        self.up.push((a, b));
+        self.up.push((b, a));
+    }
+
+    fn cut(&mut self, a: usize, b: usize) {
+        self.up.retain(|&(x, y)| !((x, y) == (a, b) || (x, y) == (b, a)));
+    }
+
+    fn index_of(r: Remote) -> usize {
+        match r {
+            Remote::Udp(s) => match s.ip() {
+                std::net::IpAddr::V6(v6) => v6.segments()[7] as usize - 1,
+                _ => unreachable!(),
+            },
+            _ => unreachable!(),
+        }
+    }
+
+    fn run(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            self.now = self.now + Duration::from_millis(1);
+            for i in 0..self.nodes.len() {
+                if self.nodes[i].poll_timeout() <= self.now {
+                    self.nodes[i].handle_timeout(self.now);
+                }
+            }
+            self.deliver_all();
+        }
+    }
+
+    fn deliver_all(&mut self) {
+        loop {
+            let mut moved = false;
+            for i in 0..self.nodes.len() {
+                while let Some(t) = self.nodes[i].poll_transmit() {
+                    moved = true;
+                    let j = Self::index_of(t.remote);
+                    if self.up.contains(&(i, j)) {
+                        let mut p = t.payload;
+                        self.nodes[j].handle_datagram(self.now, addr(i), &mut p);
+                    }
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    fn ping(&mut self, a: usize, b: usize) -> bool {
+        let src = self.nodes[a].node_id().address();
+        let dst = self.nodes[b].node_id().address();
+        let mut pkt = vec![0u8; 48];
+        pkt[0] = 0x60;
+        pkt[5] = 8;
+        pkt[6] = 59; // no next header
+        pkt[7] = 64;
+        pkt[8..24].copy_from_slice(&src.0);
+        pkt[24..40].copy_from_slice(&dst.0);
+        pkt[40..].copy_from_slice(b"payload!");
+        while self.nodes[b].poll_tun().is_some() {}
+        self.nodes[a].handle_tun(self.now, &pkt);
+        self.deliver_all();
+        self.nodes[b].poll_tun().as_deref() == Some(&pkt[..])
+    }
+
+    fn events(&mut self, i: usize) -> Vec<Event> {
+        std::iter::from_fn(|| self.nodes[i].poll_event()).collect()
+    }
+}
+
+#[test]
+fn chain_links_up_and_routes_data_through_relay() {
+    let mut m = Mesh::new(3, |_| NodeConfig::default());
+    m.wire(0, 1);
+    m.wire(1, 2);
+    m.nodes[0].add_peer(m.now, addr(1));
+    m.nodes[2].add_peer(m.now, addr(1));
+    m.run(Duration::from_secs(2));
+    assert!(m.ping(0, 2), "a→c through b");
+    assert!(m.ping(2, 0), "c→a through b");
+    assert_eq!(m.nodes[1].counters.forwarded_packets, 2);
+    let ev = m.events(0);
+    assert!(ev.iter().any(|e| matches!(e, Event::LinkUp { node, .. } if *node == m.nodes[1].node_id())));
+}
+
+#[test]
+fn both_sides_dialling_leaves_one_link() {
+    let mut m = Mesh::new(2, |_| NodeConfig::default());
+    m.wire(0, 1);
+    m.nodes[0].add_peer(m.now, addr(1));
+    m.nodes[1].add_peer(m.now, addr(0));
+    m.run(Duration::from_secs(3));
+    for i in 0..2 {
+        let up: Vec<_> = m.nodes[i]
+            .links()
+            .into_iter()
+            .filter(|l| l.state == LinkState::Up)
+            .collect();
+        assert_eq!(up.len(), 1, "node {i}: {up:?}");
+    }
+    assert!(m.ping(0, 1));
+}
+
+#[test]
+fn wrong_psk_never_links() {
+    let mut m = Mesh::new(2, |i| NodeConfig {
+        network: if i == 0 {
+            NetworkKey::private("lab", b"right")
+        } else {
+            NetworkKey::private("lab", b"wrong")
+        },
+        ..NodeConfig::default()
+    });
+    m.wire(0, 1);
+    m.nodes[1].add_peer(m.now, addr(0));
+    m.run(Duration::from_secs(5));
+    assert!(m.nodes.iter().all(|n| n.links().iter().all(|l| l.state != LinkState::Up)));
+    assert!(m.nodes[0].counters.handshakes_failed > 0);
+}
+
+#[test]
+fn allow_list_refuses_others() {
+    let allowed = Identity::from_seed([11; 32]).node_id(); // node 1
+    let mut m = Mesh::new(3, |i| NodeConfig {
+        allow: (i == 0).then(|| vec![allowed]),
+        ..NodeConfig::default()
+    });
+    m.wire(0, 1);
+    m.wire(0, 2);
+    m.nodes[1].add_peer(m.now, addr(0));
+    m.nodes[2].add_peer(m.now, addr(0));
+    m.run(Duration::from_secs(2));
+    let nodes: Vec<_> = m.nodes[0].links().into_iter().filter_map(|l| l.node).collect();
+    assert_eq!(nodes, vec![allowed]);
+    assert!(m.nodes[0].counters.refused_not_allowed >= 1);
+}
+
+#[test]
+fn datagram_from_outside_any_link_is_not_forwarded() {
+    let mut m = Mesh::new(3, |_| NodeConfig::default());
+    m.wire(0, 1);
+    m.wire(1, 2);
+    m.nodes[0].add_peer(m.now, addr(1));
+    m.nodes[2].add_peer(m.now, addr(1));
+    m.run(Duration::from_secs(2));
+    // A well-formed routed packet for c, but wrapped in a frame under no session key.
+    let mut routed = Vec::new();
+    let c = m.nodes[2].node_id();
+    let mut s = crate::session::Sessions::new(0);
+    s.seal(m.nodes[0].identity(), &c, 64, PayloadKind::Ipv6, &[0x60; 40], &mut routed)
+        .unwrap();
+    let mut frame = crate::wire::transport::TransportRepr::header(12345, 0).to_vec();
+    frame.push(crate::wire::inner::KIND_ROUTED);
+    frame.extend_from_slice(&routed);
+    frame.extend_from_slice(&[0; 16]);
+    let before = m.nodes[1].counters.forwarded_packets;
+    m.nodes[1].handle_datagram(m.now, addr(9), &mut frame);
+    m.deliver_all();
+    assert_eq!(m.nodes[1].counters.forwarded_packets, before);
+    assert_eq!(m.nodes[1].counters.unknown_index, 1);
+}
+
+#[test]
+fn square_reroutes_within_two_seconds_of_a_silent_cut() {
+    // a=0, b=1, c=2, d=3: a-b-d and a-c-d.
+    let mut m = Mesh::new(4, |_| NodeConfig::default());
+    for (x, y) in [(0, 1), (1, 3), (0, 2), (2, 3)] {
+        m.wire(x, y);
+        m.nodes[x].add_peer(m.now, addr(y));
+    }
+    m.run(Duration::from_secs(3));
+    assert!(m.ping(0, 3));
+    let d = m.nodes[3].node_id().subnet();
+    let first_hop = m.nodes[0].babel().lookup(&d).unwrap().0;
+    let via = m.nodes[0].link_node(first_hop).unwrap();
+    let relay = if via == m.nodes[1].node_id() { 1 } else { 2 };
+    m.cut(0, relay);
+    let cut_at = m.now;
+    let mut recovered = None;
+    for _ in 0..300 {
+        m.run(Duration::from_millis(10));
+        if m.ping(0, 3) {
+            recovered = Some(m.now.saturating_since(cut_at));
+            break;
+        }
+    }
+    let t = recovered.expect("rerouted");
+    assert!(t < Duration::from_secs(2), "took {t:?}");
+}
+
+#[test]
+fn restart_is_accepted_by_neighbours() {
+    let mut m = Mesh::new(2, |_| NodeConfig::default());
+    m.wire(0, 1);
+    m.nodes[0].add_peer(m.now, addr(1));
+    m.run(Duration::from_secs(2));
+    assert!(m.ping(0, 1));
+    // Node 1 restarts with the same key and a later epoch.
+    m.nodes[1] = Node::new(
+        Identity::from_seed([11; 32]),
+        NodeConfig {
+            epoch: 1,
+            ..NodeConfig::default()
+        },
+        m.now,
+        [77; 32],
+    );
+    m.run(Duration::from_secs(5));
+    assert!(m.ping(1, 0));
+    assert!(m.ping(0, 1));
+}
