@@ -123,7 +123,6 @@ pub struct Babel {
     own_rid: RouterId,
     own_subnet: Subnet,
     own_seqno: u16,
-    hello_seqno: u16,
     rng: ChaCha8Rng,
     neighbours: BTreeMap<NeighbourId, Neighbour>,
     table: FxHashMap<Subnet, PrefixState>,
@@ -132,7 +131,11 @@ pub struct Babel {
     dirty: Vec<Subnet>,
     dirty_set: FxHashSet<Subnet>,
     dump_to: BTreeSet<NeighbourId>,
+    /// Requests to send to one neighbour at the next flush.
     direct: BTreeMap<NeighbourId, Vec<Tlv>>,
+    /// Prefixes to advertise to one neighbour only at the next flush (answers to requests);
+    /// generated then, never earlier, so that what is sent is always the current route.
+    direct_updates: BTreeMap<NeighbourId, Vec<Subnet>>,
     recent_requests: FxHashMap<(Subnet, RidIdx, u16), Timestamp>,
     out: VecDeque<(NeighbourId, Vec<u8>)>,
     events: VecDeque<RouteChange>,
@@ -161,7 +164,6 @@ impl Babel {
             own_subnet: node.subnet(),
             own_rid,
             own_seqno: 0,
-            hello_seqno: 0,
             rng,
             neighbours: BTreeMap::new(),
             table: FxHashMap::default(),
@@ -171,6 +173,7 @@ impl Babel {
             dirty_set: FxHashSet::default(),
             dump_to: BTreeSet::new(),
             direct: BTreeMap::new(),
+            direct_updates: BTreeMap::new(),
             recent_requests: FxHashMap::default(),
             out: VecDeque::new(),
             events: VecDeque::new(),
@@ -208,6 +211,7 @@ impl Babel {
         }
         self.dump_to.remove(&n);
         self.direct.remove(&n);
+        self.direct_updates.remove(&n);
         let affected: Vec<Subnet> = self
             .table
             .iter_mut()
@@ -336,6 +340,11 @@ impl Babel {
         self.schedule_flush(now);
     }
 
+    fn queue_direct_update(&mut self, now: Timestamp, n: NeighbourId, s: Subnet) {
+        self.direct_updates.entry(n).or_default().push(s);
+        self.schedule_flush(now);
+    }
+
     fn queue_direct(&mut self, now: Timestamp, n: NeighbourId, tlv: Tlv) {
         self.direct.entry(n).or_default().push(tlv);
         self.schedule_flush(now);
@@ -346,19 +355,20 @@ impl Babel {
     }
 
     fn send_hello(&mut self, now: Timestamp, n: NeighbourId) {
-        let Some(nb) = self.neighbours.get(&n) else {
+        let Some(nb) = self.neighbours.get_mut(&n) else {
             return;
         };
+        let seqno = nb.hello_seqno_out;
+        nb.hello_seqno_out = seqno.wrapping_add(1);
         let mut body = Vec::with_capacity(32);
         Tlv::Hello(HelloRepr {
-            seqno: self.hello_seqno,
+            seqno,
             interval_cs: Self::interval_cs(self.cfg.hello_interval),
             // Zero means "no timestamp" in an IHU echo; avoid sending it.
             timestamp: now.wire_micros().max(1),
         })
         .emit(&mut body);
         Tlv::Ihu(nb.ihu(now, self.cfg.hello_interval)).emit(&mut body);
-        self.hello_seqno = self.hello_seqno.wrapping_add(1);
         self.out.push_back((n, body));
     }
 
@@ -404,6 +414,31 @@ impl Babel {
         let p = self.table.entry(subnet).or_default();
         if !p.feasible(rid, u.seqno, u.metric) {
             self.counters.unfeasible += 1;
+            // RFC 8966 §3.5.4: an unfeasible update for the selected route from the same
+            // source may be ignored. Keeping the route (with the metric it was selected at)
+            // stays loop-free and avoids retracting it from everyone downstream; a seqno
+            // request fetches a newer, feasible advertisement instead.
+            if p.selected.is_some_and(|sel| sel.neigh == from && sel.rid == rid) {
+                if let Some(e) = p.entries.iter_mut().find(|e| e.neigh == from) {
+                    e.expires = expires;
+                }
+                let want = p.source_seqno(rid).map_or(u.seqno, |s| s.wrapping_add(1));
+                if p
+                    .last_request
+                    .is_none_or(|t| now.saturating_since(t) >= Duration::from_millis(500))
+                {
+                    p.last_request = Some(now);
+                    self.counters.seqno_requests_sent += 1;
+                    let req = SeqnoRequestRepr {
+                        seqno: want,
+                        hop_count: SEQNO_REQUEST_HOPS,
+                        router_id: u.router_id,
+                        prefix: u.prefix,
+                    };
+                    self.queue_direct(now, from, Tlv::SeqnoRequest(req));
+                }
+                return;
+            }
         }
         let entry = RouteEntry {
             neigh: from,
@@ -431,9 +466,7 @@ impl Babel {
             self.dump_to.insert(from);
             self.schedule_flush(now);
         } else if let Some(s) = r.prefix.as_subnet() {
-            if let Some(tlv) = self.advertisement(now, s, from) {
-                self.queue_direct(now, from, tlv);
-            }
+            self.queue_direct_update(now, from, s);
         }
     }
 
@@ -459,9 +492,7 @@ impl Babel {
                 return; // the requester is our next hop: nothing we could tell it
             }
             if sel.rid == rid && !seqno_newer(r.seqno, sel.seqno) {
-                if let Some(tlv) = self.advertisement(now, subnet, from) {
-                    self.queue_direct(now, from, tlv);
-                }
+                self.queue_direct_update(now, from, subnet);
                 return;
             }
         }
@@ -673,8 +704,9 @@ impl Babel {
         let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
         for n in ns {
             let mut tlvs = self.direct.remove(&n).unwrap_or_default();
+            let extra = self.direct_updates.remove(&n).unwrap_or_default();
             let list = if dumps.contains(&n) { &all } else { &dirty };
-            for &s in list {
+            for &s in list.iter().chain(extra.iter()) {
                 if let Some(tlv) = self.advertisement(now, s, n) {
                     advertised.insert(s);
                     tlvs.push(tlv);
@@ -682,6 +714,8 @@ impl Babel {
             }
             self.send_tlvs(n, &tlvs);
         }
+        // Feasibility distances follow exactly what was just sent (RFC 8966 §3.7.3): every
+        // finite advertisement above came from the current selected route.
         let gc = now + self.cfg.source_gc;
         for s in advertised {
             if let Some(p) = self.table.get_mut(&s) {

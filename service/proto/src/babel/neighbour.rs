@@ -33,11 +33,15 @@ pub struct Neighbour {
     cost: u16,
     /// Routes currently stored from this neighbour (for the per-neighbour limit).
     pub route_count: usize,
+    /// Seqno of the next hello we send on this link (per link: gaps mean loss).
+    pub hello_seqno_out: u16,
 }
 
 impl Neighbour {
     /// A neighbour whose link just authenticated: the handshake proved both directions, so it
-    /// starts at the minimum cost rather than infinity.
+    /// starts finite, but at the worst RTT penalty until RTT is measured — a first estimate
+    /// that can only go down, since a metric increase would make routes through us unfeasible
+    /// for everyone downstream.
     pub fn new() -> Self {
         Neighbour {
             hist: 0,
@@ -48,8 +52,9 @@ impl Neighbour {
             last_ihu: None,
             ihu_interval: Duration::from_secs(1),
             srtt_us: None,
-            cost: MIN_HOP_COST,
+            cost: MIN_HOP_COST + MAX_RTT_PENALTY as u16,
             route_count: 0,
+            hello_seqno_out: 0,
         }
     }
 
@@ -149,11 +154,12 @@ impl Neighbour {
             return INFINITY;
         }
         let penalty = match self.srtt_us {
+            None => MAX_RTT_PENALTY,
             Some(r) if r > RTT_MIN_US => {
                 let r = r.min(RTT_MAX_US);
                 MAX_RTT_PENALTY * (r - RTT_MIN_US) / (RTT_MAX_US - RTT_MIN_US)
             }
-            _ => 0,
+            Some(_) => 0,
         };
         (base as u32 + penalty).min(INFINITY as u32 - 1) as u16
     }

@@ -1,0 +1,85 @@
+//! The JSON report of a run. Everything outside `host` is a pure function of the arguments,
+//! so the same seed gives byte-identical output; `host` holds wall-clock measurements.
+
+use serde::Serialize;
+
+/// Convergence times in virtual seconds (`None`: did not converge within the limit).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Convergence {
+    /// From start until every pair reaches each other.
+    pub initial: Option<f64>,
+    /// From the link cuts until every still-connected pair reaches each other and no node
+    /// keeps a route to a node it is cut off from.
+    pub after_cuts: Option<f64>,
+    /// From the partition until both halves are consistent on their own (if run).
+    pub partition: Option<f64>,
+    /// From healing the partition until everyone reaches everyone again (if run).
+    pub heal: Option<f64>,
+}
+
+/// Measurements of the machine, not of the protocol: they differ between runs.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Host {
+    /// Wall-clock seconds of the whole run.
+    pub wall_s: f64,
+    /// Peak resident memory of the process, MiB (Linux only).
+    pub max_rss_mib: Option<f64>,
+}
+
+/// The result of a simulation.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    /// Nodes simulated.
+    pub nodes: usize,
+    /// Links in the initial graph.
+    pub links: usize,
+    /// Requested average degree.
+    pub degree: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Per-link loss probability.
+    pub loss: f64,
+    /// Links cut.
+    pub links_cut: usize,
+    /// Connected components after the cuts.
+    pub components_after_cuts: usize,
+    /// True when the final state is fully converged.
+    pub converged: bool,
+    /// Ordered pairs still connected in the graph after the cuts.
+    pub connected_pairs: u64,
+    /// Of those, pairs whose forwarding path reaches the destination.
+    pub reachable_pairs: u64,
+    /// `reachable_pairs / connected_pairs × 100`.
+    pub reachable_pairs_pct: f64,
+    /// Routes to nodes in another component (should be 0 when converged).
+    pub stale_routes: u64,
+    /// Forwarding loops found by the check that runs after every routing change.
+    pub loops_seen: u64,
+    /// How many loop checks ran.
+    pub loop_checks: u64,
+    /// Convergence times.
+    pub virtual_convergence_s: Convergence,
+    /// Virtual time simulated.
+    pub virtual_s: f64,
+    /// End-to-end IPv6 probes sent between random connected pairs at the end.
+    pub probes_sent: u64,
+    /// Probes that arrived intact.
+    pub probes_delivered: u64,
+    /// Datagrams delivered between nodes.
+    pub datagrams: u64,
+    /// Bytes delivered between nodes.
+    pub bytes: u64,
+    /// Datagrams dropped by simulated loss or cut links.
+    pub datagrams_dropped: u64,
+    /// Babel update TLVs sent, all nodes.
+    pub updates_sent: u64,
+    /// Seqno requests sent, all nodes.
+    pub seqno_requests_sent: u64,
+    /// Routes lost (became unreachable) across all nodes.
+    pub routes_lost: u64,
+    /// Handshakes completed.
+    pub handshakes: u64,
+    /// Wall-clock measurements (left out with `--deterministic`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<Host>,
+}
