@@ -120,7 +120,7 @@ impl Default for NodeConfig {
             handshake_timeout: Duration::from_secs(2),
             max_pending_handshakes: 1024,
             epoch: 0,
-            max_backoff: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(10),
         }
     }
 }
