@@ -76,10 +76,25 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         let c = &r.virtual_convergence_s;
         let f = |x: Option<f64>| x.map_or("no".to_string(), |s| format!("{s:.3} s"));
-        println!("nodes {}  links {}  cut {}  components after cuts {}", r.nodes, r.links, r.links_cut, r.components_after_cuts);
-        println!("converged {}  reachable pairs {:.3} %  loops {}  stale routes {}", r.converged, r.reachable_pairs_pct, r.loops_seen, r.stale_routes);
-        println!("convergence: initial {}  after cuts {}  partition {}  heal {}", f(c.initial), f(c.after_cuts), f(c.partition), f(c.heal));
-        println!("probes {}/{}  datagrams {}  updates {}  seqno requests {}", r.probes_delivered, r.probes_sent, r.datagrams, r.updates_sent, r.seqno_requests_sent);
+        println!(
+            "nodes {}  links {}  cut {}  components after cuts {}",
+            r.nodes, r.links, r.links_cut, r.components_after_cuts
+        );
+        println!(
+            "converged {}  reachable pairs {:.3} %  loops {}  stale routes {}",
+            r.converged, r.reachable_pairs_pct, r.loops_seen, r.stale_routes
+        );
+        println!(
+            "convergence: initial {}  after cuts {}  partition {}  heal {}",
+            f(c.initial),
+            f(c.after_cuts),
+            f(c.partition),
+            f(c.heal)
+        );
+        println!(
+            "probes {}/{}  datagrams {}  updates {}  seqno requests {}",
+            r.probes_delivered, r.probes_sent, r.datagrams, r.updates_sent, r.seqno_requests_sent
+        );
         if let Some(h) = &r.host {
             println!("wall {:.2} s  max rss {:?} MiB", h.wall_s, h.max_rss_mib);
         }

@@ -53,8 +53,12 @@ impl NodeId {
         }
         let mut out = [0u8; 32];
         for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
-            let hi = (chunk[0] as char).to_digit(16).ok_or(IdentityError::BadHex)?;
-            let lo = (chunk[1] as char).to_digit(16).ok_or(IdentityError::BadHex)?;
+            let hi = (chunk[0] as char)
+                .to_digit(16)
+                .ok_or(IdentityError::BadHex)?;
+            let lo = (chunk[1] as char)
+                .to_digit(16)
+                .ok_or(IdentityError::BadHex)?;
             out[i] = (hi * 16 + lo) as u8;
         }
         let id = NodeId(out);

@@ -5,12 +5,12 @@
 //! [`node::Node`]. The daemon (`hyphad`) and the simulator (`hypha sim`) drive the same code.
 
 pub mod address;
-pub mod identity;
-pub mod time;
-pub mod wire;
-pub mod crypto;
 pub mod babel;
+pub mod crypto;
+pub mod identity;
 pub mod link;
 pub mod node;
 pub mod replay;
 pub mod session;
+pub mod time;
+pub mod wire;

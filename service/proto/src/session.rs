@@ -219,8 +219,15 @@ mod tests {
         assert_eq!(sb.open(&b, &mut copy), Err(SessionError::Replay));
         // Tampered destination (bound as associated data).
         let mut fresh = Vec::new();
-        sa.seal(&a, &b.node_id(), 64, PayloadKind::Ipv6, b"hello", &mut fresh)
-            .unwrap();
+        sa.seal(
+            &a,
+            &b.node_id(),
+            64,
+            PayloadKind::Ipv6,
+            b"hello",
+            &mut fresh,
+        )
+        .unwrap();
         fresh[10] ^= 1;
         assert_eq!(sb.open(&b, &mut fresh), Err(SessionError::Auth));
         // A restarted sender (new epoch) is accepted, and then the old epoch is stale.

@@ -146,8 +146,10 @@ pub fn run(cfg: &SimConfig) -> Report {
             partition: secs(partition),
             heal: secs(heal),
         },
-        virtual_s: secs(Some(w.now.saturating_since(hypha_proto::time::Timestamp::ZERO)))
-            .unwrap_or(0.0),
+        virtual_s: secs(Some(
+            w.now.saturating_since(hypha_proto::time::Timestamp::ZERO),
+        ))
+        .unwrap_or(0.0),
         probes_sent,
         probes_delivered: w.stats.probes_delivered,
         datagrams: w.stats.datagrams,
@@ -163,4 +165,3 @@ pub fn run(cfg: &SimConfig) -> Report {
         }),
     }
 }
-

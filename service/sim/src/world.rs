@@ -43,8 +43,14 @@ fn index_of(r: &Remote) -> usize {
 }
 
 enum Ev {
-    Deliver { to: u32, from: u32, payload: Vec<u8> },
-    Wake { node: u32 },
+    Deliver {
+        to: u32,
+        from: u32,
+        payload: Vec<u8>,
+    },
+    Wake {
+        node: u32,
+    },
 }
 
 struct Item {
@@ -203,8 +209,8 @@ impl World {
                 self.stats.dropped += 1;
                 continue;
             };
-            let lost = self.loss > 0.0
-                && (self.rng.next_u64() as f64 / u64::MAX as f64) < self.loss;
+            let lost =
+                self.loss > 0.0 && (self.rng.next_u64() as f64 / u64::MAX as f64) < self.loss;
             if !self.alive[e as usize] || lost {
                 self.stats.dropped += 1;
                 continue;
@@ -250,9 +256,7 @@ impl World {
                 let Some(&d) = self.owner.get(&rc.subnet) else {
                     return;
                 };
-                let nh = rc
-                    .next_hop
-                    .and_then(|l| self.link_map[i].get(&l).copied());
+                let nh = rc.next_hop.and_then(|l| self.link_map[i].get(&l).copied());
                 let stale = self.comp[i] != self.comp[d as usize];
                 let had = match nh {
                     Some(n) => self.next[i].insert(d, n).is_some(),

@@ -21,10 +21,10 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::address::Subnet;
 use crate::identity::NodeId;
 use crate::time::Timestamp;
+pub use crate::wire::babel::INFINITY;
 use crate::wire::babel::{
     HelloRepr, Prefix, RouteRequestRepr, RouterId, SeqnoRequestRepr, Tlv, UpdateRepr, parse_tlvs,
 };
-pub use crate::wire::babel::INFINITY;
 use neighbour::Neighbour;
 use table::{PrefixState, RidIdx, RouteEntry, Selected, seqno_newer};
 
@@ -297,7 +297,10 @@ impl Babel {
 
     /// When [`Babel::handle_timeout`] wants to run next.
     pub fn poll_timeout(&self) -> Timestamp {
-        let mut t = self.next_hello.min(self.next_dump).min(self.next_housekeeping);
+        let mut t = self
+            .next_hello
+            .min(self.next_dump)
+            .min(self.next_housekeeping);
         if let Some(f) = self.flush_at {
             t = t.min(f);
         }
@@ -404,7 +407,10 @@ impl Babel {
             return;
         };
         if u.metric == INFINITY {
-            let removed = self.table.get_mut(&subnet).is_some_and(|p| p.remove_entry(from));
+            let removed = self
+                .table
+                .get_mut(&subnet)
+                .is_some_and(|p| p.remove_entry(from));
             if removed {
                 nb.route_count -= 1;
                 self.select(now, subnet);
@@ -418,13 +424,14 @@ impl Babel {
             // source may be ignored. Keeping the route (with the metric it was selected at)
             // stays loop-free and avoids retracting it from everyone downstream; a seqno
             // request fetches a newer, feasible advertisement instead.
-            if p.selected.is_some_and(|sel| sel.neigh == from && sel.rid == rid) {
+            if p.selected
+                .is_some_and(|sel| sel.neigh == from && sel.rid == rid)
+            {
                 if let Some(e) = p.entries.iter_mut().find(|e| e.neigh == from) {
                     e.expires = expires;
                 }
                 let want = p.source_seqno(rid).map_or(u.seqno, |s| s.wrapping_add(1));
-                if p
-                    .last_request
+                if p.last_request
                     .is_none_or(|t| now.saturating_since(t) >= Duration::from_millis(500))
                 {
                     p.last_request = Some(now);
@@ -619,8 +626,7 @@ impl Babel {
         let Some(p) = self.table.get_mut(&subnet) else {
             return;
         };
-        if p
-            .last_request
+        if p.last_request
             .is_some_and(|t| now.saturating_since(t) < Duration::from_millis(500))
         {
             return;
@@ -718,10 +724,10 @@ impl Babel {
         // finite advertisement above came from the current selected route.
         let gc = now + self.cfg.source_gc;
         for s in advertised {
-            if let Some(p) = self.table.get_mut(&s) {
-                if let Some(sel) = p.selected {
-                    p.note_advertised(sel.rid, sel.seqno, sel.metric, gc);
-                }
+            if let Some(p) = self.table.get_mut(&s)
+                && let Some(sel) = p.selected
+            {
+                p.note_advertised(sel.rid, sel.seqno, sel.metric, gc);
             }
         }
     }

@@ -119,7 +119,7 @@ impl Neighbour {
 
     /// Our rxcost of this neighbour's hellos (sent back in our IHU).
     pub fn rxcost(&self) -> u16 {
-        let received = (self.hist & mask(self.hist_len)).count_ones() as u32;
+        let received = (self.hist & mask(self.hist_len)).count_ones();
         if self.hist_len == 0 {
             return MIN_HOP_COST;
         }

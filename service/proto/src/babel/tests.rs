@@ -127,7 +127,11 @@ fn square_reroutes_after_cut_and_retracts_after_partition() {
     net.cut(2, 3);
     net.run(Duration::from_secs(1));
     for i in 0..3 {
-        assert_eq!(net.path(i, 3), None, "node {i} still routes to a partitioned node");
+        assert_eq!(
+            net.path(i, 3),
+            None,
+            "node {i} still routes to a partitioned node"
+        );
     }
 }
 
@@ -146,14 +150,12 @@ fn ring_survives_many_cuts_without_loops() {
         net.run(Duration::from_secs(2));
         for s in 0..n {
             for d in 0..n {
-                if s != d {
-                    if net.path(s, d).is_none() {
-                        let sub = net.ids[d].subnet();
-                        for (i, node) in net.nodes.iter().enumerate() {
-                            eprintln!("node {i}: {:?}", node.table.get(&sub));
-                        }
-                        panic!("{s}->{d} unreachable after cutting {a}-{b}");
+                if s != d && net.path(s, d).is_none() {
+                    let sub = net.ids[d].subnet();
+                    for (i, node) in net.nodes.iter().enumerate() {
+                        eprintln!("node {i}: {:?}", node.table.get(&sub));
                     }
+                    panic!("{s}->{d} unreachable after cutting {a}-{b}");
                 }
             }
         }
@@ -197,7 +199,10 @@ fn route_limit_per_neighbour() {
             interval_cs: 800,
             seqno: 1,
             metric: 10,
-            router_id: RouterId { node: id, suffix: 0 },
+            router_id: RouterId {
+                node: id,
+                suffix: 0,
+            },
             prefix: Prefix::from_subnet(id.subnet()),
         })
         .emit(&mut body);

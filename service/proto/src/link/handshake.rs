@@ -63,7 +63,9 @@ impl NetworkKey {
 
 impl core::fmt::Debug for NetworkKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("NetworkKey").field("tag", &self.tag).finish()
+        f.debug_struct("NetworkKey")
+            .field("tag", &self.tag)
+            .finish()
     }
 }
 
@@ -126,10 +128,7 @@ impl CryptoResolver for SeededResolver {
     fn resolve_hash(&self, choice: &snow::params::HashChoice) -> Option<Box<dyn Hash>> {
         DefaultResolver.resolve_hash(choice)
     }
-    fn resolve_cipher(
-        &self,
-        choice: &snow::params::CipherChoice,
-    ) -> Option<Box<dyn SnowCipher>> {
+    fn resolve_cipher(&self, choice: &snow::params::CipherChoice) -> Option<Box<dyn SnowCipher>> {
         DefaultResolver.resolve_cipher(choice)
     }
 }

@@ -128,8 +128,7 @@ impl Node {
                 // cannot speak for addresses it does not own.
                 let ok = payload.len() >= IPV6_HEADER
                     && payload[0] >> 4 == 6
-                    && Subnet::of(payload[8..24].try_into().expect("16"))
-                        == src.subnet()
+                    && Subnet::of(payload[8..24].try_into().expect("16")) == src.subnet()
                     && Subnet::of(payload[24..40].try_into().expect("16"))
                         == self.identity.node_id().subnet();
                 if !ok {

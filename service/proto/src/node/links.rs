@@ -152,7 +152,8 @@ impl Node {
                 last_rx: now,
             },
         );
-        self.transmits.push_back(super::Transmit { remote, payload });
+        self.transmits
+            .push_back(super::Transmit { remote, payload });
     }
 
     /// Handles one datagram from `remote`. `data` is decrypted in place.
@@ -205,7 +206,8 @@ impl Node {
                                 last_rx: now,
                             },
                         );
-                        self.transmits.push_back(super::Transmit { remote, payload });
+                        self.transmits
+                            .push_back(super::Transmit { remote, payload });
                     }
                     Err(_) => self.counters.handshakes_failed += 1,
                 }
@@ -233,7 +235,8 @@ impl Node {
                             noise: &msg3,
                         }
                         .emit(&mut payload);
-                        self.transmits.push_back(super::Transmit { remote, payload });
+                        self.transmits
+                            .push_back(super::Transmit { remote, payload });
                         if !self.allowed(&node) {
                             return;
                         }
@@ -413,15 +416,15 @@ impl Node {
         let Some(link) = self.links.remove(&id) else {
             return;
         };
-        if let State::Up(e) = link.state {
-            if e.confirmed {
-                self.babel.remove_neighbour(now, id);
-                self.events.push_back(Event::LinkDown {
-                    link: id,
-                    node: e.node,
-                    reason,
-                });
-            }
+        if let State::Up(e) = link.state
+            && e.confirmed
+        {
+            self.babel.remove_neighbour(now, id);
+            self.events.push_back(Event::LinkDown {
+                link: id,
+                node: e.node,
+                reason,
+            });
         }
     }
 

@@ -45,7 +45,8 @@ impl Mesh {
     }
 
     fn cut(&mut self, a: usize, b: usize) {
-        self.up.retain(|&(x, y)| !((x, y) == (a, b) || (x, y) == (b, a)));
+        self.up
+            .retain(|&(x, y)| !((x, y) == (a, b) || (x, y) == (b, a)));
     }
 
     fn index_of(r: Remote) -> usize {
@@ -124,7 +125,10 @@ fn chain_links_up_and_routes_data_through_relay() {
     assert!(m.ping(2, 0), "c→a through b");
     assert_eq!(m.nodes[1].counters.forwarded_packets, 2);
     let ev = m.events(0);
-    assert!(ev.iter().any(|e| matches!(e, Event::LinkUp { node, .. } if *node == m.nodes[1].node_id())));
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::LinkUp { node, .. } if *node == m.nodes[1].node_id()))
+    );
 }
 
 #[test]
@@ -158,7 +162,11 @@ fn wrong_psk_never_links() {
     m.wire(0, 1);
     m.nodes[1].add_peer(m.now, addr(0));
     m.run(Duration::from_secs(5));
-    assert!(m.nodes.iter().all(|n| n.links().iter().all(|l| l.state != LinkState::Up)));
+    assert!(
+        m.nodes
+            .iter()
+            .all(|n| n.links().iter().all(|l| l.state != LinkState::Up))
+    );
     assert!(m.nodes[0].counters.handshakes_failed > 0);
 }
 
@@ -174,7 +182,11 @@ fn allow_list_refuses_others() {
     m.nodes[1].add_peer(m.now, addr(0));
     m.nodes[2].add_peer(m.now, addr(0));
     m.run(Duration::from_secs(2));
-    let nodes: Vec<_> = m.nodes[0].links().into_iter().filter_map(|l| l.node).collect();
+    let nodes: Vec<_> = m.nodes[0]
+        .links()
+        .into_iter()
+        .filter_map(|l| l.node)
+        .collect();
     assert_eq!(nodes, vec![allowed]);
     assert!(m.nodes[0].counters.refused_not_allowed >= 1);
 }
@@ -191,8 +203,15 @@ fn datagram_from_outside_any_link_is_not_forwarded() {
     let mut routed = Vec::new();
     let c = m.nodes[2].node_id();
     let mut s = crate::session::Sessions::new(0);
-    s.seal(m.nodes[0].identity(), &c, 64, PayloadKind::Ipv6, &[0x60; 40], &mut routed)
-        .unwrap();
+    s.seal(
+        m.nodes[0].identity(),
+        &c,
+        64,
+        PayloadKind::Ipv6,
+        &[0x60; 40],
+        &mut routed,
+    )
+    .unwrap();
     let mut frame = crate::wire::transport::TransportRepr::header(12345, 0).to_vec();
     frame.push(crate::wire::inner::KIND_ROUTED);
     frame.extend_from_slice(&routed);

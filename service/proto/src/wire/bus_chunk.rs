@@ -79,7 +79,11 @@ impl<'a> BusChunkRepr<'a> {
         out.extend_from_slice(&self.msg_id);
         out.extend_from_slice(&self.total_len.to_be_bytes());
         out.extend_from_slice(&self.offset.to_be_bytes());
-        out.push(if self.reply_to.is_some() { FLAG_REPLY_TO } else { 0 });
+        out.push(if self.reply_to.is_some() {
+            FLAG_REPLY_TO
+        } else {
+            0
+        });
         out.push(self.topic.len() as u8);
         out.extend_from_slice(self.topic.as_bytes());
         if let Some(r) = self.reply_to {

@@ -145,7 +145,10 @@ mod tests {
         assert_eq!(out, [1, 1, 1, 2, 3, 4, 0xaa, 0xaa, 0xaa]);
         assert!(matches!(
             HandshakeRepr::parse(&out),
-            Ok(HandshakeRepr::Init { sender_index: 0x0102_0304, .. })
+            Ok(HandshakeRepr::Init {
+                sender_index: 0x0102_0304,
+                ..
+            })
         ));
     }
 

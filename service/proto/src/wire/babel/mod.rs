@@ -95,7 +95,7 @@ impl Prefix {
         let n = Self::wire_bytes(len);
         let mut bytes = [0u8; 16];
         bytes[..n].copy_from_slice(r.take(n)?);
-        if len % 8 != 0 && bytes[n - 1] & (0xff >> (len % 8)) != 0 {
+        if !len.is_multiple_of(8) && bytes[n - 1] & (0xff >> (len % 8)) != 0 {
             return Err(WireError::Malformed("prefix bits past its length"));
         }
         Ok(Prefix { len, bytes })
