@@ -7,6 +7,8 @@
 pub mod address;
 pub mod babel;
 pub mod crypto;
+pub mod discovery;
+pub mod icmp6;
 pub mod identity;
 pub mod link;
 pub mod node;

@@ -28,7 +28,13 @@ impl Node {
             self.counters.tun_rejected += 1;
             return;
         }
-        self.send_payload_to_subnet(Subnet::of(&dst), PayloadKind::Ipv6, packet);
+        if !self.send_payload_to_subnet(Subnet::of(&dst), PayloadKind::Ipv6, packet) {
+            let (ty, code) = crate::icmp6::UNREACHABLE_NO_ROUTE;
+            let me = self.identity.node_id().address().0;
+            if let Some(err) = crate::icmp6::error(me, packet, ty, code, 0) {
+                self.tun_out.push_back(err);
+            }
+        }
     }
 
     /// Sends an end-to-end payload (e.g. a message-bus frame) to a node.

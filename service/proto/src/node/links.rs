@@ -406,6 +406,21 @@ impl Node {
         }
     }
 
+    /// The transport under `remote` is gone (a TCP connection closed): its links end now.
+    pub fn remote_closed(&mut self, now: Timestamp, remote: Remote) {
+        let mut ids: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.remote == remote)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.drop_link(now, id, "connection closed");
+        }
+        self.pump_babel();
+    }
+
     /// Sends a Close on the link (if up) and forgets it.
     pub(super) fn close_link(&mut self, now: Timestamp, id: LinkId, reason: &'static str) {
         self.send_inner(id, &[KIND_CLOSE]);

@@ -1,0 +1,210 @@
+//! Configuration: a TOML file at the per-OS path (or an embedded default when there is none),
+//! with command-line flags on top.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// The configuration used when no file exists: a public-mesh node with a TUN device that finds
+/// neighbours on the LAN by multicast and listens on UDP and TCP port 9651.
+pub const DEFAULT_CONFIG: &str = r#"# hyphad configuration
+listen = ["udp://[::]:9651", "tcp://[::]:9651"]
+peers = []
+tun = true
+tun_name = "hypha0"
+mtu = 1280
+multicast = true
+discovery_port = 9652
+"#;
+
+/// Settings, as read from TOML.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where to accept links: `udp://addr:port`, `tcp://addr:port`.
+    #[serde(default)]
+    pub listen: Vec<String>,
+    /// Peers to keep links to: `udp://host:port`, `tcp://host:port`, `[v6]:port`, `host:port`.
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// Create a TUN device (off: the node still routes for others).
+    #[serde(default = "yes")]
+    pub tun: bool,
+    /// TUN interface name.
+    #[serde(default = "default_tun_name")]
+    pub tun_name: String,
+    /// TUN MTU.
+    #[serde(default = "default_mtu")]
+    pub mtu: u16,
+    /// LAN discovery by multicast.
+    #[serde(default = "yes")]
+    pub multicast: bool,
+    /// UDP port of LAN discovery.
+    #[serde(default = "default_discovery_port")]
+    pub discovery_port: u16,
+    /// Identity key file (default: in the state directory).
+    pub key_file: Option<PathBuf>,
+    /// Private network name (needs `psk_file`).
+    pub network: Option<String>,
+    /// File holding the private network's pre-shared secret.
+    pub psk_file: Option<PathBuf>,
+    /// When non-empty, only these node ids (hex) get a link.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Write a JSON status snapshot here every half second.
+    pub status_file: Option<PathBuf>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_tun_name() -> String {
+    "hypha0".into()
+}
+fn default_mtu() -> u16 {
+    1280
+}
+fn default_discovery_port() -> u16 {
+    9652
+}
+
+impl Config {
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<Self> {
+        let c: Config = toml::from_str(text)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Reads the file at `path`, or the embedded default if it does not exist.
+    pub fn load(path: &std::path::Path) -> Result<(Self, bool)> {
+        match std::fs::read_to_string(path) {
+            Ok(t) => Ok((
+                Self::parse(&t).with_context(|| format!("config {}", path.display()))?,
+                true,
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok((Self::parse(DEFAULT_CONFIG).expect("default config parses"), false))
+            }
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Checks what can be checked without the network.
+    pub fn validate(&self) -> Result<()> {
+        for l in &self.listen {
+            let ep = Endpoint::parse(l).with_context(|| format!("listen {l:?}"))?;
+            if ep.host.parse::<std::net::IpAddr>().is_err() {
+                bail!("listen {l:?}: give an IP address, not a host name");
+            }
+        }
+        for p in &self.peers {
+            Endpoint::parse(p).with_context(|| format!("peer {p:?}"))?;
+        }
+        if self.mtu < 1280 {
+            bail!("mtu {} is below the IPv6 minimum of 1280", self.mtu);
+        }
+        if self.network.is_some() != self.psk_file.is_some() {
+            bail!("a private network needs both `network` and `psk_file`");
+        }
+        for a in &self.allow {
+            hypha_proto::identity::NodeId::from_hex(a).with_context(|| format!("allow {a:?}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Link transport of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP (the default).
+    Udp,
+    /// TCP.
+    Tcp,
+}
+
+/// A parsed `scheme://host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Transport.
+    pub transport: Transport,
+    /// Host name or IP literal (without brackets).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// Parses `udp://h:p`, `tcp://h:p`, `[v6]:p`, `h:p` (UDP).
+    pub fn parse(s: &str) -> Result<Self> {
+        let (transport, rest) = match s.split_once("://") {
+            Some(("udp", r)) => (Transport::Udp, r),
+            Some(("tcp", r)) => (Transport::Tcp, r),
+            Some((other, _)) => bail!("unknown transport {other:?} (use udp:// or tcp://)"),
+            None => (Transport::Udp, s),
+        };
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = if let Some(r) = rest.strip_prefix('[') {
+            let (h, p) = r.split_once(']').context("unclosed [")?;
+            (h, p.strip_prefix(':').context("missing :port")?)
+        } else {
+            rest.rsplit_once(':').context("missing :port")?
+        };
+        if host.is_empty() {
+            bail!("missing host");
+        }
+        let port: u16 = port.parse().context("bad port")?;
+        if port == 0 {
+            bail!("port 0");
+        }
+        Ok(Endpoint {
+            transport,
+            host: host.to_string(),
+            port,
+        })
+    }
+
+    /// Resolves the host (IP literals need no lookup).
+    pub async fn resolve(&self) -> Result<Vec<SocketAddr>> {
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((self.host.as_str(), self.port))
+            .await
+            .with_context(|| format!("resolving {}", self.host))?
+            .collect();
+        if addrs.is_empty() {
+            bail!("{} has no address", self.host);
+        }
+        Ok(addrs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        let e = Endpoint::parse("udp://[fe80::1%2]:9651").unwrap();
+        assert_eq!((e.transport, e.host.as_str(), e.port), (Transport::Udp, "fe80::1%2", 9651));
+        let e = Endpoint::parse("tcp://example.org:443").unwrap();
+        assert_eq!((e.transport, e.port), (Transport::Tcp, 443));
+        let e = Endpoint::parse("10.0.0.1:5").unwrap();
+        assert_eq!(e.transport, Transport::Udp);
+        assert!(Endpoint::parse("quic://a:1").is_err());
+        assert!(Endpoint::parse("a").is_err());
+        assert!(Endpoint::parse("a:0").is_err());
+        assert!(Endpoint::parse("[::1:5").is_err());
+    }
+
+    #[test]
+    fn default_config_and_validation() {
+        let c = Config::parse(DEFAULT_CONFIG).unwrap();
+        assert!(c.tun && c.multicast);
+        assert!(Config::parse("mtu = 500").is_err());
+        assert!(Config::parse("bogus = 1").is_err());
+        assert!(Config::parse("network = \"x\"").is_err());
+        assert!(Config::parse("allow = [\"zz\"]").is_err());
+        assert!(Config::parse("listen = [\"udp://host.example:1\"]").is_err());
+    }
+}

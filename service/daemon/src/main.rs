@@ -1,0 +1,131 @@
+//! `hyphad`: the Hypha service.
+
+mod config;
+mod mcast;
+mod service;
+mod status;
+mod tcp;
+mod udp;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Parser;
+
+use config::Config;
+
+/// The Hypha overlay mesh service.
+#[derive(Parser, Debug)]
+#[command(name = "hyphad", version, about)]
+struct Flags {
+    /// Configuration file (default: the per-OS path; an embedded default if it does not exist).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Peers to link to (`udp://host:port`, `tcp://host:port`, `[v6]:port`); repeatable or
+    /// comma-separated. Added to the configured peers.
+    #[arg(long, value_delimiter = ',')]
+    peers: Vec<String>,
+    /// Listen endpoints; replace the configured ones.
+    #[arg(long, value_delimiter = ',')]
+    listen: Vec<String>,
+    /// TUN interface name.
+    #[arg(long)]
+    tun_name: Option<String>,
+    /// Run without a TUN device (no root needed; still relays for others).
+    #[arg(long)]
+    no_tun: bool,
+    /// TUN MTU.
+    #[arg(long)]
+    mtu: Option<u16>,
+    /// Identity key file.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// Private network name (with --psk-file).
+    #[arg(long)]
+    network: Option<String>,
+    /// File holding the private network's secret.
+    #[arg(long)]
+    psk_file: Option<PathBuf>,
+    /// Only link with these node ids (hex); repeatable or comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    allow: Vec<String>,
+    /// Do not discover neighbours by LAN multicast.
+    #[arg(long)]
+    no_multicast: bool,
+    /// UDP port of LAN discovery.
+    #[arg(long)]
+    discovery_port: Option<u16>,
+    /// Write a JSON status snapshot to this file every half second.
+    #[arg(long)]
+    status_file: Option<PathBuf>,
+}
+
+fn apply(mut c: Config, f: Flags) -> Result<Config> {
+    c.peers.extend(f.peers);
+    if !f.listen.is_empty() {
+        c.listen = f.listen;
+    }
+    if let Some(n) = f.tun_name {
+        c.tun_name = n;
+    }
+    if f.no_tun {
+        c.tun = false;
+    }
+    if let Some(m) = f.mtu {
+        c.mtu = m;
+    }
+    if f.key_file.is_some() {
+        c.key_file = f.key_file;
+    }
+    if f.network.is_some() {
+        c.network = f.network;
+    }
+    if f.psk_file.is_some() {
+        c.psk_file = f.psk_file;
+    }
+    c.allow.extend(f.allow);
+    if f.no_multicast {
+        c.multicast = false;
+    }
+    if let Some(p) = f.discovery_port {
+        c.discovery_port = p;
+    }
+    if f.status_file.is_some() {
+        c.status_file = f.status_file;
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HYPHA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let flags = Flags::parse();
+    let path = flags
+        .config
+        .clone()
+        .unwrap_or_else(hypha_ipc::paths::config_file);
+    let result = Config::load(&path).and_then(|(c, from_file)| {
+        if from_file {
+            tracing::info!("config {}", path.display());
+        } else {
+            tracing::info!("no {}: using the embedded default config", path.display());
+        }
+        apply(c, flags)
+    });
+    let result = result.and_then(|cfg| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(service::run(cfg))
+    });
+    if let Err(e) = result {
+        eprintln!("hyphad: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,46 @@
+//! The UDP link socket: dual-stack, so IPv4 peers appear as IPv4 addresses everywhere.
+
+use std::net::{SocketAddr, SocketAddrV6};
+
+use anyhow::{Context, Result};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::UdpSocket;
+
+/// Binds a UDP socket; an IPv6 wildcard also accepts IPv4.
+pub fn bind(addr: SocketAddr) -> Result<UdpSocket> {
+    let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(false)?;
+    }
+    // Large buffers: bursts of routing dumps and data must not be dropped by the kernel.
+    let _ = s.set_recv_buffer_size(4 << 20);
+    let _ = s.set_send_buffer_size(4 << 20);
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())
+        .with_context(|| format!("binding udp {addr}"))?;
+    Ok(UdpSocket::from_std(s.into())?)
+}
+
+/// IPv4-mapped IPv6 addresses become plain IPv4 (so a configured `udp://10.0.0.1:9651` and a
+/// datagram from it have the same name).
+pub fn normalize(a: SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => a,
+        },
+        v4 => v4,
+    }
+}
+
+/// What to pass to `send_to` on `sock` for a peer address (IPv4 on a dual-stack socket goes
+/// as an IPv4-mapped IPv6 address).
+pub fn for_socket(sock_is_v6: bool, a: SocketAddr) -> SocketAddr {
+    match a {
+        SocketAddr::V4(v4) if sock_is_v6 => {
+            SocketAddr::V6(SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0))
+        }
+        other => other,
+    }
+}

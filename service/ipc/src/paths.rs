@@ -1,0 +1,49 @@
+//! Where things live, per OS (after Mullvad's daemon: one place that knows the conventions).
+
+use std::path::PathBuf;
+
+/// The service's root-only state directory (key file, databases).
+pub fn state_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("HYPHA_STATE_DIR") {
+        return PathBuf::from(d);
+    }
+    if cfg!(target_os = "macos") {
+        PathBuf::from("/Library/Application Support/Hypha")
+    } else if cfg!(windows) {
+        std::env::var_os("ProgramData")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
+            .join("Hypha")
+    } else {
+        PathBuf::from("/var/lib/hypha")
+    }
+}
+
+/// The service's configuration file.
+pub fn config_file() -> PathBuf {
+    if let Some(f) = std::env::var_os("HYPHA_CONFIG") {
+        return PathBuf::from(f);
+    }
+    if cfg!(target_os = "macos") {
+        state_dir().join("hyphad.toml")
+    } else if cfg!(windows) {
+        state_dir().join("hyphad.toml")
+    } else {
+        PathBuf::from("/etc/hypha/hyphad.toml")
+    }
+}
+
+/// The service's identity key file.
+pub fn key_file() -> PathBuf {
+    state_dir().join("key")
+}
+
+/// A user's own key file, for running the CLI without the service.
+pub fn user_key_file() -> PathBuf {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .or_else(|| std::env::var_os("APPDATA").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("hypha").join("key")
+}

@@ -1,0 +1,191 @@
+//! LAN discovery logic (sans IO): signed hellos, replay protection, who dials whom.
+//!
+//! Every node multicasts a signed hello each second on every interface. A receiver drops
+//! hellos with a bad signature, from another network, or with a sequence number not above the
+//! last one it accepted from that node (replay), counting each. A valid hello from a node we
+//! have no link to is answered by a unicast confirm, and the node with the smaller id starts the
+//! link handshake — so exactly one side dials and the other learns of it within one round trip.
+//! Sequence numbers are the sender's wall-clock microseconds, so they keep growing across
+//! restarts.
+
+use rustc_hash::FxHashMap;
+
+use crate::identity::{Identity, NodeId};
+use crate::wire::discovery::{DiscoveryKind, DiscoveryRepr};
+
+/// What the caller should do after a discovery datagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiscoveryAction {
+    /// Send this confirm back to the datagram's source.
+    Reply(Vec<u8>),
+    /// Start a link handshake to the sender's address at this UDP port.
+    Connect {
+        /// The discovered node.
+        node: NodeId,
+        /// Its link port.
+        port: u16,
+    },
+}
+
+/// Discovery counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiscoveryCounters {
+    /// Valid hellos accepted.
+    pub hellos: u64,
+    /// Valid confirms accepted.
+    pub confirms: u64,
+    /// Dropped: signature did not verify.
+    pub bad_signature: u64,
+    /// Dropped: sequence number not above the last accepted one.
+    pub replayed: u64,
+    /// Dropped: another network's tag.
+    pub other_network: u64,
+    /// Dropped: not a discovery datagram.
+    pub malformed: u64,
+    /// Our own hellos looped back.
+    pub own: u64,
+}
+
+/// Discovery state of one node.
+pub struct Discovery {
+    port: u16,
+    tag: [u8; 8],
+    next_seq: u64,
+    last_seen: FxHashMap<NodeId, u64>,
+    /// Counters.
+    pub counters: DiscoveryCounters,
+}
+
+/// Most nodes remembered for replay protection; beyond it the oldest entries go.
+const MAX_REMEMBERED: usize = 4096;
+
+impl Discovery {
+    /// `port` is our link port; `tag` the network tag; `clock_us` the wall clock (µs) that
+    /// seeds the sequence numbers.
+    pub fn new(port: u16, tag: [u8; 8], clock_us: u64) -> Self {
+        Discovery {
+            port,
+            tag,
+            next_seq: clock_us.max(1),
+            last_seen: FxHashMap::default(),
+            counters: DiscoveryCounters::default(),
+        }
+    }
+
+    fn seq(&mut self, clock_us: u64) -> u64 {
+        self.next_seq = self.next_seq.max(clock_us) + 1;
+        self.next_seq
+    }
+
+    /// The next hello to multicast.
+    pub fn hello(&mut self, me: &Identity, clock_us: u64) -> Vec<u8> {
+        let seq = self.seq(clock_us);
+        let mut out = Vec::new();
+        DiscoveryRepr::signed(me, DiscoveryKind::Hello, seq, self.port, self.tag, 0).emit(&mut out);
+        out
+    }
+
+    /// Handles a datagram from the discovery socket. `linked` tells whether a link to a node
+    /// already exists.
+    pub fn handle(
+        &mut self,
+        me: &Identity,
+        data: &[u8],
+        clock_us: u64,
+        linked: impl Fn(&NodeId) -> bool,
+    ) -> Vec<DiscoveryAction> {
+        let Ok(d) = DiscoveryRepr::parse(data) else {
+            self.counters.malformed += 1;
+            return Vec::new();
+        };
+        if d.node_id == me.node_id() {
+            self.counters.own += 1;
+            return Vec::new();
+        }
+        if d.network_tag != self.tag {
+            self.counters.other_network += 1;
+            return Vec::new();
+        }
+        if !d.verify() {
+            self.counters.bad_signature += 1;
+            return Vec::new();
+        }
+        if self.last_seen.get(&d.node_id).is_some_and(|&s| d.seq <= s) {
+            self.counters.replayed += 1;
+            return Vec::new();
+        }
+        if self.last_seen.len() >= MAX_REMEMBERED && !self.last_seen.contains_key(&d.node_id) {
+            // Forgetting a node only weakens replay protection for it; its link is unaffected.
+            if let Some(k) = self.last_seen.keys().next().copied() {
+                self.last_seen.remove(&k);
+            }
+        }
+        self.last_seen.insert(d.node_id, d.seq);
+        let mut actions = Vec::new();
+        match d.kind {
+            DiscoveryKind::Hello => self.counters.hellos += 1,
+            DiscoveryKind::Confirm => self.counters.confirms += 1,
+        }
+        if linked(&d.node_id) {
+            return actions;
+        }
+        if d.kind == DiscoveryKind::Hello {
+            let seq = self.seq(clock_us);
+            let mut out = Vec::new();
+            DiscoveryRepr::signed(me, DiscoveryKind::Confirm, seq, self.port, self.tag, d.seq)
+                .emit(&mut out);
+            actions.push(DiscoveryAction::Reply(out));
+        }
+        if me.node_id() < d.node_id {
+            actions.push(DiscoveryAction::Connect {
+                node: d.node_id,
+                port: d.port,
+            });
+        }
+        actions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_confirm_and_one_dialler() {
+        let a = Identity::from_seed([1; 32]);
+        let b = Identity::from_seed([2; 32]);
+        let (small, big) = if a.node_id() < b.node_id() { (&a, &b) } else { (&b, &a) };
+        let mut ds = Discovery::new(1000, [0; 8], 10);
+        let mut db = Discovery::new(2000, [0; 8], 10);
+        let hello = db.hello(big, 20);
+        let acts = ds.handle(small, &hello, 30, |_| false);
+        assert!(matches!(acts[0], DiscoveryAction::Reply(_)));
+        assert_eq!(acts[1], DiscoveryAction::Connect { node: big.node_id(), port: 2000 });
+        // The bigger id answers a confirm but does not dial.
+        let DiscoveryAction::Reply(confirm) = &acts[0] else { unreachable!() };
+        assert!(db.handle(big, confirm, 40, |_| false).is_empty());
+        assert_eq!(db.counters.confirms, 1);
+    }
+
+    #[test]
+    fn replay_forgery_and_other_network_are_dropped_and_counted() {
+        let a = Identity::from_seed([1; 32]);
+        let b = Identity::from_seed([2; 32]);
+        let mut da = Discovery::new(1, [0; 8], 0);
+        let mut db = Discovery::new(2, [0; 8], 0);
+        let hello = db.hello(&b, 100);
+        assert!(!da.handle(&a, &hello, 0, |_| false).is_empty());
+        assert!(da.handle(&a, &hello, 0, |_| false).is_empty());
+        assert_eq!(da.counters.replayed, 1);
+        let mut forged = db.hello(&b, 200);
+        forged[40] ^= 0xff;
+        assert!(da.handle(&a, &forged, 0, |_| false).is_empty());
+        assert_eq!(da.counters.bad_signature, 1);
+        let mut other = Discovery::new(3, [9; 8], 0);
+        let h = other.hello(&b, 300);
+        assert!(da.handle(&a, &h, 0, |_| false).is_empty());
+        assert_eq!(da.counters.other_network, 1);
+        assert!(da.handle(&a, b"junk", 0, |_| false).is_empty());
+        assert_eq!(da.counters.malformed, 1);
+    }
+}
