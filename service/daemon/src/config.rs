@@ -85,9 +85,10 @@ impl Config {
                 Self::parse(&t).with_context(|| format!("config {}", path.display()))?,
                 true,
             )),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Ok((Self::parse(DEFAULT_CONFIG).expect("default config parses"), false))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((
+                Self::parse(DEFAULT_CONFIG).expect("default config parses"),
+                false,
+            )),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
     }
@@ -186,7 +187,10 @@ mod tests {
     #[test]
     fn endpoints() {
         let e = Endpoint::parse("udp://[fe80::1%2]:9651").unwrap();
-        assert_eq!((e.transport, e.host.as_str(), e.port), (Transport::Udp, "fe80::1%2", 9651));
+        assert_eq!(
+            (e.transport, e.host.as_str(), e.port),
+            (Transport::Udp, "fe80::1%2", 9651)
+        );
         let e = Endpoint::parse("tcp://example.org:443").unwrap();
         assert_eq!((e.transport, e.port), (Transport::Tcp, 443));
         let e = Endpoint::parse("10.0.0.1:5").unwrap();

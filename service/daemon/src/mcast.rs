@@ -20,17 +20,38 @@ pub struct Mcast {
     exclude: Option<String>,
 }
 
-/// Interfaces with an IPv6 link-local address, by index (the TUN itself excluded).
+/// Interfaces that are up, can multicast and have an IPv6 link-local address, by index (the
+/// TUN itself excluded).
+#[cfg(unix)]
+fn link_local_interfaces(exclude: Option<&str>) -> BTreeSet<u32> {
+    use nix::net::if_::InterfaceFlags;
+    let Ok(list) = nix::ifaddrs::getifaddrs() else {
+        return BTreeSet::new();
+    };
+    list.filter(|i| {
+        i.flags.contains(InterfaceFlags::IFF_UP)
+            && i.flags.contains(InterfaceFlags::IFF_MULTICAST)
+            && !i.flags.contains(InterfaceFlags::IFF_LOOPBACK)
+            && Some(i.interface_name.as_str()) != exclude
+    })
+    .filter_map(|i| {
+        let a = i.address?.as_sockaddr_in6()?.ip();
+        (a.segments()[0] & 0xffc0 == 0xfe80).then_some(i.interface_name)
+    })
+    .filter_map(|name| nix::net::if_::if_nametoindex(name.as_str()).ok())
+    .collect()
+}
+
+/// Windows: interfaces as `if-addrs` lists them (it hides link-local addresses, so any
+/// interface with an IPv6 address counts).
+#[cfg(windows)]
 fn link_local_interfaces(exclude: Option<&str>) -> BTreeSet<u32> {
     let Ok(list) = if_addrs::get_if_addrs() else {
         return BTreeSet::new();
     };
     list.into_iter()
         .filter(|i| !i.is_loopback() && Some(i.name.as_str()) != exclude)
-        .filter(|i| match &i.addr {
-            if_addrs::IfAddr::V6(a) => a.ip.segments()[0] & 0xffc0 == 0xfe80,
-            _ => false,
-        })
+        .filter(|i| matches!(i.addr, if_addrs::IfAddr::V6(_)))
         .filter_map(|i| i.index)
         .collect()
 }

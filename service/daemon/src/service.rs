@@ -36,7 +36,10 @@ fn network_key(cfg: &Config) -> Result<NetworkKey> {
                 .with_context(|| format!("reading psk file {}", file.display()))?;
             let secret = secret.trim_ascii();
             if secret.len() < 16 {
-                bail!("psk file {}: use at least 16 bytes of secret", file.display());
+                bail!(
+                    "psk file {}: use at least 16 bytes of secret",
+                    file.display()
+                );
             }
             Ok(NetworkKey::private(name, secret))
         }
@@ -84,14 +87,23 @@ impl Io {
         }
         while let Some(ev) = node.poll_event() {
             match ev {
-                Event::LinkUp { node: n, remote, .. } => {
+                Event::LinkUp {
+                    node: n, remote, ..
+                } => {
                     tracing::info!("link up: {} via {remote}", short(&n));
                 }
-                Event::LinkDown { node: n, reason, .. } => {
+                Event::LinkDown {
+                    node: n, reason, ..
+                } => {
                     tracing::info!("link down: {} ({reason})", short(&n));
                 }
                 Event::Route(rc) => {
-                    tracing::debug!("route {} next hop {:?} metric {}", rc.subnet, rc.next_hop, rc.metric);
+                    tracing::debug!(
+                        "route {} next hop {:?} metric {}",
+                        rc.subnet,
+                        rc.next_hop,
+                        rc.metric
+                    );
                 }
                 Event::Payload { from, kind, .. } => {
                     tracing::debug!("payload {kind:?} from {}", short(&from));
@@ -259,7 +271,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         writers: HashMap::new(),
     };
     let mut hello_tick = interval(Duration::from_secs(1));
-    let mut rescan_tick = interval(Duration::from_secs(10));
+    let mut rescan_tick = interval(Duration::from_secs(2));
     let mut status_tick = interval(Duration::from_millis(500));
     for t in [&mut hello_tick, &mut rescan_tick, &mut status_tick] {
         t.set_missed_tick_behavior(MissedTickBehavior::Delay);

@@ -92,11 +92,9 @@ impl Hub {
                 match ep.resolve().await {
                     Ok(addrs) => {
                         for a in addrs {
-                            if let Ok(Ok(s)) = tokio::time::timeout(
-                                Duration::from_secs(5),
-                                TcpStream::connect(a),
-                            )
-                            .await
+                            if let Ok(Ok(s)) =
+                                tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(a))
+                                    .await
                             {
                                 backoff = Duration::from_secs(1);
                                 hub.run(s, a, true).await;

@@ -8,7 +8,11 @@ use tokio::net::UdpSocket;
 
 /// Binds a UDP socket; an IPv6 wildcard also accepts IPv4.
 pub fn bind(addr: SocketAddr) -> Result<UdpSocket> {
-    let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
     let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         s.set_only_v6(false)?;

@@ -90,6 +90,9 @@ mod tests {
         assert!(!created);
         assert_eq!(a.node_id(), b.node_id());
         std::fs::write(&p, "zz").unwrap();
-        assert!(matches!(load_or_create(&p), Err(KeyFileError::Malformed(_))));
+        assert!(matches!(
+            load_or_create(&p),
+            Err(KeyFileError::Malformed(_))
+        ));
     }
 }

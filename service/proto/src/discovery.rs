@@ -154,15 +154,27 @@ mod tests {
     fn hello_confirm_and_one_dialler() {
         let a = Identity::from_seed([1; 32]);
         let b = Identity::from_seed([2; 32]);
-        let (small, big) = if a.node_id() < b.node_id() { (&a, &b) } else { (&b, &a) };
+        let (small, big) = if a.node_id() < b.node_id() {
+            (&a, &b)
+        } else {
+            (&b, &a)
+        };
         let mut ds = Discovery::new(1000, [0; 8], 10);
         let mut db = Discovery::new(2000, [0; 8], 10);
         let hello = db.hello(big, 20);
         let acts = ds.handle(small, &hello, 30, |_| false);
         assert!(matches!(acts[0], DiscoveryAction::Reply(_)));
-        assert_eq!(acts[1], DiscoveryAction::Connect { node: big.node_id(), port: 2000 });
+        assert_eq!(
+            acts[1],
+            DiscoveryAction::Connect {
+                node: big.node_id(),
+                port: 2000
+            }
+        );
         // The bigger id answers a confirm but does not dial.
-        let DiscoveryAction::Reply(confirm) = &acts[0] else { unreachable!() };
+        let DiscoveryAction::Reply(confirm) = &acts[0] else {
+            unreachable!()
+        };
         assert!(db.handle(big, confirm, 40, |_| false).is_empty());
         assert_eq!(db.counters.confirms, 1);
     }

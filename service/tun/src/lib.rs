@@ -78,7 +78,10 @@ pub fn open(cfg: &TunConfig) -> io::Result<OsTun> {
     #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
     let dev: tun_rs::AsyncDevice = {
         let _ = cfg;
-        return Err(io::Error::new(io::ErrorKind::Unsupported, "no TUN backend for this OS"));
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "no TUN backend for this OS",
+        ));
     };
     let name = dev.name().unwrap_or_else(|_| cfg.name.clone());
     Ok(OsTun { dev, name })
