@@ -12,7 +12,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "system packages"
 missing=()
-for pair in iproute2:ip iputils-ping:ping iperf3:iperf3 jq:jq procps:ps; do
+for pair in iproute2:ip iputils-ping:ping iperf3:iperf3 jq:jq procps:ps python3:python3; do
   command -v "${pair#*:}" >/dev/null 2>&1 || missing+=("${pair%%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -34,7 +34,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cross-target checks (Windows, macOS)"
 for t in x86_64-pc-windows-gnu aarch64-apple-darwin; do
   if rustup target list --installed 2>/dev/null | grep -qx "$t"; then
-    cargo check --locked --target "$t" -p hypha-proto -p hypha-sim -p hypha-cli
+    cargo check --locked --target "$t" --workspace
   else
     echo "target $t not installed: skipped (rustup target add $t)"; exit 1
   fi

@@ -24,9 +24,7 @@ pub fn config_file() -> PathBuf {
     if let Some(f) = std::env::var_os("HYPHA_CONFIG") {
         return PathBuf::from(f);
     }
-    if cfg!(target_os = "macos") {
-        state_dir().join("hyphad.toml")
-    } else if cfg!(windows) {
+    if cfg!(any(target_os = "macos", windows)) {
         state_dir().join("hyphad.toml")
     } else {
         PathBuf::from("/etc/hypha/hyphad.toml")
