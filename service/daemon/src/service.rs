@@ -15,12 +15,16 @@ use hypha_proto::time::Timestamp;
 use hypha_tun::{OsTun, Tun, TunConfig};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
+use tokio::time::{Instant, MissedTickBehavior, interval};
 
 use crate::config::{Config, Endpoint, Transport};
 use crate::mcast::Mcast;
 use crate::tcp::{Hub, TcpEvent};
 use crate::{status, udp};
+
+/// Most extra packets taken from a socket or the TUN per wake-up (bounded so one busy source
+/// cannot starve timers and the others).
+const BURST: usize = 64;
 
 fn wall_micros() -> u64 {
     SystemTime::now()
@@ -281,18 +285,42 @@ pub async fn run(cfg: Config) -> Result<()> {
     let mut ubuf = vec![0u8; 65536];
     let mut tbuf = vec![0u8; 65536];
     let mut dbuf = vec![0u8; 2048];
+    // One timer, moved rather than re-created each turn of the loop.
+    let timer = tokio::time::sleep_until(start);
+    tokio::pin!(timer);
     loop {
         let deadline = start + Duration::from_micros(node.poll_timeout().as_micros());
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
         tokio::select! {
             r = io.udp.recv_from(&mut ubuf) => match r {
                 Ok((n, from)) => {
                     node.handle_datagram(clock(), Remote::Udp(udp::normalize(from)), &mut ubuf[..n]);
+                    // Drain what else is already queued before returning to the loop.
+                    for _ in 0..BURST {
+                        match io.udp.try_recv_from(&mut ubuf) {
+                            Ok((n, from)) => node.handle_datagram(
+                                clock(), Remote::Udp(udp::normalize(from)), &mut ubuf[..n]),
+                            Err(_) => break,
+                        }
+                    }
                 }
                 // ICMP port unreachable from a peer that is down: nothing to do.
                 Err(e) => tracing::trace!("udp recv: {e}"),
             },
             r = tun_recv(io.tun.as_ref(), &mut tbuf) => match r {
-                Ok(n) => node.handle_tun(clock(), &tbuf[..n]),
+                Ok(n) => {
+                    node.handle_tun(clock(), &tbuf[..n]);
+                    if let Some(tun) = &io.tun {
+                        for _ in 0..BURST {
+                            match tun.try_recv(&mut tbuf) {
+                                Ok(n) => node.handle_tun(clock(), &tbuf[..n]),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
                 Err(e) => bail!("tun read: {e}"),
             },
             r = disc_recv(mcast.as_ref().map(|(m, _)| m), &mut dbuf) => {
@@ -338,7 +366,7 @@ pub async fn run(cfg: Config) -> Result<()> {
                 }
             },
             Some(addr) = peer_rx.recv() => node.add_peer(clock(), Remote::Udp(addr)),
-            _ = sleep_until(deadline) => node.handle_timeout(clock()),
+            _ = &mut timer => node.handle_timeout(clock()),
             _ = hello_tick.tick(), if mcast.is_some() => {
                 if let Some((m, d)) = mcast.as_mut() {
                     let hello = d.hello(node.identity(), wall_micros());

@@ -40,6 +40,9 @@ pub struct TunConfig {
 pub trait Tun: Send + Sync + 'static {
     /// Reads one packet from the local stack into `buf`; returns its length.
     fn recv(&self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> + Send;
+    /// Reads one packet if one is ready now (`WouldBlock` otherwise): lets the caller drain
+    /// a burst without going back to the event loop for each packet.
+    fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize>;
     /// Writes one packet to the local stack.
     fn send(&self, packet: &[u8]) -> impl Future<Output = io::Result<usize>> + Send;
     /// The interface name the OS gave the device.
@@ -55,6 +58,10 @@ pub struct OsTun {
 impl Tun for OsTun {
     async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.dev.recv(buf).await
+    }
+
+    fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.dev.try_recv(buf)
     }
 
     async fn send(&self, packet: &[u8]) -> io::Result<usize> {

@@ -50,6 +50,22 @@ impl Tun for MemoryTun {
         Ok(n)
     }
 
+    fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut rx = self
+            .from_stack
+            .try_lock()
+            .map_err(|_| io::Error::from(io::ErrorKind::WouldBlock))?;
+        match rx.try_recv() {
+            Ok(pkt) => {
+                let n = pkt.len().min(buf.len());
+                buf[..n].copy_from_slice(&pkt[..n]);
+                Ok(n)
+            }
+            Err(mpsc::error::TryRecvError::Empty) => Err(io::ErrorKind::WouldBlock.into()),
+            Err(mpsc::error::TryRecvError::Disconnected) => Err(io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+
     async fn send(&self, packet: &[u8]) -> io::Result<usize> {
         // A full queue drops, like a real device under pressure; never blocks the node.
         match self.to_stack.try_send(packet.to_vec()) {
