@@ -1,9 +1,11 @@
 //! `hypha`: the command-line tool.
 
+mod api_cmds;
 mod inspect;
 mod sim;
 
 use clap::{Parser, Subcommand};
+use hypha_ipc::api::Request;
 
 /// Hypha overlay mesh.
 #[derive(Parser)]
@@ -19,6 +21,27 @@ enum Cmd {
     Inspect(inspect::Args),
     /// Run the deterministic many-node simulator.
     Sim(sim::Args),
+    /// The node's identity, uptime and counters.
+    Status(api_cmds::Conn),
+    /// Links and configured peers; `add`/`remove` change them.
+    Peers {
+        #[command(flatten)]
+        conn: api_cmds::Conn,
+        #[command(subcommand)]
+        cmd: Option<api_cmds::PeersCmd>,
+    },
+    /// Selected routes.
+    Routes(api_cmds::Conn),
+    /// Prometheus metrics.
+    Metrics(api_cmds::Conn),
+    /// Follow events (links, routes) as they happen.
+    Events {
+        #[command(flatten)]
+        conn: api_cmds::Conn,
+        /// Stop after this many events.
+        #[arg(long)]
+        count: Option<usize>,
+    },
 }
 
 fn main() {
@@ -26,6 +49,18 @@ fn main() {
     let result = match cli.cmd {
         Cmd::Inspect(a) => inspect::run(a),
         Cmd::Sim(a) => sim::run(a),
+        Cmd::Status(c) => api_cmds::run(c, Request::Status),
+        Cmd::Peers { conn, cmd } => api_cmds::run(
+            conn,
+            match cmd {
+                None => Request::Peers,
+                Some(api_cmds::PeersCmd::Add { uri }) => Request::AddPeer { uri },
+                Some(api_cmds::PeersCmd::Remove { uri }) => Request::RemovePeer { uri },
+            },
+        ),
+        Cmd::Routes(c) => api_cmds::run(c, Request::Routes),
+        Cmd::Metrics(c) => api_cmds::run(c, Request::Metrics),
+        Cmd::Events { conn, count } => api_cmds::events(conn, count),
     };
     if let Err(e) = result {
         eprintln!("hypha: {e:#}");

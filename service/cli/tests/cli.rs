@@ -123,3 +123,26 @@ fn sim_json_is_reproducible() {
     );
     assert!(with_host["host"]["wall_s"].as_f64().is_some());
 }
+
+#[test]
+fn api_commands_say_plainly_when_the_service_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("none.sock");
+    for cmd in [
+        &["status"][..],
+        &["peers"],
+        &["routes"],
+        &["metrics"],
+        &["peers", "add", "udp://[::1]:9651"],
+    ] {
+        let out = hypha()
+            .args(cmd)
+            .arg("--socket")
+            .arg(&sock)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("hyphad is not running"), "{cmd:?}: {err}");
+    }
+}

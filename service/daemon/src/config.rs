@@ -55,6 +55,8 @@ pub struct Config {
     pub allow: Vec<String>,
     /// Write a JSON status snapshot here every half second.
     pub status_file: Option<PathBuf>,
+    /// The local API socket (default: the per-OS path).
+    pub ipc_socket: Option<PathBuf>,
 }
 
 fn yes() -> bool {

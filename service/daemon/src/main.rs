@@ -1,7 +1,9 @@
 //! `hyphad`: the Hypha service.
 
 mod config;
+mod ipc;
 mod mcast;
+mod peers;
 mod service;
 mod status;
 mod tcp;
@@ -58,6 +60,9 @@ struct Flags {
     /// Write a JSON status snapshot to this file every half second.
     #[arg(long)]
     status_file: Option<PathBuf>,
+    /// Local API socket path.
+    #[arg(long)]
+    ipc_socket: Option<PathBuf>,
 }
 
 fn apply(mut c: Config, f: Flags) -> Result<Config> {
@@ -92,6 +97,9 @@ fn apply(mut c: Config, f: Flags) -> Result<Config> {
     }
     if f.status_file.is_some() {
         c.status_file = f.status_file;
+    }
+    if f.ipc_socket.is_some() {
+        c.ipc_socket = f.ipc_socket;
     }
     c.validate()?;
     Ok(c)

@@ -1,24 +1,27 @@
 //! The service loop: one task owns the sans-IO node and moves bytes between it and the
-//! sockets, the TUN device and the timers.
+//! sockets, the TUN device, the local API and the timers.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, SocketAddrV6};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
+use hypha_ipc::api::{self, ApiError, ErrorCode, Request, Response};
 use hypha_ipc::{keyfile, paths};
 use hypha_proto::discovery::{Discovery, DiscoveryAction};
 use hypha_proto::identity::NodeId;
 use hypha_proto::link::handshake::NetworkKey;
-use hypha_proto::node::{Event, Node, NodeConfig, Remote};
+use hypha_proto::node::{Event, LinkState, Node, NodeConfig, Remote};
 use hypha_proto::time::Timestamp;
 use hypha_tun::{OsTun, Tun, TunConfig};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior, interval};
 
 use crate::config::{Config, Endpoint, Transport};
+use crate::ipc::{ApiCall, Server};
 use crate::mcast::Mcast;
+use crate::peers::PeerStore;
 use crate::tcp::{Hub, TcpEvent};
 use crate::{status, udp};
 
@@ -51,12 +54,25 @@ fn network_key(cfg: &Config) -> Result<NetworkKey> {
     }
 }
 
+fn short(n: &NodeId) -> String {
+    n.to_hex()[..12].to_string()
+}
+
+/// A configured peer, by URI.
+enum PeerHandle {
+    /// UDP: the address once resolved.
+    Udp(Option<Remote>),
+    /// TCP: dropping the sender stops the dialler and closes its connection.
+    Tcp(#[allow(dead_code)] watch::Sender<bool>),
+}
+
 /// Everything the loop owns besides the node.
 struct Io {
     udp: UdpSocket,
     udp_v6: bool,
     tun: Option<OsTun>,
     writers: HashMap<u64, mpsc::Sender<Vec<u8>>>,
+    events: broadcast::Sender<api::Event>,
 }
 
 impl Io {
@@ -90,16 +106,25 @@ impl Io {
             }
         }
         while let Some(ev) = node.poll_event() {
-            match ev {
+            // Nobody subscribed is fine: send only fails when there is no receiver.
+            let _ = match ev {
                 Event::LinkUp {
                     node: n, remote, ..
                 } => {
                     tracing::info!("link up: {} via {remote}", short(&n));
+                    self.events.send(api::Event::PeerUp {
+                        node_id: n.to_hex(),
+                        remote: remote.to_string(),
+                    })
                 }
                 Event::LinkDown {
                     node: n, reason, ..
                 } => {
                     tracing::info!("link down: {} ({reason})", short(&n));
+                    self.events.send(api::Event::PeerDown {
+                        node_id: n.to_hex(),
+                        reason: reason.to_string(),
+                    })
                 }
                 Event::Route(rc) => {
                     tracing::debug!(
@@ -108,17 +133,18 @@ impl Io {
                         rc.next_hop,
                         rc.metric
                     );
+                    self.events.send(api::Event::RouteChanged {
+                        subnet: rc.subnet.to_string(),
+                        reachable: rc.next_hop.is_some(),
+                    })
                 }
                 Event::Payload { from, kind, .. } => {
                     tracing::debug!("payload {kind:?} from {}", short(&from));
+                    Ok(0)
                 }
-            }
+            };
         }
     }
-}
-
-fn short(n: &NodeId) -> String {
-    n.to_hex()[..12].to_string()
 }
 
 async fn tun_recv(tun: Option<&OsTun>, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -154,6 +180,179 @@ async fn shutdown_signal() {
     }
 }
 
+/// The running service.
+struct Service {
+    node: Node,
+    io: Io,
+    hub: Hub,
+    start: Instant,
+    peers: HashMap<String, PeerHandle>,
+    store: PeerStore,
+    resolved_tx: mpsc::Sender<(String, SocketAddr)>,
+    mcast: Option<(Mcast, Discovery)>,
+    tun_name: Option<String>,
+    ipc: Option<Server>,
+}
+
+impl Service {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_micros(self.start.elapsed().as_micros() as u64)
+    }
+
+    /// Starts keeping a link to `uri`.
+    fn add_peer(&mut self, uri: &str) -> Result<()> {
+        if self.peers.contains_key(uri) {
+            return Ok(());
+        }
+        let ep = Endpoint::parse(uri)?;
+        match ep.transport {
+            Transport::Tcp => {
+                let (tx, rx) = watch::channel(false);
+                self.hub.dial_forever(ep, rx);
+                self.peers.insert(uri.to_string(), PeerHandle::Tcp(tx));
+            }
+            Transport::Udp => {
+                let tx = self.resolved_tx.clone();
+                let uri_owned = uri.to_string();
+                tokio::spawn(async move {
+                    let mut wait = Duration::from_secs(1);
+                    loop {
+                        match ep.resolve().await {
+                            Ok(addrs) => {
+                                let _ = tx.send((uri_owned, udp::normalize(addrs[0]))).await;
+                                return;
+                            }
+                            Err(e) => tracing::warn!("peer {uri_owned}: {e:#}"),
+                        }
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(Duration::from_secs(60));
+                    }
+                });
+                self.peers.insert(uri.to_string(), PeerHandle::Udp(None));
+            }
+        }
+        Ok(())
+    }
+
+    fn remove_peer(&mut self, uri: &str) -> bool {
+        let now = self.now();
+        match self.peers.remove(uri) {
+            Some(PeerHandle::Udp(Some(r))) => {
+                self.node.remove_peer(now, r);
+                true
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    fn handle_api(&mut self, request: Request) -> Result<Response, ApiError> {
+        let disc = self.mcast.as_ref().map(|(_, d)| &d.counters);
+        match request {
+            Request::Status => {
+                let id = self.node.node_id();
+                let links_up = self
+                    .node
+                    .links()
+                    .iter()
+                    .filter(|l| l.state == LinkState::Up)
+                    .count();
+                Ok(Response::Status(api::Status {
+                    node_id: id.to_hex(),
+                    address: id.address().to_string(),
+                    subnet: id.subnet().to_string(),
+                    uptime_s: self.start.elapsed().as_secs(),
+                    tun: self.tun_name.clone(),
+                    links_up,
+                    routes: self.node.babel().route_count(),
+                    counters: status::flat_counters(&status::counter_groups(&self.node, disc)),
+                }))
+            }
+            Request::Peers => {
+                let mut configured: Vec<String> = self.peers.keys().cloned().collect();
+                configured.sort();
+                Ok(Response::Peers(api::Peers {
+                    links: self.node.links().iter().map(status::api_link).collect(),
+                    configured,
+                }))
+            }
+            Request::AddPeer { uri } => {
+                Endpoint::parse(&uri)
+                    .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("{uri}: {e:#}")))?;
+                self.store
+                    .add(&uri)
+                    .map_err(|e| ApiError::new(ErrorCode::Internal, format!("{e:#}")))?;
+                self.add_peer(&uri)
+                    .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("{e:#}")))?;
+                Ok(Response::Done)
+            }
+            Request::RemovePeer { uri } => {
+                let stored = self
+                    .store
+                    .remove(&uri)
+                    .map_err(|e| ApiError::new(ErrorCode::Internal, format!("{e:#}")))?;
+                if self.remove_peer(&uri) || stored {
+                    Ok(Response::Done)
+                } else {
+                    Err(ApiError::new(
+                        ErrorCode::NotFound,
+                        format!("no configured peer {uri}"),
+                    ))
+                }
+            }
+            Request::Routes => Ok(Response::Routes(status::api_routes(&self.node))),
+            Request::Metrics => {
+                let extra: Vec<(&str, u64)> = match &self.ipc {
+                    Some(s) => {
+                        use std::sync::atomic::Ordering::Relaxed;
+                        let c = &s.counters;
+                        vec![
+                            ("api_connections", c.connections.load(Relaxed)),
+                            ("api_refused", c.refused.load(Relaxed)),
+                            ("api_bad_frames", c.bad_frames.load(Relaxed)),
+                            ("api_bad_version", c.bad_version.load(Relaxed)),
+                        ]
+                    }
+                    None => Vec::new(),
+                };
+                Ok(Response::Metrics(status::metrics(&self.node, disc, &extra)))
+            }
+            // Handled by the connection itself.
+            Request::Subscribe => Ok(Response::Done),
+        }
+    }
+
+    async fn on_discovery(&mut self, n: usize, from: SocketAddr, dbuf: &[u8]) {
+        let now = self.now();
+        let Some((m, d)) = self.mcast.as_mut() else {
+            return;
+        };
+        let links = self.node.links();
+        let actions = d.handle(self.node.identity(), &dbuf[..n], wall_micros(), |id| {
+            links.iter().any(|l| l.node == Some(*id))
+        });
+        for a in actions {
+            match a {
+                DiscoveryAction::Reply(bytes) => {
+                    let _ = m.sock.send_to(&bytes, from).await;
+                }
+                DiscoveryAction::Connect { port, .. } => {
+                    let to = match from {
+                        SocketAddr::V6(v6) => {
+                            SocketAddr::V6(SocketAddrV6::new(*v6.ip(), port, 0, v6.scope_id()))
+                        }
+                        SocketAddr::V4(v4) => SocketAddr::new((*v4.ip()).into(), port),
+                    };
+                    let remote = Remote::Udp(udp::normalize(to));
+                    if !links.iter().any(|l| l.remote == remote) {
+                        self.node.connect(now, remote);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Runs the service until SIGINT/SIGTERM.
 pub async fn run(cfg: Config) -> Result<()> {
     let key_path = cfg.key_file.clone().unwrap_or_else(paths::key_file);
@@ -161,6 +360,11 @@ pub async fn run(cfg: Config) -> Result<()> {
     if created {
         tracing::info!("created a new identity key in {}", key_path.display());
     }
+    let state_dir = key_path
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_else(paths::state_dir);
+    let store = PeerStore::load(&state_dir)?;
     let network = network_key(&cfg)?;
     let allow = if cfg.allow.is_empty() {
         None
@@ -173,7 +377,6 @@ pub async fn run(cfg: Config) -> Result<()> {
         )
     };
     let start = Instant::now();
-    let clock = move || Timestamp::from_micros(start.elapsed().as_micros() as u64);
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let node_cfg = NodeConfig {
@@ -182,7 +385,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         epoch: wall_micros(),
         ..NodeConfig::default()
     };
-    let mut node = Node::new(identity, node_cfg, clock(), seed);
+    let node = Node::new(identity, node_cfg, Timestamp::ZERO, seed);
     let id = node.node_id();
     tracing::info!(
         "node {} address {} subnet {}",
@@ -234,33 +437,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     };
     let tun_name = tun.as_ref().map(|t| t.name());
 
-    // UDP peers by name are resolved in the background until they resolve.
-    let (peer_tx, mut peer_rx) = mpsc::channel::<SocketAddr>(64);
-    for p in &cfg.peers {
-        let ep = Endpoint::parse(p)?;
-        match ep.transport {
-            Transport::Tcp => hub.dial_forever(ep),
-            Transport::Udp => {
-                let tx = peer_tx.clone();
-                tokio::spawn(async move {
-                    let mut wait = Duration::from_secs(1);
-                    loop {
-                        match ep.resolve().await {
-                            Ok(addrs) => {
-                                let _ = tx.send(udp::normalize(addrs[0])).await;
-                                return;
-                            }
-                            Err(e) => tracing::warn!("peer udp://{}:{}: {e:#}", ep.host, ep.port),
-                        }
-                        tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(Duration::from_secs(60));
-                    }
-                });
-            }
-        }
-    }
-
-    let mut mcast = if cfg.multicast {
+    let mcast = if cfg.multicast {
         let m = Mcast::open(cfg.discovery_port, tun_name.clone())?;
         let d = Discovery::new(local.port(), network.tag, wall_micros());
         Some((m, d))
@@ -268,12 +445,63 @@ pub async fn run(cfg: Config) -> Result<()> {
         None
     };
 
-    let mut io = Io {
-        udp_v6: local.is_ipv6(),
-        udp: udp_sock,
-        tun,
-        writers: HashMap::new(),
+    let (events_tx, _) = broadcast::channel(1024);
+    let (api_tx, mut api_rx) = mpsc::channel::<ApiCall>(256);
+    let server = Server::new(
+        api::Welcome {
+            version: api::API_VERSION,
+            service: format!("hyphad {}", env!("CARGO_PKG_VERSION")),
+            node_id: id.to_hex(),
+        },
+        api_tx,
+        events_tx.clone(),
+    );
+    let socket_path = cfg.ipc_socket.clone().unwrap_or_else(paths::system_socket);
+    let ipc = match server.clone().listen(socket_path.clone()) {
+        Ok(()) => Some(server),
+        Err(e) if cfg.ipc_socket.is_none() => {
+            // Unprivileged development runs cannot write /run: use the user's runtime dir.
+            match paths::user_socket() {
+                Some(user) => {
+                    tracing::warn!("{e:#}; using {}", user.display());
+                    server.clone().listen(user)?;
+                    Some(server)
+                }
+                None => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
     };
+
+    let (resolved_tx, mut resolved_rx) = mpsc::channel::<(String, SocketAddr)>(64);
+    let mut svc = Service {
+        node,
+        io: Io {
+            udp_v6: local.is_ipv6(),
+            udp: udp_sock,
+            tun,
+            writers: HashMap::new(),
+            events: events_tx,
+        },
+        hub,
+        start,
+        peers: HashMap::new(),
+        store,
+        resolved_tx,
+        mcast,
+        tun_name,
+        ipc,
+    };
+    let initial: Vec<String> = cfg
+        .peers
+        .iter()
+        .chain(svc.store.uris.iter())
+        .cloned()
+        .collect();
+    for p in initial {
+        svc.add_peer(&p)?;
+    }
+
     let mut hello_tick = interval(Duration::from_secs(1));
     let mut rescan_tick = interval(Duration::from_secs(2));
     let mut status_tick = interval(Duration::from_millis(500));
@@ -289,19 +517,20 @@ pub async fn run(cfg: Config) -> Result<()> {
     let timer = tokio::time::sleep_until(start);
     tokio::pin!(timer);
     loop {
-        let deadline = start + Duration::from_micros(node.poll_timeout().as_micros());
+        let deadline = start + Duration::from_micros(svc.node.poll_timeout().as_micros());
         if timer.deadline() != deadline {
             timer.as_mut().reset(deadline);
         }
         tokio::select! {
-            r = io.udp.recv_from(&mut ubuf) => match r {
+            r = svc.io.udp.recv_from(&mut ubuf) => match r {
                 Ok((n, from)) => {
-                    node.handle_datagram(clock(), Remote::Udp(udp::normalize(from)), &mut ubuf[..n]);
+                    let now = svc.now();
+                    svc.node.handle_datagram(now, Remote::Udp(udp::normalize(from)), &mut ubuf[..n]);
                     // Drain what else is already queued before returning to the loop.
                     for _ in 0..BURST {
-                        match io.udp.try_recv_from(&mut ubuf) {
-                            Ok((n, from)) => node.handle_datagram(
-                                clock(), Remote::Udp(udp::normalize(from)), &mut ubuf[..n]),
+                        match svc.io.udp.try_recv_from(&mut ubuf) {
+                            Ok((n, from)) => svc.node.handle_datagram(
+                                now, Remote::Udp(udp::normalize(from)), &mut ubuf[..n]),
                             Err(_) => break,
                         }
                     }
@@ -309,13 +538,14 @@ pub async fn run(cfg: Config) -> Result<()> {
                 // ICMP port unreachable from a peer that is down: nothing to do.
                 Err(e) => tracing::trace!("udp recv: {e}"),
             },
-            r = tun_recv(io.tun.as_ref(), &mut tbuf) => match r {
+            r = tun_recv(svc.io.tun.as_ref(), &mut tbuf) => match r {
                 Ok(n) => {
-                    node.handle_tun(clock(), &tbuf[..n]);
-                    if let Some(tun) = &io.tun {
+                    let now = svc.now();
+                    svc.node.handle_tun(now, &tbuf[..n]);
+                    if let Some(tun) = &svc.io.tun {
                         for _ in 0..BURST {
                             match tun.try_recv(&mut tbuf) {
-                                Ok(n) => node.handle_tun(clock(), &tbuf[..n]),
+                                Ok(n) => svc.node.handle_tun(now, &tbuf[..n]),
                                 Err(_) => break,
                             }
                         }
@@ -323,64 +553,60 @@ pub async fn run(cfg: Config) -> Result<()> {
                 }
                 Err(e) => bail!("tun read: {e}"),
             },
-            r = disc_recv(mcast.as_ref().map(|(m, _)| m), &mut dbuf) => {
-                if let (Ok((n, from)), Some((m, d))) = (r, mcast.as_mut()) {
-                    let links = node.links();
-                    let actions = d.handle(node.identity(), &dbuf[..n], wall_micros(), |id| {
-                        links.iter().any(|l| l.node == Some(*id))
-                    });
-                    for a in actions {
-                        match a {
-                            DiscoveryAction::Reply(bytes) => {
-                                let _ = m.sock.send_to(&bytes, from).await;
-                            }
-                            DiscoveryAction::Connect { port, .. } => {
-                                let to = match from {
-                                    SocketAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(
-                                        *v6.ip(), port, 0, v6.scope_id())),
-                                    SocketAddr::V4(v4) => SocketAddr::new((*v4.ip()).into(), port),
-                                };
-                                let remote = Remote::Udp(udp::normalize(to));
-                                if !links.iter().any(|l| l.remote == remote) {
-                                    node.connect(clock(), remote);
-                                }
-                            }
+            r = disc_recv(svc.mcast.as_ref().map(|(m, _)| m), &mut dbuf) => {
+                if let Ok((n, from)) = r {
+                    svc.on_discovery(n, from, &dbuf).await;
+                }
+            },
+            Some(ev) = tcp_rx.recv() => {
+                let now = svc.now();
+                match ev {
+                    TcpEvent::Connected { id, writer, dialled, peer } => {
+                        tracing::debug!("tcp connection {id} with {peer}");
+                        svc.io.writers.insert(id, writer);
+                        if dialled {
+                            svc.node.connect(now, Remote::Stream(id));
                         }
                     }
-                }
-            },
-            Some(ev) = tcp_rx.recv() => match ev {
-                TcpEvent::Connected { id, writer, dialled, peer } => {
-                    tracing::debug!("tcp connection {id} with {peer}");
-                    io.writers.insert(id, writer);
-                    if dialled {
-                        node.connect(clock(), Remote::Stream(id));
+                    TcpEvent::Frame { id, mut data } => {
+                        svc.node.handle_datagram(now, Remote::Stream(id), &mut data);
+                    }
+                    TcpEvent::Closed { id } => {
+                        svc.io.writers.remove(&id);
+                        svc.node.remote_closed(now, Remote::Stream(id));
                     }
                 }
-                TcpEvent::Frame { id, mut data } => {
-                    node.handle_datagram(clock(), Remote::Stream(id), &mut data);
-                }
-                TcpEvent::Closed { id } => {
-                    io.writers.remove(&id);
-                    node.remote_closed(clock(), Remote::Stream(id));
+            },
+            Some((uri, addr)) = resolved_rx.recv() => {
+                // The peer may have been removed while its name was being resolved.
+                if let Some(PeerHandle::Udp(slot)) = svc.peers.get_mut(&uri) {
+                    *slot = Some(Remote::Udp(addr));
+                    let now = svc.now();
+                    svc.node.add_peer(now, Remote::Udp(addr));
                 }
             },
-            Some(addr) = peer_rx.recv() => node.add_peer(clock(), Remote::Udp(addr)),
-            _ = &mut timer => node.handle_timeout(clock()),
-            _ = hello_tick.tick(), if mcast.is_some() => {
-                if let Some((m, d)) = mcast.as_mut() {
-                    let hello = d.hello(node.identity(), wall_micros());
+            Some(call) = api_rx.recv() => {
+                let r = svc.handle_api(call.request);
+                let _ = call.reply.send(r);
+            },
+            _ = &mut timer => {
+                let now = svc.now();
+                svc.node.handle_timeout(now);
+            },
+            _ = hello_tick.tick(), if svc.mcast.is_some() => {
+                if let Some((m, d)) = svc.mcast.as_mut() {
+                    let hello = d.hello(svc.node.identity(), wall_micros());
                     m.send_all(&hello).await;
                 }
             },
-            _ = rescan_tick.tick(), if mcast.is_some() => {
-                if let Some((m, _)) = mcast.as_mut() {
+            _ = rescan_tick.tick(), if svc.mcast.is_some() => {
+                if let Some((m, _)) = svc.mcast.as_mut() {
                     m.rescan();
                 }
             },
             _ = status_tick.tick(), if cfg.status_file.is_some() => {
                 if let Some(path) = &cfg.status_file {
-                    let snap = status::snapshot(&node, mcast.as_ref().map(|(_, d)| &d.counters), tun_name.as_deref());
+                    let snap = status::snapshot(&svc.node, svc.mcast.as_ref().map(|(_, d)| &d.counters), svc.tun_name.as_deref());
                     if let Err(e) = status::write(path, &snap) {
                         tracing::warn!("status file {}: {e}", path.display());
                     }
@@ -388,11 +614,15 @@ pub async fn run(cfg: Config) -> Result<()> {
             },
             _ = &mut shutdown => {
                 tracing::info!("shutting down");
-                node.shutdown(clock());
-                io.flush(&mut node).await;
+                let now = svc.now();
+                svc.node.shutdown(now);
+                svc.io.flush(&mut svc.node).await;
+                if cfg!(unix) {
+                    let _ = std::fs::remove_file(&socket_path);
+                }
                 return Ok(());
             }
         }
-        io.flush(&mut node).await;
+        svc.io.flush(&mut svc.node).await;
     }
 }

@@ -1,88 +1,198 @@
-//! A JSON snapshot of the node, written atomically to a file for scripts and tests (until the
-//! IPC API lands, this is how to read counters from outside).
+//! Counters, status and metrics, built in one place: the status file, the API's `status` and
+//! the Prometheus exposition all read [`counter_groups`].
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use hypha_ipc::api;
 use hypha_proto::discovery::DiscoveryCounters;
-use hypha_proto::node::{LinkState, Node, Remote};
+use hypha_proto::node::{LinkInfo, LinkState, Node};
 use serde_json::{Value, json};
 
-/// The snapshot.
-pub fn snapshot(node: &Node, disc: Option<&DiscoveryCounters>, tun: Option<&str>) -> Value {
-    let id = node.node_id();
-    let links: Vec<Value> = node
-        .links()
-        .iter()
-        .map(|l| {
-            json!({
-                "id": l.id,
-                "remote": remote(&l.remote),
-                "node": l.node.map(|n| n.to_hex()),
-                "state": match l.state {
-                    LinkState::Handshaking => "handshaking",
-                    LinkState::Unconfirmed => "unconfirmed",
-                    LinkState::Up => "up",
-                },
-                "cost": l.cost,
-                "rttMs": l.rtt.map(|r| r.as_secs_f64() * 1000.0),
-                "rxBytes": l.rx_bytes,
-                "txBytes": l.tx_bytes,
-            })
-        })
-        .collect();
-    let mut routes: Vec<Value> = node
-        .routes()
-        .map(|r| {
-            json!({
-                "subnet": r.subnet.to_string(),
-                "node": r.node.to_hex(),
-                "nextHop": node.link_node(r.next_hop).map(|n| n.to_hex()),
-                "metric": r.metric,
-                "seqno": r.seqno,
-            })
-        })
-        .collect();
-    routes.sort_by(|a, b| a["subnet"].as_str().cmp(&b["subnet"].as_str()));
+/// Every counter, by group then name (camelCase names).
+pub fn counter_groups(
+    node: &Node,
+    disc: Option<&DiscoveryCounters>,
+) -> Vec<(&'static str, Vec<(&'static str, u64)>)> {
     let c = &node.counters;
     let b = &node.babel().counters;
-    json!({
+    let mut groups = vec![
+        (
+            "counters",
+            vec![
+                ("datagramsIn", c.datagrams_in),
+                ("datagramsOut", c.datagrams_out),
+                ("malformed", c.malformed),
+                ("handshakesOk", c.handshakes_ok),
+                ("handshakesFailed", c.handshakes_failed),
+                ("refusedNotAllowed", c.refused_not_allowed),
+                ("refusedPendingFull", c.refused_pending_full),
+                ("unknownIndex", c.unknown_index),
+                ("linkAuthFailed", c.link_auth_failed),
+                ("linkReplayed", c.link_replayed),
+                ("forwardedPackets", c.forwarded_packets),
+                ("forwardedBytes", c.forwarded_bytes),
+                ("deliveredPackets", c.delivered_packets),
+                ("sentPackets", c.sent_packets),
+                ("noRoute", c.no_route),
+                ("hopLimitExceeded", c.hop_limit_exceeded),
+                ("bounced", c.bounced),
+                ("tunRejected", c.tun_rejected),
+                ("spoofedSource", c.spoofed_source),
+                ("e2eAuthFailed", c.e2e_auth_failed),
+                ("e2eReplayed", c.e2e_replayed),
+                ("e2eStaleEpoch", c.e2e_stale_epoch),
+            ],
+        ),
+        (
+            "routing",
+            vec![
+                ("updatesReceived", b.updates_received),
+                ("updatesSent", b.updates_sent),
+                ("rejectedFilter", b.rejected_filter),
+                ("rejectedLimit", b.rejected_limit),
+                ("unfeasible", b.unfeasible),
+                ("badTlvs", b.bad_tlvs),
+                ("seqnoRequestsSent", b.seqno_requests_sent),
+                ("seqnoRequestsReceived", b.seqno_requests_received),
+                ("routesExpired", b.routes_expired),
+                ("routesLost", b.routes_lost),
+            ],
+        ),
+    ];
+    if let Some(d) = disc {
+        groups.push((
+            "discovery",
+            vec![
+                ("hellos", d.hellos),
+                ("confirms", d.confirms),
+                ("badSignature", d.bad_signature),
+                ("replayed", d.replayed),
+                ("otherNetwork", d.other_network),
+                ("malformed", d.malformed),
+                ("own", d.own),
+            ],
+        ));
+    }
+    groups
+}
+
+/// Counters flattened as `group.name`.
+pub fn flat_counters(groups: &[(&'static str, Vec<(&'static str, u64)>)]) -> BTreeMap<String, u64> {
+    groups
+        .iter()
+        .flat_map(|(g, cs)| cs.iter().map(move |(n, v)| (format!("{g}.{n}"), *v)))
+        .collect()
+}
+
+fn state_name(s: LinkState) -> &'static str {
+    match s {
+        LinkState::Handshaking => "handshaking",
+        LinkState::Unconfirmed => "unconfirmed",
+        LinkState::Up => "up",
+    }
+}
+
+/// A link as the API shows it.
+pub fn api_link(l: &LinkInfo) -> api::Link {
+    api::Link {
+        node_id: l.node.map(|n| n.to_hex()),
+        remote: l.remote.to_string(),
+        state: state_name(l.state).to_string(),
+        cost: l.cost,
+        rtt_ms: l.rtt.map(|r| r.as_secs_f64() * 1000.0),
+        rx_bytes: l.rx_bytes,
+        tx_bytes: l.tx_bytes,
+    }
+}
+
+/// Selected routes as the API shows them, sorted by subnet.
+pub fn api_routes(node: &Node) -> Vec<api::Route> {
+    let mut v: Vec<api::Route> = node
+        .routes()
+        .map(|r| api::Route {
+            subnet: r.subnet.to_string(),
+            node_id: r.node.to_hex(),
+            next_hop: node.link_node(r.next_hop).map(|n| n.to_hex()),
+            metric: r.metric,
+        })
+        .collect();
+    v.sort_by(|a, b| a.subnet.cmp(&b.subnet));
+    v
+}
+
+/// The status-file snapshot.
+pub fn snapshot(node: &Node, disc: Option<&DiscoveryCounters>, tun: Option<&str>) -> Value {
+    let id = node.node_id();
+    let mut v = json!({
         "nodeId": id.to_hex(),
         "address": id.address().to_string(),
         "subnet": id.subnet().to_string(),
         "tun": tun,
-        "links": links,
-        "routes": routes,
-        "counters": {
-            "datagramsIn": c.datagrams_in, "datagramsOut": c.datagrams_out,
-            "malformed": c.malformed, "handshakesOk": c.handshakes_ok,
-            "handshakesFailed": c.handshakes_failed, "refusedNotAllowed": c.refused_not_allowed,
-            "refusedPendingFull": c.refused_pending_full, "unknownIndex": c.unknown_index,
-            "linkAuthFailed": c.link_auth_failed, "linkReplayed": c.link_replayed,
-            "forwardedPackets": c.forwarded_packets, "forwardedBytes": c.forwarded_bytes,
-            "deliveredPackets": c.delivered_packets, "sentPackets": c.sent_packets,
-            "noRoute": c.no_route, "hopLimitExceeded": c.hop_limit_exceeded,
-            "bounced": c.bounced, "tunRejected": c.tun_rejected,
-            "spoofedSource": c.spoofed_source, "e2eAuthFailed": c.e2e_auth_failed,
-            "e2eReplayed": c.e2e_replayed, "e2eStaleEpoch": c.e2e_stale_epoch,
-        },
-        "routing": {
-            "updatesReceived": b.updates_received, "updatesSent": b.updates_sent,
-            "rejectedFilter": b.rejected_filter, "rejectedLimit": b.rejected_limit,
-            "unfeasible": b.unfeasible, "badTlvs": b.bad_tlvs,
-            "seqnoRequestsSent": b.seqno_requests_sent,
-            "seqnoRequestsReceived": b.seqno_requests_received,
-            "routesExpired": b.routes_expired, "routesLost": b.routes_lost,
-        },
-        "discovery": disc.map(|d| json!({
-            "hellos": d.hellos, "confirms": d.confirms, "badSignature": d.bad_signature,
-            "replayed": d.replayed, "otherNetwork": d.other_network,
-            "malformed": d.malformed, "own": d.own,
-        })),
-    })
+        "links": node.links().iter().map(api_link).collect::<Vec<_>>(),
+        "routes": api_routes(node),
+        "discovery": null,
+    });
+    for (g, cs) in counter_groups(node, disc) {
+        let m: serde_json::Map<String, Value> = cs
+            .into_iter()
+            .map(|(n, x)| (n.to_string(), json!(x)))
+            .collect();
+        v[g] = Value::Object(m);
+    }
+    v
 }
 
-fn remote(r: &Remote) -> String {
-    r.to_string()
+fn snake(s: &str) -> String {
+    let mut out = String::new();
+    for ch in s.chars() {
+        if ch.is_ascii_uppercase() {
+            out.push('_');
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// Prometheus text exposition.
+pub fn metrics(node: &Node, disc: Option<&DiscoveryCounters>, extra: &[(&str, u64)]) -> String {
+    let mut out = String::new();
+    let links = node.links();
+    let up = links.iter().filter(|l| l.state == LinkState::Up).count();
+    out.push_str("# HELP hypha_links_up Neighbour links in use.\n# TYPE hypha_links_up gauge\n");
+    out.push_str(&format!("hypha_links_up {up}\n"));
+    out.push_str(
+        "# HELP hypha_routes Destinations with a selected route.\n# TYPE hypha_routes gauge\n",
+    );
+    out.push_str(&format!("hypha_routes {}\n", node.babel().route_count()));
+    for (g, cs) in counter_groups(node, disc) {
+        for (n, v) in cs {
+            let name = format!("hypha_{g}_{}_total", snake(n));
+            out.push_str(&format!("# TYPE {name} counter\n{name} {v}\n"));
+        }
+    }
+    for (n, v) in extra {
+        out.push_str(&format!(
+            "# TYPE hypha_{n}_total counter\nhypha_{n}_total {v}\n"
+        ));
+    }
+    out.push_str(
+        "# TYPE hypha_link_rx_bytes_total counter\n# TYPE hypha_link_tx_bytes_total counter\n",
+    );
+    for l in links.iter().filter(|l| l.state == LinkState::Up) {
+        let peer = l.node.map(|n| n.to_hex()).unwrap_or_default();
+        out.push_str(&format!(
+            "hypha_link_rx_bytes_total{{peer=\"{peer}\"}} {}\n",
+            l.rx_bytes
+        ));
+        out.push_str(&format!(
+            "hypha_link_tx_bytes_total{{peer=\"{peer}\"}} {}\n",
+            l.tx_bytes
+        ));
+    }
+    out
 }
 
 /// Writes `v` to `path` atomically.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::Endpoint;
 
@@ -71,7 +71,7 @@ impl Hub {
                 match l.accept().await {
                     Ok((s, peer)) => {
                         let hub = hub.clone();
-                        tokio::spawn(async move { hub.run(s, peer, false).await });
+                        tokio::spawn(async move { hub.run(s, peer, None).await });
                     }
                     Err(e) => {
                         tracing::warn!("tcp accept: {e}");
@@ -83,12 +83,16 @@ impl Hub {
         Ok(())
     }
 
-    /// Keeps a connection to `ep` open, reconnecting with backoff (1 s doubling to 10 s).
-    pub fn dial_forever(&self, ep: Endpoint) {
+    /// Keeps a connection to `ep` open, reconnecting with backoff (1 s doubling to 10 s),
+    /// until `cancel` turns true (or its sender is dropped).
+    pub fn dial_forever(&self, ep: Endpoint, cancel: watch::Receiver<bool>) {
         let hub = self.clone();
         tokio::spawn(async move {
             let mut backoff = Duration::from_secs(1);
             loop {
+                if *cancel.borrow() || cancel.has_changed().is_err() {
+                    return;
+                }
                 match ep.resolve().await {
                     Ok(addrs) => {
                         for a in addrs {
@@ -97,7 +101,7 @@ impl Hub {
                                     .await
                             {
                                 backoff = Duration::from_secs(1);
-                                hub.run(s, a, true).await;
+                                hub.run(s, a, Some(cancel.clone())).await;
                                 break;
                             }
                         }
@@ -110,8 +114,10 @@ impl Hub {
         });
     }
 
-    /// Runs one connection until either side closes it.
-    async fn run(&self, s: TcpStream, peer: SocketAddr, dialled: bool) {
+    /// Runs one connection until either side closes it (or a dialled one is cancelled).
+    async fn run(&self, s: TcpStream, peer: SocketAddr, cancel: Option<watch::Receiver<bool>>) {
+        let dialled = cancel.is_some();
+        let mut cancel = cancel;
         let _ = s.set_nodelay(true);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (mut rd, mut wr) = s.into_split();
@@ -143,9 +149,18 @@ impl Hub {
         let mut buf = vec![0u8; 65535];
         loop {
             let mut len = [0u8; 2];
+            let cancelled = async {
+                match cancel.as_mut() {
+                    Some(c) => {
+                        let _ = c.wait_for(|&v| v).await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 r = rd.read_exact(&mut len) => if r.is_err() { break },
                 _ = &mut done_rx => break,
+                _ = cancelled => break,
             }
             let n = u16::from_be_bytes(len) as usize;
             if rd.read_exact(&mut buf[..n]).await.is_err() {

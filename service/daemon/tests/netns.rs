@@ -36,7 +36,7 @@ fn chain_ping_and_tcp_through_a_relay_without_tun() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| r["node"] == c_id.as_str())
+            .any(|r| r["nodeId"] == c_id.as_str())
     });
     assert!(ping(&lab, &a, &c_addr), "ping a→c through b");
     lab.wait(Duration::from_secs(2), "b counts what it forwarded", || {

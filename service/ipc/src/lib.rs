@@ -1,5 +1,9 @@
 //! What the Hypha service (`hyphad`) and its clients (`hypha`, the tray app) share locally:
-//! per-OS paths and the identity key file format.
+//! the API ([`api`]), its framing ([`frame`]) and a client ([`client`]); per-OS paths; the
+//! identity key file format.
 
+pub mod api;
+pub mod client;
+pub mod frame;
 pub mod keyfile;
 pub mod paths;

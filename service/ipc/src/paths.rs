@@ -45,3 +45,35 @@ pub fn user_key_file() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."));
     base.join("hypha").join("key")
 }
+
+/// The local API socket (Unix) or named pipe (Windows). `HYPHA_SOCKET` overrides it; a
+/// service run without root (e.g. `--no-tun` for development) uses the user's runtime
+/// directory, and clients look there when the system socket does not exist.
+pub fn socket() -> PathBuf {
+    if let Some(p) = std::env::var_os("HYPHA_SOCKET") {
+        return PathBuf::from(p);
+    }
+    let system = system_socket();
+    if !system.exists()
+        && let Some(user) = user_socket().filter(|u| u.exists())
+    {
+        return user;
+    }
+    system
+}
+
+/// The per-user fallback socket (`$XDG_RUNTIME_DIR/hypha/hypha.sock`).
+pub fn user_socket() -> Option<PathBuf> {
+    std::env::var_os("XDG_RUNTIME_DIR").map(|d| PathBuf::from(d).join("hypha").join("hypha.sock"))
+}
+
+/// The system socket path.
+pub fn system_socket() -> PathBuf {
+    if cfg!(windows) {
+        PathBuf::from(r"\\.\pipe\hypha")
+    } else if cfg!(target_os = "macos") {
+        PathBuf::from("/var/run/hypha/hypha.sock")
+    } else {
+        PathBuf::from("/run/hypha/hypha.sock")
+    }
+}

@@ -37,6 +37,8 @@ pub struct Daemon {
     pub status_path: PathBuf,
     /// Its log file.
     pub log_path: PathBuf,
+    /// Its API socket.
+    pub socket: PathBuf,
     child: Child,
 }
 
@@ -82,7 +84,7 @@ impl Daemon {
             .unwrap()
             .iter()
             .filter(|l| l["state"] == "up")
-            .filter_map(|l| l["node"].as_str().map(String::from))
+            .filter_map(|l| l["nodeId"].as_str().map(String::from))
             .collect()
     }
 
@@ -202,6 +204,7 @@ impl Lab {
         let status_path = self.path(&format!("{name}.json"));
         let log_path = self.path(&format!("{name}.log"));
         let key = self.path(&format!("{name}.key"));
+        let socket = self.path(&format!("{name}.sock"));
         let _ = std::fs::remove_file(&status_path);
         let log = std::fs::File::create(&log_path).unwrap();
         let child = Command::new("ip")
@@ -212,6 +215,8 @@ impl Lab {
             .arg(&key)
             .arg("--status-file")
             .arg(&status_path)
+            .arg("--ipc-socket")
+            .arg(&socket)
             .args(args)
             .env("HYPHA_LOG", "info")
             .stdout(Stdio::null())
@@ -222,6 +227,7 @@ impl Lab {
             ns: ns.to_string(),
             status_path,
             log_path,
+            socket,
             child,
         });
         self.daemons.len() - 1
@@ -235,6 +241,15 @@ impl Lab {
     /// A daemon by index, mutably.
     pub fn d_mut(&mut self, i: usize) -> &mut Daemon {
         &mut self.daemons[i]
+    }
+
+    /// Starts a stopped daemon again with the same files and `args`.
+    pub fn restart(&mut self, i: usize, name: &str, args: &[&str]) {
+        self.stop(i);
+        let ns = self.daemons[i].ns.clone();
+        let j = self.start(&ns, name, args);
+        let d = self.daemons.remove(j);
+        self.daemons[i] = d;
     }
 
     /// Stops a daemon (SIGTERM, then waits).

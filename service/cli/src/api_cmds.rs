@@ -1,0 +1,137 @@
+//! Commands that talk to `hyphad` over the local API.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use hypha_ipc::api::{Event, Request, Response};
+use hypha_ipc::client::Client;
+
+/// Where to find the service.
+#[derive(clap::Args, Clone)]
+pub struct Conn {
+    /// API socket (default: $HYPHA_SOCKET, /run/hypha/hypha.sock, then the user runtime dir).
+    #[arg(long, global = true)]
+    socket: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+/// `hypha peers` subcommands.
+#[derive(clap::Subcommand)]
+pub enum PeersCmd {
+    /// Add a peer (`udp://host:port`, `tcp://host:port`); kept across restarts.
+    Add {
+        /// Peer URI.
+        uri: String,
+    },
+    /// Remove a configured peer.
+    Remove {
+        /// Peer URI as added.
+        uri: String,
+    },
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+async fn connect(c: &Conn) -> Result<Client> {
+    let path = c.socket.clone().unwrap_or_else(hypha_ipc::paths::socket);
+    Ok(Client::connect(&path, &format!("hypha-cli {}", env!("CARGO_PKG_VERSION"))).await?)
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// One request, printed.
+pub fn run(c: Conn, request: Request) -> Result<()> {
+    runtime()?.block_on(async {
+        let mut client = connect(&c).await?;
+        let resp = client.request(request).await?;
+        if c.json {
+            return match resp {
+                Response::Status(s) => print_json(&s),
+                Response::Peers(p) => print_json(&p),
+                Response::Routes(r) => print_json(&r),
+                Response::Metrics(m) => print_json(&serde_json::json!({ "metrics": m })),
+                Response::Done => print_json(&serde_json::json!({ "ok": true })),
+            };
+        }
+        match resp {
+            Response::Status(s) => {
+                println!("node     {}", s.node_id);
+                println!("address  {}", s.address);
+                println!("subnet   {}", s.subnet);
+                println!(
+                    "tun      {}",
+                    s.tun.as_deref().unwrap_or("none (relay only)")
+                );
+                println!("uptime   {} s", s.uptime_s);
+                println!("links    {} up", s.links_up);
+                println!("routes   {}", s.routes);
+            }
+            Response::Peers(p) => {
+                if p.links.is_empty() {
+                    println!("no links");
+                }
+                for l in &p.links {
+                    println!(
+                        "{:<12} {:<11} {:<28} cost {:<5} rtt {:>7} rx {} tx {}",
+                        l.node_id.as_deref().map(|n| &n[..12]).unwrap_or("?"),
+                        l.state,
+                        l.remote,
+                        l.cost.map_or("-".into(), |c| c.to_string()),
+                        l.rtt_ms.map_or("-".into(), |r| format!("{r:.2}ms")),
+                        l.rx_bytes,
+                        l.tx_bytes
+                    );
+                }
+                for u in &p.configured {
+                    println!("configured {u}");
+                }
+            }
+            Response::Routes(rs) => {
+                if rs.is_empty() {
+                    println!("no routes");
+                }
+                for r in rs {
+                    println!(
+                        "{:<26} via {:<12} metric {}",
+                        r.subnet,
+                        r.next_hop.as_deref().map(|n| &n[..12]).unwrap_or("?"),
+                        r.metric
+                    );
+                }
+            }
+            Response::Metrics(m) => print!("{m}"),
+            Response::Done => println!("ok"),
+        }
+        Ok(())
+    })
+}
+
+/// Follows events until interrupted (or `count` events).
+pub fn events(c: Conn, count: Option<usize>) -> Result<()> {
+    runtime()?.block_on(async {
+        let mut client = connect(&c).await?;
+        if client.request(Request::Subscribe).await? != Response::Done {
+            bail!("unexpected answer to subscribe");
+        }
+        let mut seen = 0;
+        while count.is_none_or(|n| seen < n) {
+            let e: Event = client.next_event().await?;
+            if c.json {
+                println!("{}", serde_json::to_string(&e)?);
+            } else {
+                println!("{e:?}");
+            }
+            seen += 1;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,270 @@
+//! The local API, defined once: what the CLI, the tray app and scripts send to `hyphad`, and
+//! what they get back. Every frame is one JSON object (see [`crate::frame`]).
+//!
+//! A connection starts with the client's [`Hello`]; the service answers [`ServerMsg::Welcome`]
+//! or, for an API version it does not speak, [`ServerMsg::Error`] and closes. Then the client
+//! sends [`ClientMsg::Request`]s, each answered by a [`ServerMsg::Response`] with the same id;
+//! after a `subscribe` request, [`ServerMsg::Event`]s arrive as things happen (no polling).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The API version this build speaks.
+pub const API_VERSION: u32 = 1;
+
+/// First frame from a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// API version the client speaks.
+    pub version: u32,
+    /// Who is asking (for logs), e.g. `hypha-cli 0.1.0`.
+    pub client: String,
+}
+
+/// Frames a client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ClientMsg {
+    /// Opens the conversation.
+    Hello(Hello),
+    /// A request; the response carries the same id.
+    Request {
+        /// Chosen by the client.
+        id: u64,
+        /// What is asked.
+        request: Request,
+    },
+}
+
+/// What can be asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Request {
+    /// Node identity, uptime, counters.
+    Status,
+    /// Links and configured peers.
+    Peers,
+    /// Adds a configured peer (`udp://host:port`, `tcp://host:port`); kept across restarts.
+    AddPeer {
+        /// Peer URI.
+        uri: String,
+    },
+    /// Removes a configured peer and closes its link.
+    RemovePeer {
+        /// Peer URI as added.
+        uri: String,
+    },
+    /// Selected routes.
+    Routes,
+    /// Prometheus text exposition of the service's metrics.
+    Metrics,
+    /// Start receiving events on this connection.
+    Subscribe,
+}
+
+/// Frames the service sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ServerMsg {
+    /// Answer to [`Hello`].
+    Welcome(Welcome),
+    /// Answer to a request.
+    Response {
+        /// The request's id.
+        id: u64,
+        /// The outcome.
+        result: Result<Response, ApiError>,
+    },
+    /// Something happened (after `subscribe`).
+    Event(Event),
+    /// A problem with the connection itself (bad frame, version); the service closes it.
+    Error(ApiError),
+}
+
+/// The service's greeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Welcome {
+    /// API version the service speaks.
+    pub version: u32,
+    /// Service build, e.g. `hyphad 0.1.0`.
+    pub service: String,
+    /// The node's id.
+    pub node_id: String,
+}
+
+/// Successful answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "camelCase")]
+pub enum Response {
+    /// For `status`.
+    Status(Status),
+    /// For `peers`.
+    Peers(Peers),
+    /// For `routes`.
+    Routes(Vec<Route>),
+    /// For `metrics`.
+    Metrics(String),
+    /// For requests that only change something.
+    Done,
+}
+
+/// Node status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// Node id (hex).
+    pub node_id: String,
+    /// Overlay address.
+    pub address: String,
+    /// The node's /64.
+    pub subnet: String,
+    /// Seconds since the service started.
+    pub uptime_s: u64,
+    /// TUN interface, if any.
+    pub tun: Option<String>,
+    /// Links up.
+    pub links_up: usize,
+    /// Destinations with a route.
+    pub routes: usize,
+    /// Every counter, by name.
+    pub counters: BTreeMap<String, u64>,
+}
+
+/// Links and configured peers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Peers {
+    /// Every link, including ones still handshaking.
+    pub links: Vec<Link>,
+    /// Configured peer URIs.
+    pub configured: Vec<String>,
+}
+
+/// One link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Link {
+    /// The neighbour's node id, once authenticated.
+    pub node_id: Option<String>,
+    /// Where it is (`udp://…` or `tcp#n`).
+    pub remote: String,
+    /// `handshaking`, `unconfirmed` or `up`.
+    pub state: String,
+    /// Routing cost of the link.
+    pub cost: Option<u16>,
+    /// Smoothed RTT, milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+}
+
+/// One selected route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Route {
+    /// Destination /64.
+    pub subnet: String,
+    /// Destination node id.
+    pub node_id: String,
+    /// Next hop's node id.
+    pub next_hop: Option<String>,
+    /// Metric.
+    pub metric: u16,
+}
+
+/// Pushed to subscribers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Event {
+    /// A neighbour link came up.
+    PeerUp {
+        /// Neighbour.
+        node_id: String,
+        /// Where.
+        remote: String,
+    },
+    /// A neighbour link went down.
+    PeerDown {
+        /// Neighbour.
+        node_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// The route to a destination changed.
+    RouteChanged {
+        /// Destination /64.
+        subnet: String,
+        /// Reachable now.
+        reachable: bool,
+    },
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+#[serde(rename_all = "camelCase")]
+pub struct ApiError {
+    /// Machine-readable kind.
+    pub code: ErrorCode,
+    /// For people.
+    pub message: String,
+}
+
+/// Kinds of [`ApiError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorCode {
+    /// The frame was not a valid message.
+    BadRequest,
+    /// The client's API version is not spoken here.
+    UnsupportedVersion,
+    /// The frame was larger than allowed.
+    TooLarge,
+    /// The thing named does not exist.
+    NotFound,
+    /// The caller may not do this.
+    PermissionDenied,
+    /// The service failed.
+    Internal,
+}
+
+impl ApiError {
+    /// An error of `code` with a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_shape_is_stable() {
+        let m = ClientMsg::Request {
+            id: 3,
+            request: Request::AddPeer {
+                uri: "udp://[::1]:9651".into(),
+            },
+        };
+        let j = serde_json::to_string(&m).unwrap();
+        assert_eq!(
+            j,
+            r#"{"request":{"id":3,"request":{"type":"addPeer","uri":"udp://[::1]:9651"}}}"#
+        );
+        assert_eq!(serde_json::from_str::<ClientMsg>(&j).unwrap(), m);
+        let r = ServerMsg::Response {
+            id: 3,
+            result: Err(ApiError::new(ErrorCode::NotFound, "no such peer")),
+        };
+        let j = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<ServerMsg>(&j).unwrap(), r);
+    }
+}

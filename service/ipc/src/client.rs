@@ -1,0 +1,128 @@
+//! A typed async client of the local API, with errors a person can act on.
+
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
+
+use crate::api::{
+    API_VERSION, ApiError, ClientMsg, Event, Hello, Request, Response, ServerMsg, Welcome,
+};
+use crate::frame::{self, FrameError};
+
+/// Why talking to the service failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No service listens there.
+    #[error(
+        "hyphad is not running (nothing listens on {0}); start it with `sudo systemctl start hyphad` or `sudo hyphad`"
+    )]
+    NotRunning(PathBuf),
+    /// The socket exists but this user may not use it.
+    #[error(
+        "permission denied on {0}: add yourself to the `hypha` group (`sudo usermod -aG hypha $USER`, then log in again) or use sudo"
+    )]
+    PermissionDenied(PathBuf),
+    /// The service refused the request.
+    #[error("{0}")]
+    Api(ApiError),
+    /// The connection broke or carried garbage.
+    #[error("talking to hyphad: {0}")]
+    Frame(#[from] FrameError),
+    /// The service answered out of turn.
+    #[error("unexpected answer from hyphad: {0}")]
+    Protocol(String),
+}
+
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
+
+/// A connection to `hyphad`.
+pub struct Client {
+    rd: ReadHalf<Box<dyn Stream>>,
+    wr: WriteHalf<Box<dyn Stream>>,
+    next_id: u64,
+    welcome: Welcome,
+    pending_events: std::collections::VecDeque<Event>,
+}
+
+async fn open(path: &Path) -> Result<Box<dyn Stream>, ClientError> {
+    let map = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::PermissionDenied => ClientError::PermissionDenied(path.to_path_buf()),
+        _ => ClientError::NotRunning(path.to_path_buf()),
+    };
+    #[cfg(unix)]
+    {
+        let s = tokio::net::UnixStream::connect(path).await.map_err(map)?;
+        Ok(Box::new(s))
+    }
+    #[cfg(windows)]
+    {
+        let s = tokio::net::windows::named_pipe::ClientOptions::new()
+            .open(path)
+            .map_err(map)?;
+        Ok(Box::new(s))
+    }
+}
+
+impl Client {
+    /// Connects and performs the version handshake.
+    pub async fn connect(path: &Path, client: &str) -> Result<Client, ClientError> {
+        let stream = open(path).await?;
+        let (mut rd, mut wr) = tokio::io::split(stream);
+        frame::write(
+            &mut wr,
+            &ClientMsg::Hello(Hello {
+                version: API_VERSION,
+                client: client.to_string(),
+            }),
+        )
+        .await?;
+        let welcome = match frame::read::<ServerMsg, _>(&mut rd).await? {
+            ServerMsg::Welcome(w) => w,
+            ServerMsg::Error(e) => return Err(ClientError::Api(e)),
+            other => return Err(ClientError::Protocol(format!("{other:?}"))),
+        };
+        Ok(Client {
+            rd,
+            wr,
+            next_id: 1,
+            welcome,
+            pending_events: Default::default(),
+        })
+    }
+
+    /// The service's greeting.
+    pub fn welcome(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    /// Sends a request and waits for its answer (events arriving meanwhile are kept for
+    /// [`Client::next_event`]).
+    pub async fn request(&mut self, request: Request) -> Result<Response, ClientError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        frame::write(&mut self.wr, &ClientMsg::Request { id, request }).await?;
+        loop {
+            match frame::read::<ServerMsg, _>(&mut self.rd).await? {
+                ServerMsg::Response { id: rid, result } if rid == id => {
+                    return result.map_err(ClientError::Api);
+                }
+                ServerMsg::Event(e) => self.pending_events.push_back(e),
+                ServerMsg::Error(e) => return Err(ClientError::Api(e)),
+                other => return Err(ClientError::Protocol(format!("{other:?}"))),
+            }
+        }
+    }
+
+    /// Waits for the next event (after a `subscribe` request).
+    pub async fn next_event(&mut self) -> Result<Event, ClientError> {
+        if let Some(e) = self.pending_events.pop_front() {
+            return Ok(e);
+        }
+        match frame::read::<ServerMsg, _>(&mut self.rd).await? {
+            ServerMsg::Event(e) => Ok(e),
+            ServerMsg::Error(e) => Err(ClientError::Api(e)),
+            other => Err(ClientError::Protocol(format!("{other:?}"))),
+        }
+    }
+}
