@@ -12,7 +12,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "system packages"
 missing=()
-for pair in iproute2:ip iputils-ping:ping iperf3:iperf3 jq:jq procps:ps python3:/usr/bin/python3 util-linux:setpriv; do
+for pair in iproute2:ip iputils-ping:ping iperf3:iperf3 jq:jq procps:ps python3:/usr/bin/python3 util-linux:setpriv nftables:nft; do
   command -v "${pair#*:}" >/dev/null 2>&1 || missing+=("${pair%%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,13 +1,16 @@
 # hypha: hyphad from this repository (HYPHAD, default target/release/hyphad), UDP links to the
 # neighbours' underlay addresses, no multicast. HYPHA_MTU sets the TUN MTU (default 1280).
+# Sourcing this file (again) resets the MTU: the harness keeps variables between systems.
+HYPHA_MTU=1280
 start_node() {
   local ns=$1 i=$2; shift 2
   local peers bin=${HYPHAD:-$HERE/../target/release/hyphad}
   peers=$(printf 'udp://%s:9651,' "$@"); peers=${peers%,}
   rm -f "$WORK/hypha-$i.json"
   ip netns exec "$ns" "$bin" --config /nonexistent --key-file "$WORK/hypha-$i.key" \
-    --status-file "$WORK/hypha-$i.json" --no-multicast --tun-name "hy$i" \
-    --mtu "${HYPHA_MTU:-1280}" --peers "$peers" >"$WORK/hypha-$i.log" 2>&1 &
+    --status-file "$WORK/hypha-$i.json" --ipc-socket "$WORK/hypha-$i.sock" \
+    --no-multicast --tun-name "hy$i" \
+    --mtu "$HYPHA_MTU" --peers "$peers" >"$WORK/hypha-$i.log" 2>&1 &
   local pid=$!
   for _ in $(seq 50); do [ -s "$WORK/hypha-$i.json" ] && break; sleep 0.1; done
   echo "$pid $(jq -r .address "$WORK/hypha-$i.json")"

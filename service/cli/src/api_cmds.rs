@@ -2,8 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
-use hypha_ipc::api::{Event, Request, Response};
+use std::io::{Read, Write};
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use hypha_ipc::api::{Event, Request, Response, SendRequest};
 use hypha_ipc::client::Client;
 
 /// Where to find the service.
@@ -60,6 +64,9 @@ pub fn run(c: Conn, request: Request) -> Result<()> {
                 Response::Routes(r) => print_json(&r),
                 Response::Metrics(m) => print_json(&serde_json::json!({ "metrics": m })),
                 Response::Done => print_json(&serde_json::json!({ "ok": true })),
+                Response::Sent { id } => print_json(&serde_json::json!({ "id": id })),
+                Response::Messages(m) => print_json(&m),
+                Response::Message(m) => print_json(&m),
             };
         }
         match resp {
@@ -110,6 +117,41 @@ pub fn run(c: Conn, request: Request) -> Result<()> {
             }
             Response::Metrics(m) => print!("{m}"),
             Response::Done => println!("ok"),
+            Response::Sent { id } => println!("{id}"),
+            Response::Messages(m) => {
+                for o in &m.outbox {
+                    println!(
+                        "out {} to {} {:<9} {:>8} B topic {:?}",
+                        o.id,
+                        &o.to[..12],
+                        o.status,
+                        o.size,
+                        o.topic
+                    );
+                }
+                for i in &m.inbox {
+                    let state = if i.read { "read" } else { "unread" };
+                    println!(
+                        "in  {} from {} {:<9} {:>8} B topic {:?}",
+                        i.id,
+                        &i.from[..12],
+                        state,
+                        i.size,
+                        i.topic
+                    );
+                }
+                if m.outbox.is_empty() && m.inbox.is_empty() {
+                    println!("no messages");
+                }
+            }
+            Response::Message(None) => {
+                eprintln!("no message");
+                std::process::exit(2);
+            }
+            Response::Message(Some(m)) => {
+                let bytes = B64.decode(m.payload.as_bytes()).context("payload")?;
+                std::io::stdout().write_all(&bytes)?;
+            }
         }
         Ok(())
     })
@@ -134,4 +176,50 @@ pub fn events(c: Conn, count: Option<usize>) -> Result<()> {
         }
         Ok(())
     })
+}
+
+/// What `hypha send` takes.
+#[derive(clap::Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    conn: Conn,
+    /// Destination: node id (hex) or overlay address.
+    to: String,
+    /// The message text; without it (and without --file) the message is read from stdin.
+    message: Option<String>,
+    /// Send this file's contents.
+    #[arg(long, conflicts_with = "message")]
+    file: Option<PathBuf>,
+    /// Topic.
+    #[arg(long, default_value = "")]
+    topic: String,
+    /// Give up after this many seconds.
+    #[arg(long)]
+    deadline: Option<u64>,
+    /// The message id this one answers.
+    #[arg(long)]
+    reply_to: Option<String>,
+}
+
+/// `hypha send`.
+pub fn send(a: SendArgs) -> Result<()> {
+    let payload = match (&a.message, &a.file) {
+        (Some(m), _) => m.clone().into_bytes(),
+        (None, Some(f)) => std::fs::read(f).with_context(|| format!("reading {}", f.display()))?,
+        (None, None) => {
+            let mut v = Vec::new();
+            std::io::stdin().read_to_end(&mut v)?;
+            v
+        }
+    };
+    run(
+        a.conn,
+        Request::Send(SendRequest {
+            to: a.to,
+            topic: a.topic,
+            payload: B64.encode(payload),
+            deadline_s: a.deadline,
+            reply_to: a.reply_to,
+        }),
+    )
 }

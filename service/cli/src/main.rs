@@ -34,7 +34,22 @@ enum Cmd {
     Routes(api_cmds::Conn),
     /// Prometheus metrics.
     Metrics(api_cmds::Conn),
-    /// Follow events (links, routes) as they happen.
+    /// Send a message (reliable, end-to-end encrypted); prints its id.
+    Send(api_cmds::SendArgs),
+    /// Take the oldest unread message (exit code 2 if none arrived in time).
+    Recv {
+        #[command(flatten)]
+        conn: api_cmds::Conn,
+        /// Wait up to this many seconds for one to arrive.
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
+        /// Only this topic.
+        #[arg(long)]
+        topic: Option<String>,
+    },
+    /// The outbox (with delivery status) and the inbox.
+    Messages(api_cmds::Conn),
+    /// Follow events (links, routes, messages) as they happen.
     Events {
         #[command(flatten)]
         conn: api_cmds::Conn,
@@ -61,6 +76,15 @@ fn main() {
         Cmd::Routes(c) => api_cmds::run(c, Request::Routes),
         Cmd::Metrics(c) => api_cmds::run(c, Request::Metrics),
         Cmd::Events { conn, count } => api_cmds::events(conn, count),
+        Cmd::Send(a) => api_cmds::send(a),
+        Cmd::Recv { conn, wait, topic } => api_cmds::run(
+            conn,
+            Request::Recv {
+                wait_ms: wait * 1000,
+                topic,
+            },
+        ),
+        Cmd::Messages(c) => api_cmds::run(c, Request::Messages),
     };
     if let Err(e) = result {
         eprintln!("hypha: {e:#}");

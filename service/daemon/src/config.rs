@@ -57,6 +57,10 @@ pub struct Config {
     pub status_file: Option<PathBuf>,
     /// The local API socket (default: the per-OS path).
     pub ipc_socket: Option<PathBuf>,
+    /// When non-empty, the message bus accepts only these topics (others are refused and the
+    /// sender sees `failed`).
+    #[serde(default)]
+    pub bus_topics: Vec<String>,
 }
 
 fn yes() -> bool {

@@ -6,6 +6,7 @@ mod mcast;
 mod peers;
 mod service;
 mod status;
+mod store;
 mod tcp;
 mod udp;
 
@@ -63,6 +64,9 @@ struct Flags {
     /// Local API socket path.
     #[arg(long)]
     ipc_socket: Option<PathBuf>,
+    /// Accept bus messages only on these topics; repeatable or comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    bus_topics: Vec<String>,
 }
 
 fn apply(mut c: Config, f: Flags) -> Result<Config> {
@@ -101,6 +105,7 @@ fn apply(mut c: Config, f: Flags) -> Result<Config> {
     if f.ipc_socket.is_some() {
         c.ipc_socket = f.ipc_socket;
     }
+    c.bus_topics.extend(f.bus_topics);
     c.validate()?;
     Ok(c)
 }

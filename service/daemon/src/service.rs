@@ -6,8 +6,11 @@ use std::net::{SocketAddr, SocketAddrV6};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
 use hypha_ipc::api::{self, ApiError, ErrorCode, Request, Response};
 use hypha_ipc::{keyfile, paths};
+use hypha_proto::bus::{BusEvent, Outgoing};
 use hypha_proto::discovery::{Discovery, DiscoveryAction};
 use hypha_proto::identity::NodeId;
 use hypha_proto::link::handshake::NetworkKey;
@@ -22,6 +25,7 @@ use crate::config::{Config, Endpoint, Transport};
 use crate::ipc::{ApiCall, Server};
 use crate::mcast::Mcast;
 use crate::peers::PeerStore;
+use crate::store::{self, Store};
 use crate::tcp::{Hub, TcpEvent};
 use crate::{status, udp};
 
@@ -76,8 +80,16 @@ struct Io {
 }
 
 impl Io {
-    /// Sends and delivers everything the node has queued.
-    async fn flush(&mut self, node: &mut Node) {
+    /// Sends and delivers everything the node has queued. Events are taken first and bus
+    /// events handed back: the caller persists a received message before the acknowledgement
+    /// that follows it leaves the node, so an acknowledged message is never lost.
+    async fn flush(&mut self, node: &mut Node) -> Vec<BusEvent> {
+        let bus = self.take_events(node);
+        self.send_all(node).await;
+        bus
+    }
+
+    async fn send_all(&mut self, node: &mut Node) {
         while let Some(t) = node.poll_transmit() {
             match t.remote {
                 Remote::Udp(a) => {
@@ -105,6 +117,10 @@ impl Io {
                 tracing::debug!("tun write: {e}");
             }
         }
+    }
+
+    fn take_events(&mut self, node: &mut Node) -> Vec<BusEvent> {
+        let mut bus = Vec::new();
         while let Some(ev) = node.poll_event() {
             // Nobody subscribed is fine: send only fails when there is no receiver.
             let _ = match ev {
@@ -138,12 +154,13 @@ impl Io {
                         reachable: rc.next_hop.is_some(),
                     })
                 }
-                Event::Payload { from, kind, .. } => {
-                    tracing::debug!("payload {kind:?} from {}", short(&from));
+                Event::Bus(e) => {
+                    bus.push(e);
                     Ok(0)
                 }
             };
         }
+        bus
     }
 }
 
@@ -192,6 +209,31 @@ struct Service {
     mcast: Option<(Mcast, Discovery)>,
     tun_name: Option<String>,
     ipc: Option<Server>,
+    bus_store: Store,
+    recvs: Vec<PendingRecv>,
+}
+
+/// A `recv` waiting for a message.
+struct PendingRecv {
+    until: Instant,
+    topic: Option<String>,
+    reply: tokio::sync::oneshot::Sender<Result<Response, ApiError>>,
+}
+
+fn internal(e: anyhow::Error) -> ApiError {
+    ApiError::new(ErrorCode::Internal, format!("{e:#}"))
+}
+
+fn in_message(r: &store::InRecord) -> api::InMessage {
+    api::InMessage {
+        id: r.id.clone(),
+        from: r.from.clone(),
+        topic: r.topic.clone(),
+        reply_to: r.reply_to.clone(),
+        size: r.size,
+        received_ms: r.received_ms,
+        read: r.read,
+    }
 }
 
 impl Service {
@@ -317,9 +359,205 @@ impl Service {
                 };
                 Ok(Response::Metrics(status::metrics(&self.node, disc, &extra)))
             }
-            // Handled by the connection itself.
-            Request::Subscribe => Ok(Response::Done),
+            Request::Send(s) => self.api_send(s),
+            Request::Messages => {
+                let outbox = self
+                    .bus_store
+                    .outgoing()
+                    .map_err(internal)?
+                    .into_iter()
+                    .map(|r| api::OutMessage {
+                        id: r.id,
+                        to: r.to,
+                        topic: r.topic,
+                        status: r.status,
+                        size: r.size,
+                        created_ms: r.created_ms,
+                        deadline_ms: r.deadline_ms,
+                    })
+                    .collect();
+                let inbox = self
+                    .bus_store
+                    .incoming()
+                    .map_err(internal)?
+                    .iter()
+                    .map(in_message)
+                    .collect();
+                Ok(Response::Messages(api::Messages { outbox, inbox }))
+            }
+            // Handled by the connection itself / by the loop (long poll).
+            Request::Subscribe | Request::Recv { .. } => Ok(Response::Done),
         }
+    }
+
+    fn api_send(&mut self, s: api::SendRequest) -> Result<Response, ApiError> {
+        let bad = |m: String| ApiError::new(ErrorCode::BadRequest, m);
+        let to = match NodeId::from_hex(&s.to) {
+            Ok(id) => id,
+            Err(_) => {
+                let addr: std::net::Ipv6Addr = s.to.parse().map_err(|_| {
+                    bad(format!(
+                        "{:?} is neither a node id nor an overlay address",
+                        s.to
+                    ))
+                })?;
+                let subnet = hypha_proto::address::Subnet::of(&addr.octets());
+                self.node
+                    .routes()
+                    .find(|r| r.subnet == subnet)
+                    .map(|r| r.node)
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "no route to {addr} to learn its node id: give the node id"
+                        ))
+                    })?
+            }
+        };
+        let payload = B64
+            .decode(s.payload.as_bytes())
+            .map_err(|e| bad(format!("payload is not base64: {e}")))?;
+        if payload.len() > hypha_proto::wire::bus_chunk::MAX_MESSAGE_LEN as usize {
+            return Err(ApiError::new(
+                ErrorCode::TooLarge,
+                format!("message of {} bytes is over the 1 MiB limit", payload.len()),
+            ));
+        }
+        if s.topic.len() > 255 {
+            return Err(bad("topic is over 255 bytes".into()));
+        }
+        let reply_to = match &s.reply_to {
+            Some(r) => Some(
+                store::parse_id(r)
+                    .ok_or_else(|| bad(format!("reply-to {r:?} is not a message id")))?,
+            ),
+            None => None,
+        };
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+        let now_ms = wall_micros() / 1000;
+        let msg = Outgoing {
+            id,
+            to,
+            topic: s.topic,
+            reply_to,
+            payload,
+            deadline_ms: s.deadline_s.map(|d| now_ms + d * 1000),
+        };
+        // Persist first: once `send` answers, a crash cannot lose the message.
+        self.bus_store
+            .put_outgoing(&msg, now_ms)
+            .map_err(internal)?;
+        let now = self.now();
+        self.node
+            .bus_send(now, msg)
+            .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))?;
+        Ok(Response::Sent {
+            id: store::id_hex(&id),
+        })
+    }
+
+    /// Persists bus events, tells subscribers, and answers waiting `recv`s.
+    fn on_bus(&mut self, events: Vec<BusEvent>) {
+        let mut received = false;
+        for e in events {
+            match e {
+                BusEvent::Status { id, status } => {
+                    if let Err(e) = self.bus_store.set_status(&id, status) {
+                        tracing::error!("bus store: {e:#}");
+                    }
+                    let _ = self.io.events.send(api::Event::MessageStatus {
+                        id: store::id_hex(&id),
+                        status: status.as_str().into(),
+                    });
+                }
+                BusEvent::Received(m) => {
+                    match self.bus_store.add_incoming(&m, wall_micros() / 1000) {
+                        Ok(_) => received = true,
+                        Err(e) => tracing::error!("bus store: {e:#}"),
+                    }
+                    let _ = self.io.events.send(api::Event::MessageReceived {
+                        id: store::id_hex(&m.id),
+                        from: m.from.to_hex(),
+                        topic: m.topic.clone(),
+                        size: m.payload.len(),
+                    });
+                }
+            }
+        }
+        if received {
+            self.serve_recvs();
+        }
+    }
+
+    fn take_message(&self, topic: Option<&str>) -> Result<Option<api::Message>, ApiError> {
+        Ok(self
+            .bus_store
+            .take_unread(topic)
+            .map_err(internal)?
+            .map(|(r, p)| api::Message {
+                info: in_message(&r),
+                payload: B64.encode(p),
+            }))
+    }
+
+    /// Answers waiting `recv`s that a stored message now satisfies, oldest first.
+    fn serve_recvs(&mut self) {
+        let pending = std::mem::take(&mut self.recvs);
+        for r in pending {
+            if r.reply.is_closed() {
+                continue;
+            }
+            match self.take_message(r.topic.as_deref()) {
+                Ok(Some(m)) => {
+                    let _ = r.reply.send(Ok(Response::Message(Some(m))));
+                }
+                Ok(None) => self.recvs.push(r),
+                Err(e) => {
+                    let _ = r.reply.send(Err(e));
+                }
+            }
+        }
+    }
+
+    fn recv(
+        &mut self,
+        wait_ms: u64,
+        topic: Option<String>,
+        reply: tokio::sync::oneshot::Sender<Result<Response, ApiError>>,
+    ) {
+        match self.take_message(topic.as_deref()) {
+            Ok(Some(m)) => {
+                let _ = reply.send(Ok(Response::Message(Some(m))));
+            }
+            Ok(None) if wait_ms == 0 => {
+                let _ = reply.send(Ok(Response::Message(None)));
+            }
+            Ok(None) => self.recvs.push(PendingRecv {
+                until: Instant::now() + Duration::from_millis(wait_ms.min(3_600_000)),
+                topic,
+                reply,
+            }),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Times out waiting `recv`s and expires bus deadlines.
+    fn tick(&mut self) {
+        let now = Instant::now();
+        let pending = std::mem::take(&mut self.recvs);
+        for r in pending {
+            if r.reply.is_closed() {
+                continue;
+            }
+            if r.until <= now {
+                let _ = r.reply.send(Ok(Response::Message(None)));
+            } else {
+                self.recvs.push(r);
+            }
+        }
+        self.node.bus_expire(wall_micros() / 1000);
     }
 
     async fn on_discovery(&mut self, n: usize, from: SocketAddr, dbuf: &[u8]) {
@@ -383,6 +621,10 @@ pub async fn run(cfg: Config) -> Result<()> {
         network: network.clone(),
         allow,
         epoch: wall_micros(),
+        bus: hypha_proto::bus::BusConfig {
+            allowed_topics: (!cfg.bus_topics.is_empty()).then(|| cfg.bus_topics.clone()),
+            ..Default::default()
+        },
         ..NodeConfig::default()
     };
     let node = Node::new(identity, node_cfg, Timestamp::ZERO, seed);
@@ -473,6 +715,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         Err(e) => return Err(e),
     };
 
+    let bus_store = Store::open(&state_dir.join("bus.redb"))?;
     let (resolved_tx, mut resolved_rx) = mpsc::channel::<(String, SocketAddr)>(64);
     let mut svc = Service {
         node,
@@ -491,7 +734,28 @@ pub async fn run(cfg: Config) -> Result<()> {
         mcast,
         tun_name,
         ipc,
+        bus_store,
+        recvs: Vec::new(),
     };
+    // The bus starts where it stopped: delivered ids stay known, pending messages go again.
+    for r in svc.bus_store.incoming()? {
+        if let (Ok(from), Some(id)) = (NodeId::from_hex(&r.from), store::parse_id(&r.id)) {
+            svc.node.bus_remember(from, id);
+        }
+    }
+    let pending = svc.bus_store.pending_outgoing()?;
+    if !pending.is_empty() {
+        tracing::info!(
+            "{} queued message(s) from before the restart",
+            pending.len()
+        );
+    }
+    for m in pending {
+        let now = svc.now();
+        if let Err(e) = svc.node.bus_send(now, m) {
+            tracing::warn!("reloading a queued message: {e}");
+        }
+    }
     let initial: Vec<String> = cfg
         .peers
         .iter()
@@ -505,7 +769,13 @@ pub async fn run(cfg: Config) -> Result<()> {
     let mut hello_tick = interval(Duration::from_secs(1));
     let mut rescan_tick = interval(Duration::from_secs(2));
     let mut status_tick = interval(Duration::from_millis(500));
-    for t in [&mut hello_tick, &mut rescan_tick, &mut status_tick] {
+    let mut bus_tick = interval(Duration::from_millis(100));
+    for t in [
+        &mut hello_tick,
+        &mut rescan_tick,
+        &mut status_tick,
+        &mut bus_tick,
+    ] {
         t.set_missed_tick_behavior(MissedTickBehavior::Delay);
     }
     let shutdown = shutdown_signal();
@@ -585,10 +855,14 @@ pub async fn run(cfg: Config) -> Result<()> {
                     svc.node.add_peer(now, Remote::Udp(addr));
                 }
             },
-            Some(call) = api_rx.recv() => {
-                let r = svc.handle_api(call.request);
-                let _ = call.reply.send(r);
+            Some(call) = api_rx.recv() => match call.request {
+                Request::Recv { wait_ms, topic } => svc.recv(wait_ms, topic, call.reply),
+                request => {
+                    let r = svc.handle_api(request);
+                    let _ = call.reply.send(r);
+                }
             },
+            _ = bus_tick.tick() => svc.tick(),
             _ = &mut timer => {
                 let now = svc.now();
                 svc.node.handle_timeout(now);
@@ -616,13 +890,16 @@ pub async fn run(cfg: Config) -> Result<()> {
                 tracing::info!("shutting down");
                 let now = svc.now();
                 svc.node.shutdown(now);
-                svc.io.flush(&mut svc.node).await;
+                let events = svc.io.flush(&mut svc.node).await;
+                svc.on_bus(events);
                 if cfg!(unix) {
                     let _ = std::fs::remove_file(&socket_path);
                 }
                 return Ok(());
             }
         }
-        svc.io.flush(&mut svc.node).await;
+        let events = svc.io.take_events(&mut svc.node);
+        svc.on_bus(events);
+        svc.io.send_all(&mut svc.node).await;
     }
 }

@@ -60,6 +60,23 @@ pub fn counter_groups(
             ],
         ),
     ];
+    let m = &node.bus().counters;
+    groups.push((
+        "bus",
+        vec![
+            ("chunksSent", m.chunks_sent),
+            ("chunksResent", m.chunks_resent),
+            ("chunksReceived", m.chunks_received),
+            ("chunksDuplicate", m.chunks_duplicate),
+            ("acksSent", m.acks_sent),
+            ("acksReceived", m.acks_received),
+            ("received", m.received),
+            ("delivered", m.delivered),
+            ("expired", m.expired),
+            ("refused", m.refused),
+            ("rejected", m.rejected),
+        ],
+    ));
     if let Some(d) = disc {
         groups.push((
             "discovery",

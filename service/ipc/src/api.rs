@@ -61,6 +61,34 @@ pub enum Request {
     Metrics,
     /// Start receiving events on this connection.
     Subscribe,
+    /// Queues a message for reliable delivery.
+    Send(SendRequest),
+    /// Every message in the outbox and inbox, with status.
+    Messages,
+    /// Takes the oldest unread message, waiting up to `wait_ms` for one to arrive.
+    Recv {
+        /// How long to wait (0: answer at once).
+        wait_ms: u64,
+        /// Only this topic.
+        topic: Option<String>,
+    },
+}
+
+/// What `send` takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendRequest {
+    /// Destination: node id (hex) or overlay address.
+    pub to: String,
+    /// Topic (may be empty; ≤ 255 bytes).
+    #[serde(default)]
+    pub topic: String,
+    /// The payload, base64 (standard alphabet), ≤ 1 MiB decoded.
+    pub payload: String,
+    /// Give up after this many seconds (none: keep trying).
+    pub deadline_s: Option<u64>,
+    /// The message this one answers (32 hex digits).
+    pub reply_to: Option<String>,
 }
 
 /// Frames the service sends.
@@ -106,6 +134,15 @@ pub enum Response {
     Routes(Vec<Route>),
     /// For `metrics`.
     Metrics(String),
+    /// For `send`: the new message's id (32 hex digits).
+    Sent {
+        /// Message id.
+        id: String,
+    },
+    /// For `messages`.
+    Messages(Messages),
+    /// For `recv`: a message, or none before the wait ran out.
+    Message(Option<Message>),
     /// For requests that only change something.
     Done,
 }
@@ -162,6 +199,67 @@ pub struct Link {
     pub tx_bytes: u64,
 }
 
+/// The outbox and the inbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Messages {
+    /// Sent by this node.
+    pub outbox: Vec<OutMessage>,
+    /// Received by this node.
+    pub inbox: Vec<InMessage>,
+}
+
+/// An outgoing message's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutMessage {
+    /// Message id.
+    pub id: String,
+    /// Destination node id.
+    pub to: String,
+    /// Topic.
+    pub topic: String,
+    /// `queued`, `sent`, `delivered`, `expired` or `failed`.
+    pub status: String,
+    /// Payload bytes.
+    pub size: usize,
+    /// Queued at, ms since the Unix epoch.
+    pub created_ms: u64,
+    /// Deadline, ms since the Unix epoch.
+    pub deadline_ms: Option<u64>,
+}
+
+/// A received message's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InMessage {
+    /// Message id.
+    pub id: String,
+    /// Sender node id.
+    pub from: String,
+    /// Topic.
+    pub topic: String,
+    /// The message it answers.
+    pub reply_to: Option<String>,
+    /// Payload bytes.
+    pub size: usize,
+    /// Arrived at, ms since the Unix epoch.
+    pub received_ms: u64,
+    /// Already taken by `recv`.
+    pub read: bool,
+}
+
+/// A received message with its payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    /// Record.
+    #[serde(flatten)]
+    pub info: InMessage,
+    /// Payload, base64.
+    pub payload: String,
+}
+
 /// One selected route.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -193,6 +291,24 @@ pub enum Event {
         node_id: String,
         /// Why.
         reason: String,
+    },
+    /// An outgoing message changed status.
+    MessageStatus {
+        /// Message id.
+        id: String,
+        /// New status.
+        status: String,
+    },
+    /// A message arrived.
+    MessageReceived {
+        /// Message id.
+        id: String,
+        /// Sender.
+        from: String,
+        /// Topic.
+        topic: String,
+        /// Payload bytes.
+        size: usize,
     },
     /// The route to a destination changed.
     RouteChanged {

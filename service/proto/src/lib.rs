@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod babel;
+pub mod bus;
 pub mod crypto;
 pub mod discovery;
 pub mod icmp6;

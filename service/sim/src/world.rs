@@ -277,7 +277,7 @@ impl World {
                     self.check_loop(i as u32, d);
                 }
             }
-            Event::Payload { .. } => {}
+            Event::Bus(_) => {}
         }
     }
 

@@ -203,7 +203,10 @@ impl Lab {
     pub fn start(&mut self, ns: &str, name: &str, args: &[&str]) -> usize {
         let status_path = self.path(&format!("{name}.json"));
         let log_path = self.path(&format!("{name}.log"));
-        let key = self.path(&format!("{name}.key"));
+        // Each daemon's state (key, peers, bus database) lives in a directory of its own.
+        let state = self.path(name);
+        std::fs::create_dir_all(&state).unwrap();
+        let key = state.join("key");
         let socket = self.path(&format!("{name}.sock"));
         let _ = std::fs::remove_file(&status_path);
         let log = std::fs::File::create(&log_path).unwrap();

@@ -1,10 +1,12 @@
 //! The data plane: packets from the TUN are sealed end to end and routed hop by hop; relays
 //! look only at the routed header; the destination opens and checks the payload.
 
-use super::{Event, LinkId, Node};
+use super::{LinkId, Node};
 use crate::address::{Subnet, in_overlay};
 use crate::session::SessionError;
 use crate::time::Timestamp;
+use crate::wire::bus_ack::BusAckRepr;
+use crate::wire::bus_chunk::BusChunkRepr;
 use crate::wire::inner::KIND_ROUTED;
 use crate::wire::routed::{DEFAULT_HOP_LIMIT, PayloadKind, RoutedRepr};
 use crate::wire::transport::HEADER_LEN;
@@ -75,14 +77,13 @@ impl Node {
 
     /// A routed packet arrived on link `from`: deliver it or pass it on.
     pub(super) fn handle_routed(&mut self, now: Timestamp, from: LinkId, routed: &mut [u8]) {
-        let _ = now;
         let Some(dst) = RoutedRepr::peek_dst(routed) else {
             self.counters.malformed += 1;
             return;
         };
         let dst = Subnet::of(&dst);
         if dst == self.identity.node_id().subnet() {
-            self.deliver(routed);
+            self.deliver(now, routed);
             return;
         }
         if routed[0] <= 1 {
@@ -107,7 +108,7 @@ impl Node {
         self.send_frame(next, buf);
     }
 
-    fn deliver(&mut self, routed: &mut [u8]) {
+    fn deliver(&mut self, now: Timestamp, routed: &mut [u8]) {
         let (src, kind, range) = match self.sessions.open(&self.identity, routed) {
             Ok(x) => x,
             Err(SessionError::Replay) => {
@@ -144,11 +145,14 @@ impl Node {
                 self.counters.delivered_packets += 1;
                 self.tun_out.push_back(payload.to_vec());
             }
-            kind => self.events.push_back(Event::Payload {
-                from: src,
-                kind,
-                data: payload.to_vec(),
-            }),
+            PayloadKind::BusChunk => match BusChunkRepr::parse(payload) {
+                Ok(c) => self.bus.on_chunk(now, src, &c),
+                Err(_) => self.counters.malformed += 1,
+            },
+            PayloadKind::BusAck => match BusAckRepr::parse(payload) {
+                Ok(a) => self.bus.on_ack(src, &a),
+                Err(_) => self.counters.malformed += 1,
+            },
         }
     }
 }

@@ -361,7 +361,10 @@ impl Node {
         let plain = &mut data[HEADER_LEN..HEADER_LEN + plain_len];
         match InnerRepr::parse(plain) {
             Ok(InnerRepr::Babel(body)) => self.babel.handle_body(now, index, body),
-            Ok(InnerRepr::Routed(_)) => self.handle_routed(now, index, &mut plain[1..]),
+            Ok(InnerRepr::Routed(_)) => {
+                self.handle_routed(now, index, &mut plain[1..]);
+                self.pump_bus(now);
+            }
             Ok(InnerRepr::Close) => self.drop_link(now, index, "closed by neighbour"),
             Err(_) => self.counters.malformed += 1,
         }

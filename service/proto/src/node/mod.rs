@@ -18,10 +18,10 @@ use rand_core::{Rng, SeedableRng};
 use rustc_hash::FxHashMap;
 
 use crate::babel::{Babel, BabelConfig, NeighbourId, RouteChange, RouteInfo};
+use crate::bus::{Bus, BusConfig, BusEvent, Outgoing, SendError};
 use crate::identity::{Identity, NodeId};
 use crate::link::handshake::NetworkKey;
 use crate::time::Timestamp;
-use crate::wire::routed::PayloadKind;
 
 pub use links::{LinkInfo, LinkState};
 
@@ -78,15 +78,8 @@ pub enum Event {
     },
     /// The forwarding decision for a destination changed.
     Route(RouteChange),
-    /// A non-IPv6 end-to-end payload (message-bus frame) arrived for this node.
-    Payload {
-        /// Sender.
-        from: NodeId,
-        /// What it is.
-        kind: PayloadKind,
-        /// The plaintext.
-        data: Vec<u8>,
-    },
+    /// The message bus reports a status change or a received message.
+    Bus(BusEvent),
 }
 
 /// Node settings.
@@ -108,6 +101,8 @@ pub struct NodeConfig {
     pub epoch: u64,
     /// Longest wait between attempts to reach a configured peer.
     pub max_backoff: Duration,
+    /// Message-bus tunables.
+    pub bus: BusConfig,
 }
 
 impl Default for NodeConfig {
@@ -121,6 +116,7 @@ impl Default for NodeConfig {
             max_pending_handshakes: 1024,
             epoch: 0,
             max_backoff: Duration::from_secs(10),
+            bus: BusConfig::default(),
         }
     }
 }
@@ -188,6 +184,7 @@ pub struct Node {
     links: FxHashMap<LinkId, links::Link>,
     peers: Vec<Peer>,
     babel: Babel,
+    bus: Bus,
     sessions: crate::session::Sessions,
     transmits: VecDeque<Transmit>,
     tun_out: VecDeque<Vec<u8>>,
@@ -209,6 +206,7 @@ impl Node {
         let babel = Babel::new(identity.node_id(), cfg.babel.clone(), now, babel_seed);
         Node {
             sessions: crate::session::Sessions::new(cfg.epoch),
+            bus: Bus::new(cfg.bus.clone()),
             identity,
             rng,
             links: FxHashMap::default(),
@@ -319,7 +317,49 @@ impl Node {
 
     /// When to call [`Node::handle_timeout`] next.
     pub fn poll_timeout(&self) -> Timestamp {
-        self.next_maintenance.min(self.babel.poll_timeout())
+        let t = self.next_maintenance.min(self.babel.poll_timeout());
+        self.bus.poll_timeout().map_or(t, |b| t.min(b))
+    }
+
+    /// The message bus (for inspection).
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// Queues a message for reliable delivery; progress is reported as [`Event::Bus`].
+    pub fn bus_send(&mut self, now: Timestamp, msg: Outgoing) -> Result<(), SendError> {
+        self.bus.send(msg)?;
+        self.pump_bus(now);
+        Ok(())
+    }
+
+    /// Expires bus messages whose wall-clock deadline (ms since the Unix epoch) has passed.
+    pub fn bus_expire(&mut self, wall_ms: u64) {
+        self.bus.expire(wall_ms);
+        self.pump_bus_events();
+    }
+
+    /// Records a message already delivered before a restart (so it is not delivered twice).
+    pub fn bus_remember(&mut self, from: NodeId, id: crate::bus::MsgId) {
+        self.bus.remember_completed(from, id);
+    }
+
+    /// Sends what the bus has due and surfaces its events.
+    pub(super) fn pump_bus(&mut self, now: Timestamp) {
+        let babel = &self.babel;
+        let sends = self
+            .bus
+            .poll_transmit(now, |n| babel.lookup(&n.subnet()).is_some());
+        for (dst, kind, payload) in sends {
+            self.send_payload(&dst, kind, &payload);
+        }
+        self.pump_bus_events();
+    }
+
+    fn pump_bus_events(&mut self) {
+        while let Some(e) = self.bus.poll_event() {
+            self.events.push_back(Event::Bus(e));
+        }
     }
 
     /// Runs due timers.
@@ -333,6 +373,7 @@ impl Node {
             self.babel.handle_timeout(now);
         }
         self.pump_babel();
+        self.pump_bus(now);
     }
 
     /// Moves routing output onto links and routing events into the event queue.

@@ -1,0 +1,313 @@
+//! The message bus between real `hyphad` processes in namespaces (needs root).
+
+mod lab;
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use hypha_ipc::api::{Event, Request, Response, SendRequest};
+use hypha_ipc::client::Client;
+use lab::Lab;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn client(lab: &Lab, i: usize) -> Client {
+    for _ in 0..200 {
+        if let Ok(c) = Client::connect(&lab.d(i).socket, "test").await {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no API socket: {}", lab.d(i).log());
+}
+
+async fn send(c: &mut Client, to: &str, payload: &[u8], deadline_s: Option<u64>) -> String {
+    match c
+        .request(Request::Send(SendRequest {
+            to: to.into(),
+            topic: "test".into(),
+            payload: B64.encode(payload),
+            deadline_s,
+            reply_to: None,
+        }))
+        .await
+        .unwrap()
+    {
+        Response::Sent { id } => id,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn inbox_ids(c: &mut Client) -> Vec<String> {
+    let Response::Messages(m) = c.request(Request::Messages).await.unwrap() else {
+        panic!()
+    };
+    m.inbox.into_iter().map(|i| i.id).collect()
+}
+
+async fn outbox_status(c: &mut Client, id: &str) -> String {
+    let Response::Messages(m) = c.request(Request::Messages).await.unwrap() else {
+        panic!()
+    };
+    m.outbox
+        .into_iter()
+        .find(|o| o.id == id)
+        .map(|o| o.status)
+        .unwrap_or_default()
+}
+
+fn pseudo_random(n: usize) -> Vec<u8> {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn half_a_megabyte_through_a_lossy_relay_arrives_intact() {
+    let mut lab = Lab::new();
+    let (a, b, c) = (lab.ns("a"), lab.ns("b"), lab.ns("c"));
+    let (ia, ib1, _, ab) = lab.veth(&a, &b);
+    let (ib2, ic, bc, _) = lab.veth(&b, &c);
+    let args = ["--no-multicast", "--no-tun"];
+    let da = lab.start(
+        &a,
+        "a",
+        &[&args[..], &["--peers", &format!("udp://{ab}:9651")]].concat(),
+    );
+    let _db = lab.start(&b, "b", &args);
+    let dc = lab.start(
+        &c,
+        "c",
+        &[&args[..], &["--peers", &format!("udp://{bc}:9651")]].concat(),
+    );
+    let c_id = lab.d(dc).id();
+    lab.wait(Duration::from_secs(10), "a routes to c", || {
+        lab.d(da).status()["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["nodeId"] == c_id.as_str())
+    });
+    // 10 % loss on every link, both directions: each end drops a tenth of what it receives.
+    // (nftables rather than tc netem: this kernel has no sch_netem.)
+    for ns in [&a, &b, &c] {
+        lab::run(&[
+            "ip", "netns", "exec", ns, "nft", "add", "table", "inet", "lossy",
+        ]);
+        lab::run(&[
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "nft",
+            "add",
+            "chain",
+            "inet",
+            "lossy",
+            "in",
+            "{ type filter hook input priority 0; }",
+        ]);
+    }
+    for (ns, dev) in [(&a, &ia), (&b, &ib1), (&b, &ib2), (&c, &ic)] {
+        lab::run(&[
+            "ip", "netns", "exec", ns, "nft", "add", "rule", "inet", "lossy", "in", "iifname", dev,
+            "meta", "l4proto", "udp", "numgen", "random", "mod", "100", "<", "10", "drop",
+        ]);
+    }
+    let payload = pseudo_random(512 * 1024);
+    rt().block_on(async {
+        let mut watch = client(&lab, da).await;
+        assert_eq!(
+            watch.request(Request::Subscribe).await.unwrap(),
+            Response::Done
+        );
+        let mut ca = client(&lab, da).await;
+        let t0 = Instant::now();
+        let id = send(&mut ca, &c_id, &payload, Some(120)).await;
+        let mut seen = Vec::new();
+        tokio::time::timeout(Duration::from_secs(90), async {
+            while !seen.contains(&"delivered".to_string()) {
+                if let Event::MessageStatus { id: mid, status } = watch.next_event().await.unwrap()
+                {
+                    assert_eq!(mid, id);
+                    seen.push(status);
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("not delivered; statuses {seen:?}"));
+        println!(
+            "512 KiB a→c through b, 10 % loss per link: delivered in {:?}",
+            t0.elapsed()
+        );
+        assert_eq!(seen, vec!["sent".to_string(), "delivered".to_string()]);
+        let mut cc = client(&lab, dc).await;
+        let Response::Message(Some(m)) = cc
+            .request(Request::Recv {
+                wait_ms: 0,
+                topic: None,
+            })
+            .await
+            .unwrap()
+        else {
+            panic!("nothing in c's inbox")
+        };
+        assert_eq!(m.info.id, id);
+        assert!(
+            B64.decode(m.payload.as_bytes()).unwrap() == payload,
+            "payload differs"
+        );
+        assert_eq!(outbox_status(&mut ca, &id).await, "delivered");
+    });
+}
+
+#[test]
+fn a_queued_message_survives_restarts_and_is_delivered_once() {
+    let mut lab = Lab::new();
+    let (a, c) = (lab.ns("a"), lab.ns("c"));
+    let (_, _, _, ac) = lab.veth(&a, &c);
+    let a_args = [
+        "--no-multicast",
+        "--no-tun",
+        "--peers",
+        &format!("udp://{ac}:9651"),
+    ]
+    .map(String::from);
+    let a_args: Vec<&str> = a_args.iter().map(String::as_str).collect();
+    let c_args = ["--no-multicast", "--no-tun"];
+    let da = lab.start(&a, "a", &a_args);
+    let dc = lab.start(&c, "c", &c_args);
+    let c_id = lab.d(dc).id();
+    lab.wait(Duration::from_secs(10), "a–c link", || {
+        lab.d(da).linked().contains(&c_id)
+    });
+    lab.stop(dc);
+    lab.wait(Duration::from_secs(5), "a notices c is gone", || {
+        lab.d(da).linked().is_empty()
+    });
+    let id = rt().block_on(async {
+        let mut ca = client(&lab, da).await;
+        let id = send(&mut ca, &c_id, b"hello after a while", Some(120)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(outbox_status(&mut ca, &id).await, "queued");
+        id
+    });
+    lab.restart(da, "a", &a_args);
+    rt().block_on(async {
+        let mut ca = client(&lab, da).await;
+        assert_eq!(
+            outbox_status(&mut ca, &id).await,
+            "queued",
+            "kept across a's restart"
+        );
+    });
+    lab.restart(dc, "c", &c_args);
+    rt().block_on(async {
+        let mut ca = client(&lab, da).await;
+        let t0 = Instant::now();
+        while outbox_status(&mut ca, &id).await != "delivered" {
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "not delivered after c came back"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut cc = client(&lab, dc).await;
+        assert_eq!(inbox_ids(&mut cc).await, vec![id.clone()], "delivered once");
+    });
+    // c's inbox survives c's restart, and a second start of a does not deliver it again.
+    lab.restart(dc, "c", &c_args);
+    lab.restart(da, "a", &a_args);
+    lab.wait(Duration::from_secs(10), "a–c link again", || {
+        lab.d(da).linked().contains(&c_id)
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    rt().block_on(async {
+        let mut cc = client(&lab, dc).await;
+        assert_eq!(inbox_ids(&mut cc).await, vec![id.clone()]);
+        let Response::Message(Some(m)) = cc
+            .request(Request::Recv {
+                wait_ms: 0,
+                topic: None,
+            })
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            B64.decode(m.payload.as_bytes()).unwrap(),
+            b"hello after a while"
+        );
+    });
+}
+
+#[test]
+fn recv_wait_returns_when_the_message_arrives_not_at_the_timeout() {
+    let mut lab = Lab::new();
+    let (a, c) = (lab.ns("a"), lab.ns("c"));
+    let (_, _, _, ac) = lab.veth(&a, &c);
+    let da = lab.start(
+        &a,
+        "a",
+        &[
+            "--no-multicast",
+            "--no-tun",
+            "--peers",
+            &format!("udp://{ac}:9651"),
+        ],
+    );
+    let dc = lab.start(&c, "c", &["--no-multicast", "--no-tun"]);
+    let c_id = lab.d(dc).id();
+    lab.wait(Duration::from_secs(10), "a–c link", || {
+        lab.d(da).linked().contains(&c_id)
+    });
+    rt().block_on(async {
+        let mut cc = client(&lab, dc).await;
+        let mut ca = client(&lab, da).await;
+        let t0 = Instant::now();
+        let waiter = async {
+            cc.request(Request::Recv {
+                wait_ms: 10_000,
+                topic: None,
+            })
+            .await
+            .unwrap()
+        };
+        let sender = async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            send(&mut ca, &c_id, b"ping", None).await
+        };
+        let (got, _) = tokio::join!(waiter, sender);
+        let took = t0.elapsed();
+        println!("recv --wait 10 returned after {took:?} (message sent at 1 s)");
+        let Response::Message(Some(m)) = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(B64.decode(m.payload.as_bytes()).unwrap(), b"ping");
+        assert!(took < Duration::from_secs(3), "took {took:?}");
+        // And with nothing to come, it answers at the timeout.
+        let t1 = Instant::now();
+        let r = cc
+            .request(Request::Recv {
+                wait_ms: 500,
+                topic: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(r, Response::Message(None));
+        assert!(t1.elapsed() >= Duration::from_millis(450));
+    });
+}

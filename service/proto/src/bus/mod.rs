@@ -1,0 +1,515 @@
+//! The message bus, sans IO: reliable delivery of opaque messages (≤ 1 MiB) between nodes.
+//!
+//! A message is cut into chunks ([`crate::wire::bus_chunk`]) sent end to end like any routed
+//! payload. The receiver reassembles by offset and answers with selective acknowledgements
+//! ([`crate::wire::bus_ack`]) — after a short delay while chunks keep coming, at once when the
+//! message is complete. The sender keeps at most a window of unacknowledged chunks in flight and
+//! resends a chunk when its retransmission timeout passes (ack-clocked, with backoff while no
+//! progress is made). Receivers remember which messages they completed, so a sender that
+//! restarts and resends gets "complete" back and nothing is delivered twice; the daemon persists
+//! both sides so a restart loses nothing. Deadlines are wall-clock, so they hold across
+//! restarts too.
+
+pub mod ranges;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::identity::NodeId;
+use crate::time::Timestamp;
+use crate::wire::bus_ack::{BusAckRepr, FLAG_COMPLETE, FLAG_REFUSED, MAX_RANGES};
+use crate::wire::bus_chunk::{BusChunkRepr, MAX_MESSAGE_LEN};
+use crate::wire::routed::PayloadKind;
+use ranges::RangeSet;
+
+/// A message id (random, chosen by the sender).
+pub type MsgId = [u8; 16];
+
+/// Where an outgoing message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MsgStatus {
+    /// Waiting for a route to the destination (nothing sent yet).
+    Queued,
+    /// Chunks are on their way.
+    Sent,
+    /// The destination has all of it.
+    Delivered,
+    /// The deadline passed first.
+    Expired,
+    /// The destination refused it (topic not allowed).
+    Failed,
+}
+
+impl MsgStatus {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MsgStatus::Queued => "queued",
+            MsgStatus::Sent => "sent",
+            MsgStatus::Delivered => "delivered",
+            MsgStatus::Expired => "expired",
+            MsgStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses [`MsgStatus::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => MsgStatus::Queued,
+            "sent" => MsgStatus::Sent,
+            "delivered" => MsgStatus::Delivered,
+            "expired" => MsgStatus::Expired,
+            "failed" => MsgStatus::Failed,
+            _ => return None,
+        })
+    }
+
+    /// No further change will happen.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            MsgStatus::Delivered | MsgStatus::Expired | MsgStatus::Failed
+        )
+    }
+}
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Its id.
+    pub id: MsgId,
+    /// Destination.
+    pub to: NodeId,
+    /// Topic (≤ 255 bytes).
+    pub topic: String,
+    /// The message this one answers.
+    pub reply_to: Option<MsgId>,
+    /// Contents.
+    pub payload: Vec<u8>,
+    /// Wall-clock deadline, ms since the Unix epoch.
+    pub deadline_ms: Option<u64>,
+}
+
+/// A message received whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    /// Its id.
+    pub id: MsgId,
+    /// Sender.
+    pub from: NodeId,
+    /// Topic.
+    pub topic: String,
+    /// The message it answers.
+    pub reply_to: Option<MsgId>,
+    /// Contents.
+    pub payload: Vec<u8>,
+}
+
+/// What the bus reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusEvent {
+    /// An outgoing message changed status.
+    Status {
+        /// Which.
+        id: MsgId,
+        /// Now.
+        status: MsgStatus,
+    },
+    /// A message arrived whole (exactly once per sender and id).
+    Received(Incoming),
+}
+
+/// Why a message was not accepted for sending.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Larger than 1 MiB.
+    #[error("message of {0} bytes is over the 1 MiB limit")]
+    TooLarge(usize),
+    /// Topic over 255 bytes.
+    #[error("topic is over 255 bytes")]
+    TopicTooLong,
+    /// The id is already in the outbox.
+    #[error("a message with this id is already queued")]
+    Duplicate,
+}
+
+/// Tunables.
+#[derive(Debug, Clone)]
+pub struct BusConfig {
+    /// Payload bytes per chunk (keeps datagrams under a 1500-byte MTU).
+    pub chunk_len: usize,
+    /// Chunks in flight per message.
+    pub window: usize,
+    /// First retransmission timeout.
+    pub rto: Duration,
+    /// Largest retransmission timeout.
+    pub max_rto: Duration,
+    /// Delay before acknowledging an incomplete message (batches acks).
+    pub ack_delay: Duration,
+    /// When set, only these topics are accepted.
+    pub allowed_topics: Option<Vec<String>>,
+    /// Incoming messages reassembled at once.
+    pub max_partial: usize,
+    /// Completed message ids remembered for duplicate suppression.
+    pub remember: usize,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            chunk_len: 1024,
+            window: 64,
+            rto: Duration::from_millis(250),
+            max_rto: Duration::from_secs(4),
+            ack_delay: Duration::from_millis(10),
+            allowed_topics: None,
+            max_partial: 64,
+            remember: 100_000,
+        }
+    }
+}
+
+/// Counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BusCounters {
+    /// Chunks sent (first time).
+    pub chunks_sent: u64,
+    /// Chunks sent again.
+    pub chunks_resent: u64,
+    /// Chunks received.
+    pub chunks_received: u64,
+    /// Chunks received that we already had.
+    pub chunks_duplicate: u64,
+    /// Acks sent.
+    pub acks_sent: u64,
+    /// Acks received.
+    pub acks_received: u64,
+    /// Messages delivered to us.
+    pub received: u64,
+    /// Our messages delivered.
+    pub delivered: u64,
+    /// Our messages expired.
+    pub expired: u64,
+    /// Messages refused (topic not allowed), either way.
+    pub refused: u64,
+    /// Chunks or acks that made no sense (inconsistent lengths, unknown message).
+    pub rejected: u64,
+}
+
+struct OutState {
+    msg: Outgoing,
+    status: MsgStatus,
+    acked: RangeSet,
+    sent_at: Vec<Option<Timestamp>>,
+    rto: Duration,
+}
+
+struct Partial {
+    total: u32,
+    topic: String,
+    reply_to: Option<MsgId>,
+    have: RangeSet,
+    data: Vec<u8>,
+    last: Timestamp,
+}
+
+/// The bus of one node.
+pub struct Bus {
+    cfg: BusConfig,
+    out: BTreeMap<MsgId, OutState>,
+    partial: FxHashMap<(NodeId, MsgId), Partial>,
+    completed: FxHashSet<(NodeId, MsgId)>,
+    completed_order: VecDeque<(NodeId, MsgId)>,
+    acks_due: BTreeMap<(NodeId, MsgId), (Timestamp, u8)>,
+    events: VecDeque<BusEvent>,
+    /// Counters.
+    pub counters: BusCounters,
+}
+
+impl Bus {
+    /// An empty bus.
+    pub fn new(cfg: BusConfig) -> Self {
+        Bus {
+            cfg,
+            out: BTreeMap::new(),
+            partial: FxHashMap::default(),
+            completed: FxHashSet::default(),
+            completed_order: VecDeque::new(),
+            acks_due: BTreeMap::new(),
+            events: VecDeque::new(),
+            counters: BusCounters::default(),
+        }
+    }
+
+    /// Queues a message (also used to reload the outbox after a restart).
+    pub fn send(&mut self, msg: Outgoing) -> Result<(), SendError> {
+        if msg.payload.len() > MAX_MESSAGE_LEN as usize {
+            return Err(SendError::TooLarge(msg.payload.len()));
+        }
+        if msg.topic.len() > 255 {
+            return Err(SendError::TopicTooLong);
+        }
+        if self.out.contains_key(&msg.id) {
+            return Err(SendError::Duplicate);
+        }
+        let chunks = msg.payload.len().div_ceil(self.cfg.chunk_len).max(1);
+        self.out.insert(
+            msg.id,
+            OutState {
+                msg,
+                status: MsgStatus::Queued,
+                acked: RangeSet::new(),
+                sent_at: vec![None; chunks],
+                rto: self.cfg.rto,
+            },
+        );
+        Ok(())
+    }
+
+    /// Status of a message still in the outbox.
+    pub fn status(&self, id: &MsgId) -> Option<MsgStatus> {
+        self.out.get(id).map(|o| o.status)
+    }
+
+    /// Remembers that `(from, id)` was already delivered (reloaded from the inbox), so a
+    /// resend is acknowledged without delivering it again.
+    pub fn remember_completed(&mut self, from: NodeId, id: MsgId) {
+        if self.completed.insert((from, id)) {
+            self.completed_order.push_back((from, id));
+            while self.completed_order.len() > self.cfg.remember {
+                if let Some(old) = self.completed_order.pop_front() {
+                    self.completed.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Next event.
+    pub fn poll_event(&mut self) -> Option<BusEvent> {
+        self.events.pop_front()
+    }
+
+    fn finish(&mut self, id: MsgId, status: MsgStatus) {
+        if self.out.remove(&id).is_some() {
+            self.events.push_back(BusEvent::Status { id, status });
+        }
+    }
+
+    /// Expires messages whose deadline passed (`wall_ms`: ms since the Unix epoch).
+    pub fn expire(&mut self, wall_ms: u64) {
+        let due: Vec<MsgId> = self
+            .out
+            .values()
+            .filter(|o| o.msg.deadline_ms.is_some_and(|d| d <= wall_ms))
+            .map(|o| o.msg.id)
+            .collect();
+        for id in due {
+            self.counters.expired += 1;
+            self.finish(id, MsgStatus::Expired);
+        }
+    }
+
+    /// A chunk arrived from `from`.
+    pub fn on_chunk(&mut self, now: Timestamp, from: NodeId, c: &BusChunkRepr<'_>) {
+        self.counters.chunks_received += 1;
+        let key = (from, c.msg_id);
+        if self.completed.contains(&key) {
+            self.counters.chunks_duplicate += 1;
+            self.acks_due.insert(key, (now, FLAG_COMPLETE));
+            return;
+        }
+        if let Some(allowed) = &self.cfg.allowed_topics
+            && !allowed.iter().any(|t| t == c.topic)
+        {
+            self.counters.refused += 1;
+            self.acks_due.insert(key, (now, FLAG_REFUSED));
+            return;
+        }
+        if !self.partial.contains_key(&key) && self.partial.len() >= self.cfg.max_partial {
+            // Make room by dropping the stalest reassembly; its sender will resend.
+            if let Some(old) = self
+                .partial
+                .iter()
+                .min_by_key(|(_, p)| p.last)
+                .map(|(k, _)| *k)
+            {
+                self.partial.remove(&old);
+            }
+        }
+        let p = self.partial.entry(key).or_insert_with(|| Partial {
+            total: c.total_len,
+            topic: c.topic.to_string(),
+            reply_to: c.reply_to,
+            have: RangeSet::new(),
+            data: vec![0; c.total_len as usize],
+            last: now,
+        });
+        if p.total != c.total_len || p.topic != c.topic {
+            self.counters.rejected += 1;
+            return;
+        }
+        let (s, e) = (c.offset, c.offset + c.data.len() as u32);
+        if p.have.covers(s, e) && e > s {
+            self.counters.chunks_duplicate += 1;
+        }
+        p.data[s as usize..e as usize].copy_from_slice(c.data);
+        p.have.insert(s, e);
+        p.last = now;
+        if p.have.covers(0, p.total) {
+            let p = self.partial.remove(&key).expect("present");
+            self.remember_completed(from, c.msg_id);
+            self.counters.received += 1;
+            self.events.push_back(BusEvent::Received(Incoming {
+                id: c.msg_id,
+                from,
+                topic: p.topic,
+                reply_to: p.reply_to,
+                payload: p.data,
+            }));
+            self.acks_due.insert(key, (now, FLAG_COMPLETE));
+        } else {
+            let at = now + self.cfg.ack_delay;
+            self.acks_due.entry(key).or_insert((at, 0));
+        }
+    }
+
+    /// An acknowledgement arrived from `from`.
+    pub fn on_ack(&mut self, from: NodeId, a: &BusAckRepr) {
+        self.counters.acks_received += 1;
+        let Some(o) = self.out.get_mut(&a.msg_id).filter(|o| o.msg.to == from) else {
+            self.counters.rejected += 1;
+            return;
+        };
+        if a.flags & FLAG_REFUSED != 0 {
+            self.counters.refused += 1;
+            self.finish(a.msg_id, MsgStatus::Failed);
+            return;
+        }
+        if a.flags & FLAG_COMPLETE != 0 {
+            self.counters.delivered += 1;
+            self.finish(a.msg_id, MsgStatus::Delivered);
+            return;
+        }
+        let before = o.acked.len();
+        for &(s, e) in &a.ranges {
+            o.acked.insert(s, e.min(o.msg.payload.len() as u32));
+        }
+        if o.acked.len() > before {
+            o.rto = self.cfg.rto; // progress: back to the base timeout
+        }
+    }
+
+    /// Chunks and acks to send now, as (destination, kind, payload). `routable` tells whether
+    /// a destination can be reached at the moment (messages without a route wait, queued).
+    pub fn poll_transmit(
+        &mut self,
+        now: Timestamp,
+        routable: impl Fn(&NodeId) -> bool,
+    ) -> Vec<(NodeId, PayloadKind, Vec<u8>)> {
+        let mut out = Vec::new();
+        let due: Vec<(NodeId, MsgId)> = self
+            .acks_due
+            .iter()
+            .filter(|(_, (t, _))| *t <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            let (_, flags) = self.acks_due.remove(&key).expect("present");
+            let ranges = self
+                .partial
+                .get(&key)
+                .map(|p| p.have.ranges().iter().take(MAX_RANGES).copied().collect())
+                .unwrap_or_default();
+            let mut buf = Vec::new();
+            BusAckRepr {
+                msg_id: key.1,
+                flags,
+                ranges,
+            }
+            .emit(&mut buf);
+            self.counters.acks_sent += 1;
+            out.push((key.0, PayloadKind::BusAck, buf));
+        }
+        let chunk_len = self.cfg.chunk_len;
+        let mut status_changes = Vec::new();
+        for o in self.out.values_mut() {
+            if !routable(&o.msg.to) {
+                continue;
+            }
+            let total = o.msg.payload.len();
+            let mut in_flight = 0;
+            let mut resent = false;
+            for i in 0..o.sent_at.len() {
+                let (s, e) = (
+                    (i * chunk_len) as u32,
+                    ((i + 1) * chunk_len).min(total) as u32,
+                );
+                if total > 0 && o.acked.covers(s, e) {
+                    continue;
+                }
+                match o.sent_at[i] {
+                    Some(t) if now.saturating_since(t) < o.rto => {
+                        in_flight += 1;
+                        continue;
+                    }
+                    Some(_) => resent = true,
+                    None => {}
+                }
+                if in_flight >= self.cfg.window {
+                    break;
+                }
+                let mut buf = Vec::with_capacity(chunk_len + 64);
+                BusChunkRepr {
+                    msg_id: o.msg.id,
+                    total_len: total as u32,
+                    offset: s,
+                    topic: &o.msg.topic,
+                    reply_to: o.msg.reply_to,
+                    data: &o.msg.payload[s as usize..e as usize],
+                }
+                .emit(&mut buf);
+                if o.sent_at[i].is_some() {
+                    self.counters.chunks_resent += 1;
+                } else {
+                    self.counters.chunks_sent += 1;
+                }
+                o.sent_at[i] = Some(now);
+                in_flight += 1;
+                out.push((o.msg.to, PayloadKind::BusChunk, buf));
+            }
+            if resent {
+                o.rto = (o.rto * 3 / 2).min(self.cfg.max_rto);
+            }
+            if o.status == MsgStatus::Queued && o.sent_at.iter().any(Option::is_some) {
+                o.status = MsgStatus::Sent;
+                status_changes.push(o.msg.id);
+            }
+        }
+        for id in status_changes {
+            self.events.push_back(BusEvent::Status {
+                id,
+                status: MsgStatus::Sent,
+            });
+        }
+        out
+    }
+
+    /// When the bus next has something to do (a retransmission or a delayed ack).
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let acks = self.acks_due.values().map(|(t, _)| *t).min();
+        let resend = self
+            .out
+            .values()
+            .flat_map(|o| o.sent_at.iter().flatten().map(move |t| *t + o.rto))
+            .min();
+        match (acks, resend) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

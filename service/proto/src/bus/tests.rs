@@ -1,0 +1,174 @@
+//! Two buses wired together through a lossy in-memory channel.
+
+use super::*;
+use crate::identity::Identity;
+use crate::wire::bus_ack::BusAckRepr;
+use crate::wire::bus_chunk::BusChunkRepr;
+
+fn ids() -> (NodeId, NodeId) {
+    (
+        Identity::from_seed([1; 32]).node_id(),
+        Identity::from_seed([2; 32]).node_id(),
+    )
+}
+
+/// Moves everything between `a` and `b` for `steps` ms, losing `loss_pct` % of the packets
+/// (a fixed pseudo-random sequence, so the test is reproducible).
+fn run(a: &mut Bus, b: &mut Bus, ids: (NodeId, NodeId), steps: u64, loss_pct: u64) -> Timestamp {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut lost = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % 100 < loss_pct
+    };
+    let mut now = Timestamp::ZERO;
+    for _ in 0..steps {
+        now = now + Duration::from_millis(1);
+        let from_a = a.poll_transmit(now, |_| true);
+        let from_b = b.poll_transmit(now, |_| true);
+        for (dst, kind, p) in from_a {
+            if lost() {
+                continue;
+            }
+            assert_eq!(dst, ids.1);
+            deliver(b, now, ids.0, kind, &p);
+        }
+        for (dst, kind, p) in from_b {
+            if lost() {
+                continue;
+            }
+            assert_eq!(dst, ids.0);
+            deliver(a, now, ids.1, kind, &p);
+        }
+    }
+    now
+}
+
+fn deliver(bus: &mut Bus, now: Timestamp, from: NodeId, kind: PayloadKind, p: &[u8]) {
+    match kind {
+        PayloadKind::BusChunk => bus.on_chunk(now, from, &BusChunkRepr::parse(p).unwrap()),
+        PayloadKind::BusAck => bus.on_ack(from, &BusAckRepr::parse(p).unwrap()),
+        PayloadKind::Ipv6 => unreachable!(),
+    }
+}
+
+fn msg(to: NodeId, len: usize) -> Outgoing {
+    Outgoing {
+        id: [9; 16],
+        to,
+        topic: "t".into(),
+        reply_to: None,
+        payload: (0..len).map(|i| (i * 7) as u8).collect(),
+        deadline_ms: None,
+    }
+}
+
+fn events(b: &mut Bus) -> Vec<BusEvent> {
+    std::iter::from_fn(|| b.poll_event()).collect()
+}
+
+#[test]
+fn large_message_over_a_lossy_path_arrives_once_and_intact() {
+    let (ia, ib) = ids();
+    let mut a = Bus::new(BusConfig::default());
+    let mut b = Bus::new(BusConfig::default());
+    let m = msg(ib, 512 * 1024);
+    a.send(m.clone()).unwrap();
+    run(&mut a, &mut b, (ia, ib), 20_000, 20);
+    let got: Vec<_> = events(&mut b)
+        .into_iter()
+        .filter_map(|e| match e {
+            BusEvent::Received(i) => Some(i),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got.len(), 1, "{:?} {:?}", a.counters, b.counters);
+    assert_eq!(got[0].payload, m.payload);
+    assert_eq!(got[0].from, ia);
+    let ev = events(&mut a);
+    assert_eq!(
+        ev,
+        vec![
+            BusEvent::Status {
+                id: m.id,
+                status: MsgStatus::Sent
+            },
+            BusEvent::Status {
+                id: m.id,
+                status: MsgStatus::Delivered
+            },
+        ]
+    );
+    assert!(a.counters.chunks_resent > 0);
+}
+
+#[test]
+fn resend_after_sender_restart_is_acked_not_delivered_again() {
+    let (ia, ib) = ids();
+    let mut a = Bus::new(BusConfig::default());
+    let mut b = Bus::new(BusConfig::default());
+    a.send(msg(ib, 3000)).unwrap();
+    run(&mut a, &mut b, (ia, ib), 200, 0);
+    assert_eq!(b.counters.received, 1);
+    // The sender lost its state (say the ack was lost before it was persisted) and resends.
+    let mut a2 = Bus::new(BusConfig::default());
+    a2.send(msg(ib, 3000)).unwrap();
+    run(&mut a2, &mut b, (ia, ib), 200, 0);
+    assert_eq!(b.counters.received, 1, "delivered once");
+    assert!(events(&mut a2).contains(&BusEvent::Status {
+        id: [9; 16],
+        status: MsgStatus::Delivered
+    }));
+    // A receiver that restarted remembers through the reloaded inbox.
+    let mut b2 = Bus::new(BusConfig::default());
+    b2.remember_completed(ia, [9; 16]);
+    let mut a3 = Bus::new(BusConfig::default());
+    a3.send(msg(ib, 3000)).unwrap();
+    run(&mut a3, &mut b2, (ia, ib), 200, 0);
+    assert_eq!(b2.counters.received, 0);
+}
+
+#[test]
+fn refused_topic_fails_and_deadline_expires() {
+    let (ia, ib) = ids();
+    let mut a = Bus::new(BusConfig::default());
+    let mut b = Bus::new(BusConfig {
+        allowed_topics: Some(vec!["chat".into()]),
+        ..BusConfig::default()
+    });
+    a.send(msg(ib, 10)).unwrap();
+    run(&mut a, &mut b, (ia, ib), 100, 0);
+    assert!(events(&mut a).contains(&BusEvent::Status {
+        id: [9; 16],
+        status: MsgStatus::Failed
+    }));
+    assert_eq!(b.counters.received, 0);
+    let mut m = msg(ib, 10);
+    m.deadline_ms = Some(1_000);
+    a.send(m).unwrap();
+    a.expire(999);
+    assert_eq!(a.status(&[9; 16]), Some(MsgStatus::Queued));
+    a.expire(1_000);
+    assert_eq!(a.status(&[9; 16]), None);
+    assert!(events(&mut a).contains(&BusEvent::Status {
+        id: [9; 16],
+        status: MsgStatus::Expired
+    }));
+}
+
+#[test]
+fn without_a_route_it_stays_queued_and_limits_hold() {
+    let (_, ib) = ids();
+    let mut a = Bus::new(BusConfig::default());
+    a.send(msg(ib, 10)).unwrap();
+    assert!(a.poll_transmit(Timestamp::ZERO, |_| false).is_empty());
+    assert_eq!(a.status(&[9; 16]), Some(MsgStatus::Queued));
+    assert_eq!(a.send(msg(ib, 10)), Err(SendError::Duplicate));
+    let mut big = msg(ib, (1 << 20) + 1);
+    big.id = [1; 16];
+    assert!(matches!(a.send(big), Err(SendError::TooLarge(_))));
+    let mut empty = msg(ib, 0);
+    empty.id = [2; 16];
+    a.send(empty).unwrap();
+}
