@@ -67,6 +67,7 @@ pub fn run(c: Conn, request: Request) -> Result<()> {
                 Response::Sent { id } => print_json(&serde_json::json!({ "id": id })),
                 Response::Messages(m) => print_json(&m),
                 Response::Message(m) => print_json(&m),
+                Response::Sharing(s) => print_json(&s),
             };
         }
         match resp {
@@ -142,6 +143,29 @@ pub fn run(c: Conn, request: Request) -> Result<()> {
                 }
                 if m.outbox.is_empty() && m.inbox.is_empty() {
                     println!("no messages");
+                }
+            }
+            Response::Sharing(s) => {
+                let mbit = |b: Option<u64>| {
+                    b.map_or("unlimited".to_string(), |b| {
+                        format!("{:.1} Mbit/s", b as f64 / 1e6)
+                    })
+                };
+                println!(
+                    "sharing {} % of uplink {}: forwarding limit {}",
+                    s.percent,
+                    mbit(s.uplink_bps),
+                    mbit(s.limit_bps)
+                );
+                for n in &s.neighbours {
+                    println!(
+                        "{} weight {:<4} forwarded {:>12} B  dropped {:>8}  now {:.1} Mbit/s",
+                        &n.node_id[..12],
+                        n.weight,
+                        n.forwarded_bytes,
+                        n.dropped_share,
+                        n.rate_bps / 1e6
+                    );
                 }
             }
             Response::Message(None) => {

@@ -47,6 +47,25 @@ enum Cmd {
         #[arg(long)]
         topic: Option<String>,
     },
+    /// Show or set the share of the uplink forwarded for others (applies live, persists).
+    Share {
+        #[command(flatten)]
+        conn: api_cmds::Conn,
+        /// Percent, 0-100 (0: forward nothing; others route around this node).
+        percent: Option<u8>,
+        /// Uplink capacity, e.g. 100mbit.
+        #[arg(long)]
+        uplink: Option<String>,
+    },
+    /// Set a neighbour's forwarding priority weight (1 = normal).
+    Priority {
+        #[command(flatten)]
+        conn: api_cmds::Conn,
+        /// The neighbour's node id.
+        peer: String,
+        /// Weight, 1-1000.
+        weight: u32,
+    },
     /// The outbox (with delivery status) and the inbox.
     Messages(api_cmds::Conn),
     /// Follow events (links, routes, messages) as they happen.
@@ -85,6 +104,14 @@ fn main() {
             },
         ),
         Cmd::Messages(c) => api_cmds::run(c, Request::Messages),
+        Cmd::Share {
+            conn,
+            percent,
+            uplink,
+        } => api_cmds::run(conn, Request::Share { percent, uplink }),
+        Cmd::Priority { conn, peer, weight } => {
+            api_cmds::run(conn, Request::Priority { peer, weight })
+        }
     };
     if let Err(e) = result {
         eprintln!("hypha: {e:#}");

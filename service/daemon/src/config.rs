@@ -61,6 +61,40 @@ pub struct Config {
     /// sender sees `failed`).
     #[serde(default)]
     pub bus_topics: Vec<String>,
+    /// Uplink capacity (`100mbit`, `1gbit`, `500kbit`, or bits per second).
+    pub uplink: Option<String>,
+    /// Share of the uplink forwarded for others, 0–100 % (default 100). Without `uplink`,
+    /// only 0 limits anything (it stops all forwarding).
+    #[serde(default = "full_share")]
+    pub share: u8,
+}
+
+fn full_share() -> u8 {
+    100
+}
+
+/// Parses `100mbit`, `1.5gbit`, `500kbit`, `64000` (bits per second).
+pub fn parse_rate(s: &str) -> Result<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let (num, mult) = if let Some(n) = t.strip_suffix("gbit") {
+        (n, 1e9)
+    } else if let Some(n) = t.strip_suffix("mbit") {
+        (n, 1e6)
+    } else if let Some(n) = t.strip_suffix("kbit") {
+        (n, 1e3)
+    } else if let Some(n) = t.strip_suffix("bit") {
+        (n, 1.0)
+    } else {
+        (t.as_str(), 1.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .with_context(|| format!("rate {s:?}: use e.g. 100mbit"))?;
+    if !(v.is_finite() && v > 0.0) {
+        bail!("rate {s:?} must be positive");
+    }
+    Ok((v * mult) as u64)
 }
 
 fn yes() -> bool {
@@ -115,6 +149,12 @@ impl Config {
         }
         if self.network.is_some() != self.psk_file.is_some() {
             bail!("a private network needs both `network` and `psk_file`");
+        }
+        if self.share > 100 {
+            bail!("share {} is above 100 %", self.share);
+        }
+        if let Some(u) = &self.uplink {
+            parse_rate(u)?;
         }
         for a in &self.allow {
             hypha_proto::identity::NodeId::from_hex(a).with_context(|| format!("allow {a:?}"))?;
@@ -216,5 +256,10 @@ mod tests {
         assert!(Config::parse("network = \"x\"").is_err());
         assert!(Config::parse("allow = [\"zz\"]").is_err());
         assert!(Config::parse("listen = [\"udp://host.example:1\"]").is_err());
+        assert!(Config::parse("share = 101").is_err());
+        assert!(Config::parse("uplink = \"fast\"").is_err());
+        assert_eq!(parse_rate("100mbit").unwrap(), 100_000_000);
+        assert_eq!(parse_rate("1.5gbit").unwrap(), 1_500_000_000);
+        assert_eq!(parse_rate("64000").unwrap(), 64_000);
     }
 }

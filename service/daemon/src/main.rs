@@ -5,6 +5,7 @@ mod ipc;
 mod mcast;
 mod peers;
 mod service;
+mod settings;
 mod status;
 mod store;
 mod tcp;
@@ -64,6 +65,12 @@ struct Flags {
     /// Local API socket path.
     #[arg(long)]
     ipc_socket: Option<PathBuf>,
+    /// Uplink capacity, e.g. 100mbit.
+    #[arg(long)]
+    uplink: Option<String>,
+    /// Share of the uplink forwarded for others, 0-100 %.
+    #[arg(long)]
+    share: Option<u8>,
     /// Accept bus messages only on these topics; repeatable or comma-separated.
     #[arg(long, value_delimiter = ',')]
     bus_topics: Vec<String>,
@@ -106,6 +113,12 @@ fn apply(mut c: Config, f: Flags) -> Result<Config> {
         c.ipc_socket = f.ipc_socket;
     }
     c.bus_topics.extend(f.bus_topics);
+    if f.uplink.is_some() {
+        c.uplink = f.uplink;
+    }
+    if let Some(s) = f.share {
+        c.share = s;
+    }
     c.validate()?;
     Ok(c)
 }

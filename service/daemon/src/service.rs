@@ -25,6 +25,7 @@ use crate::config::{Config, Endpoint, Transport};
 use crate::ipc::{ApiCall, Server};
 use crate::mcast::Mcast;
 use crate::peers::PeerStore;
+use crate::settings::{self, Settings};
 use crate::store::{self, Store};
 use crate::tcp::{Hub, TcpEvent};
 use crate::{status, udp};
@@ -211,6 +212,9 @@ struct Service {
     ipc: Option<Server>,
     bus_store: Store,
     recvs: Vec<PendingRecv>,
+    settings: Settings,
+    share_percent: u8,
+    uplink_bps: Option<u64>,
 }
 
 /// A `recv` waiting for a message.
@@ -288,6 +292,38 @@ impl Service {
         }
     }
 
+    fn sharing(&self) -> api::Sharing {
+        api::Sharing {
+            percent: self.share_percent,
+            uplink_bps: self.uplink_bps,
+            limit_bps: self.node.transit_rate().map(|r| r * 8),
+            neighbours: self
+                .node
+                .transit_stats()
+                .into_iter()
+                .map(|(n, weight, s)| api::NeighbourShare {
+                    node_id: n.to_hex(),
+                    weight,
+                    forwarded_bytes: s.forwarded_bytes,
+                    dropped_share: s.dropped_share,
+                    rate_bps: s.rate_bps,
+                })
+                .collect(),
+        }
+    }
+
+    fn apply_share(&mut self) {
+        let now = self.now();
+        let rate = settings::transit_rate(self.share_percent, self.uplink_bps);
+        self.node.set_transit_rate(now, rate);
+        tracing::info!(
+            "sharing {} % of {:?} bit/s: transit limit {:?} bit/s",
+            self.share_percent,
+            self.uplink_bps,
+            rate.map(|r| r * 8)
+        );
+    }
+
     fn handle_api(&mut self, request: Request) -> Result<Response, ApiError> {
         let disc = self.mcast.as_ref().map(|(_, d)| &d.counters);
         match request {
@@ -360,6 +396,44 @@ impl Service {
                 Ok(Response::Metrics(status::metrics(&self.node, disc, &extra)))
             }
             Request::Send(s) => self.api_send(s),
+            Request::Share { percent, uplink } => {
+                let bad = |m: String| ApiError::new(ErrorCode::BadRequest, m);
+                if let Some(p) = percent {
+                    if p > 100 {
+                        return Err(bad(format!("share {p} is above 100 %")));
+                    }
+                    self.share_percent = p;
+                    self.settings.sharing.percent = Some(p);
+                }
+                if let Some(u) = uplink {
+                    let bps = crate::config::parse_rate(&u).map_err(|e| bad(format!("{e:#}")))?;
+                    self.uplink_bps = Some(bps);
+                    self.settings.sharing.uplink_bps = Some(bps);
+                }
+                if percent.is_some() || self.settings.sharing.uplink_bps.is_some() {
+                    self.settings.save().map_err(internal)?;
+                    self.apply_share();
+                }
+                Ok(Response::Sharing(self.sharing()))
+            }
+            Request::Priority { peer, weight } => {
+                let node = NodeId::from_hex(&peer).map_err(|e| {
+                    ApiError::new(ErrorCode::BadRequest, format!("peer {peer:?}: {e}"))
+                })?;
+                if !(1..=1000).contains(&weight) {
+                    return Err(ApiError::new(
+                        ErrorCode::BadRequest,
+                        "weight must be 1 to 1000",
+                    ));
+                }
+                self.node.set_priority(node, weight);
+                self.settings
+                    .sharing
+                    .priorities
+                    .insert(node.to_hex(), weight);
+                self.settings.save().map_err(internal)?;
+                Ok(Response::Sharing(self.sharing()))
+            }
             Request::Messages => {
                 let outbox = self
                     .bus_store
@@ -617,7 +691,18 @@ pub async fn run(cfg: Config) -> Result<()> {
     let start = Instant::now();
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let settings = Settings::load(&state_dir)?;
+    let share_percent = settings.sharing.percent.unwrap_or(cfg.share);
+    let uplink_bps = match settings.sharing.uplink_bps {
+        Some(u) => Some(u),
+        None => cfg
+            .uplink
+            .as_deref()
+            .map(crate::config::parse_rate)
+            .transpose()?,
+    };
     let node_cfg = NodeConfig {
+        transit_rate: settings::transit_rate(share_percent, uplink_bps),
         network: network.clone(),
         allow,
         epoch: wall_micros(),
@@ -736,7 +821,22 @@ pub async fn run(cfg: Config) -> Result<()> {
         ipc,
         bus_store,
         recvs: Vec::new(),
+        settings,
+        share_percent,
+        uplink_bps,
     };
+    let priorities: Vec<(String, u32)> = svc
+        .settings
+        .sharing
+        .priorities
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    for (n, w) in priorities {
+        if let Ok(id) = NodeId::from_hex(&n) {
+            svc.node.set_priority(id, w);
+        }
+    }
     // The bus starts where it stopped: delivered ids stay known, pending messages go again.
     for r in svc.bus_store.incoming()? {
         if let (Ok(from), Some(id)) = (NodeId::from_hex(&r.from), store::parse_id(&r.id)) {

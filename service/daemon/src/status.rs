@@ -37,6 +37,7 @@ pub fn counter_groups(
                 ("noRoute", c.no_route),
                 ("hopLimitExceeded", c.hop_limit_exceeded),
                 ("bounced", c.bounced),
+                ("droppedShare", c.dropped_share),
                 ("tunRejected", c.tun_rejected),
                 ("spoofedSource", c.spoofed_source),
                 ("e2eAuthFailed", c.e2e_auth_failed),

@@ -65,6 +65,21 @@ pub enum Request {
     Send(SendRequest),
     /// Every message in the outbox and inbox, with status.
     Messages,
+    /// Shows or changes the sharing settings (both fields optional; changes apply at once and
+    /// persist).
+    Share {
+        /// Share of the uplink forwarded for others, 0–100 %.
+        percent: Option<u8>,
+        /// Uplink capacity, e.g. `100mbit`, `1gbit`, `500kbit`.
+        uplink: Option<String>,
+    },
+    /// Sets a neighbour's forwarding priority weight (1 = normal); persists.
+    Priority {
+        /// The neighbour's node id (hex).
+        peer: String,
+        /// Weight, 1–1000.
+        weight: u32,
+    },
     /// Takes the oldest unread message, waiting up to `wait_ms` for one to arrive.
     Recv {
         /// How long to wait (0: answer at once).
@@ -143,6 +158,8 @@ pub enum Response {
     Messages(Messages),
     /// For `recv`: a message, or none before the wait ran out.
     Message(Option<Message>),
+    /// For `share` and `priority`.
+    Sharing(Sharing),
     /// For requests that only change something.
     Done,
 }
@@ -197,6 +214,36 @@ pub struct Link {
     pub rx_bytes: u64,
     /// Bytes sent.
     pub tx_bytes: u64,
+}
+
+/// Sharing settings and what they do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sharing {
+    /// Share of the uplink for others' traffic, %.
+    pub percent: u8,
+    /// Configured uplink, bits per second.
+    pub uplink_bps: Option<u64>,
+    /// The resulting limit on forwarded traffic, bits per second (none: unlimited).
+    pub limit_bps: Option<u64>,
+    /// Per neighbour: weight and transit statistics.
+    pub neighbours: Vec<NeighbourShare>,
+}
+
+/// One neighbour's transit figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NeighbourShare {
+    /// Node id.
+    pub node_id: String,
+    /// Priority weight.
+    pub weight: u32,
+    /// Bytes forwarded for it.
+    pub forwarded_bytes: u64,
+    /// Packets dropped by the share limit.
+    pub dropped_share: u64,
+    /// Current forwarding rate, bits per second.
+    pub rate_bps: f64,
 }
 
 /// The outbox and the inbox.

@@ -14,6 +14,7 @@ pub mod identity;
 pub mod link;
 pub mod node;
 pub mod replay;
+pub mod sched;
 pub mod session;
 pub mod time;
 pub mod wire;

@@ -143,6 +143,9 @@ pub struct Babel {
     next_dump: Timestamp,
     next_housekeeping: Timestamp,
     flush_at: Option<Timestamp>,
+    /// False when this node forwards nothing for others (sharing 0 %): it then advertises only
+    /// its own prefix and retracts the rest, so neighbours route around it.
+    transit: bool,
     /// Counters.
     pub counters: BabelCounters,
 }
@@ -181,6 +184,7 @@ impl Babel {
             next_dump,
             next_housekeeping: now + Duration::from_secs(1),
             flush_at: None,
+            transit: true,
             counters: BabelCounters::default(),
             cfg,
         }
@@ -194,6 +198,15 @@ impl Babel {
     /// Our current sequence number.
     pub fn seqno(&self) -> u16 {
         self.own_seqno
+    }
+
+    /// Offers (or stops offering) routes through this node to others.
+    pub fn set_transit(&mut self, now: Timestamp, transit: bool) {
+        if self.transit != transit {
+            self.transit = transit;
+            self.dump_to.extend(self.neighbours.keys().copied());
+            self.schedule_flush(now);
+        }
     }
 
     /// A link came up: greet it and send it our whole table.
@@ -670,6 +683,14 @@ impl Babel {
         let p = self.table.get(&subnet)?;
         match p.selected {
             Some(sel) if sel.neigh == to => None, // split horizon
+            Some(sel) if !self.transit => Some(Tlv::Update(UpdateRepr {
+                flags: 0,
+                interval_cs,
+                seqno: sel.seqno,
+                metric: INFINITY,
+                router_id: self.rids[sel.rid as usize].0,
+                prefix: Prefix::from_subnet(subnet),
+            })),
             Some(sel) => Some(Tlv::Update(UpdateRepr {
                 flags: 0,
                 interval_cs,
@@ -714,7 +735,9 @@ impl Babel {
             let list = if dumps.contains(&n) { &all } else { &dirty };
             for &s in list.iter().chain(extra.iter()) {
                 if let Some(tlv) = self.advertisement(now, s, n) {
-                    advertised.insert(s);
+                    if matches!(&tlv, Tlv::Update(u) if u.metric != INFINITY) {
+                        advertised.insert(s);
+                    }
                     tlvs.push(tlv);
                 }
             }

@@ -103,9 +103,15 @@ impl Node {
         buf.extend_from_slice(&[0; HEADER_LEN]);
         buf.push(KIND_ROUTED);
         buf.extend_from_slice(routed);
-        self.counters.forwarded_packets += 1;
-        self.counters.forwarded_bytes += routed.len() as u64;
-        self.send_frame(next, buf);
+        // Transit goes through the sharing scheduler; our own traffic never does. It counts
+        // the carried bytes: the routed packet less its header, payload kind and tag.
+        let cost = routed
+            .len()
+            .saturating_sub(crate::wire::routed::HEADER_LEN + 1 + 16) as u32;
+        if !self.sched.enqueue(now, from, next, buf, cost) {
+            self.counters.dropped_share += 1;
+        }
+        self.release_transit(now);
     }
 
     fn deliver(&mut self, now: Timestamp, routed: &mut [u8]) {

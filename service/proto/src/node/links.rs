@@ -393,6 +393,9 @@ impl Node {
             self.close_link(now, oid, "replaced by a newer link");
         }
         self.reset_backoff(remote);
+        if let Some(&w) = self.priorities.get(&node) {
+            self.sched.set_weight(id, w);
+        }
         self.babel.add_neighbour(now, id);
         self.events.push_back(Event::LinkUp {
             link: id,
@@ -434,6 +437,7 @@ impl Node {
         let Some(link) = self.links.remove(&id) else {
             return;
         };
+        self.sched.remove(id);
         if let State::Up(e) = link.state
             && e.confirmed
         {

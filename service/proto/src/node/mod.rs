@@ -103,6 +103,9 @@ pub struct NodeConfig {
     pub max_backoff: Duration,
     /// Message-bus tunables.
     pub bus: BusConfig,
+    /// Limit on traffic forwarded for others, bytes per second (`None`: no limit; `Some(0)`:
+    /// forward nothing and advertise no transit routes).
+    pub transit_rate: Option<u64>,
 }
 
 impl Default for NodeConfig {
@@ -117,6 +120,7 @@ impl Default for NodeConfig {
             epoch: 0,
             max_backoff: Duration::from_secs(10),
             bus: BusConfig::default(),
+            transit_rate: None,
         }
     }
 }
@@ -158,6 +162,8 @@ pub struct NodeCounters {
     pub hop_limit_exceeded: u64,
     /// Packets that would go back where they came from.
     pub bounced: u64,
+    /// Transit packets dropped by the sharing limit (queue full, or sharing 0 %).
+    pub dropped_share: u64,
     /// TUN packets that were not IPv6 to an overlay address from our /64.
     pub tun_rejected: u64,
     /// Delivered packets whose inner source was not the sender's address.
@@ -185,6 +191,8 @@ pub struct Node {
     peers: Vec<Peer>,
     babel: Babel,
     bus: Bus,
+    sched: crate::sched::Scheduler,
+    priorities: FxHashMap<NodeId, u32>,
     sessions: crate::session::Sessions,
     transmits: VecDeque<Transmit>,
     tun_out: VecDeque<Vec<u8>>,
@@ -203,10 +211,13 @@ impl Node {
         let mut rng = ChaCha20Rng::from_seed(seed);
         let mut babel_seed = [0u8; 32];
         rng.fill_bytes(&mut babel_seed);
-        let babel = Babel::new(identity.node_id(), cfg.babel.clone(), now, babel_seed);
+        let mut babel = Babel::new(identity.node_id(), cfg.babel.clone(), now, babel_seed);
+        babel.set_transit(now, cfg.transit_rate != Some(0));
         Node {
             sessions: crate::session::Sessions::new(cfg.epoch),
             bus: Bus::new(cfg.bus.clone()),
+            sched: crate::sched::Scheduler::new(cfg.transit_rate),
+            priorities: FxHashMap::default(),
             identity,
             rng,
             links: FxHashMap::default(),
@@ -318,7 +329,62 @@ impl Node {
     /// When to call [`Node::handle_timeout`] next.
     pub fn poll_timeout(&self) -> Timestamp {
         let t = self.next_maintenance.min(self.babel.poll_timeout());
+        let t = self.sched.poll_timeout().map_or(t, |s| t.min(s));
         self.bus.poll_timeout().map_or(t, |b| t.min(b))
+    }
+
+    /// Sets the limit on transit traffic (bytes per second; `Some(0)` forwards nothing and
+    /// withdraws transit routes, `None` lifts the limit). Applies at once.
+    pub fn set_transit_rate(&mut self, now: Timestamp, rate: Option<u64>) {
+        self.cfg.transit_rate = rate;
+        self.sched.set_rate(rate);
+        self.babel.set_transit(now, rate != Some(0));
+        self.pump_babel();
+    }
+
+    /// The transit limit, bytes per second.
+    pub fn transit_rate(&self) -> Option<u64> {
+        self.cfg.transit_rate
+    }
+
+    /// Sets the forwarding priority weight of a neighbour (1 = normal), now and whenever its
+    /// link comes up again.
+    pub fn set_priority(&mut self, node: NodeId, weight: u32) {
+        self.priorities.insert(node, weight.max(1));
+        let links: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.node() == Some(node))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in links {
+            self.sched.set_weight(id, weight);
+        }
+    }
+
+    /// Priority weights set so far.
+    pub fn priorities(&self) -> impl Iterator<Item = (NodeId, u32)> + '_ {
+        self.priorities.iter().map(|(n, w)| (*n, *w))
+    }
+
+    /// Transit statistics per neighbour currently linked.
+    pub fn transit_stats(&self) -> Vec<(NodeId, u32, crate::sched::NeighbourStats)> {
+        let mut v: Vec<_> = self
+            .sched
+            .stats()
+            .filter_map(|(l, s)| Some((self.link_node(l)?, self.sched.weight(l), s)))
+            .collect();
+        v.sort_by_key(|(n, _, _)| *n);
+        v
+    }
+
+    /// Sends the transit packets the scheduler lets out now.
+    pub(super) fn release_transit(&mut self, now: Timestamp) {
+        for (next, frame) in self.sched.dequeue(now) {
+            self.counters.forwarded_packets += 1;
+            self.counters.forwarded_bytes += frame.len() as u64;
+            self.send_frame(next, frame);
+        }
     }
 
     /// The message bus (for inspection).
@@ -374,6 +440,7 @@ impl Node {
         }
         self.pump_babel();
         self.pump_bus(now);
+        self.release_transit(now);
     }
 
     /// Moves routing output onto links and routing events into the event queue.
