@@ -12,15 +12,20 @@ pub struct PeerStore {
     pub uris: Vec<String>,
 }
 
+/// Reads a JSON state file, or the default when it does not exist yet.
+pub fn read_json_or_default<T: serde::de::DeserializeOwned + Default>(path: &Path) -> Result<T> {
+    match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b).with_context(|| format!("{}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
 impl PeerStore {
     /// Loads `dir/peers.json` (empty if absent).
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join("peers.json");
-        let uris = match std::fs::read(&path) {
-            Ok(b) => serde_json::from_slice(&b).with_context(|| format!("{}", path.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
+        let uris = read_json_or_default(&path)?;
         Ok(PeerStore { path, uris })
     }
 

@@ -31,11 +31,7 @@ impl Settings {
     /// Loads `dir/settings.json` (defaults if absent).
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join("settings.json");
-        let sharing = match std::fs::read(&path) {
-            Ok(b) => serde_json::from_slice(&b).with_context(|| format!("{}", path.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Sharing::default(),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
+        let sharing = crate::peers::read_json_or_default(&path)?;
         Ok(Settings { path, sharing })
     }
 

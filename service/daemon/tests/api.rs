@@ -5,26 +5,9 @@ mod lab;
 use std::time::Duration;
 
 use hypha_ipc::api::{ErrorCode, Event, Request, Response};
-use hypha_ipc::client::{Client, ClientError};
-use lab::Lab;
+use hypha_ipc::client::ClientError;
+use lab::{Lab, client, rt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn client(lab: &Lab, i: usize) -> Client {
-    for _ in 0..100 {
-        if let Ok(c) = Client::connect(&lab.d(i).socket, "test").await {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no API socket: {}", lab.d(i).log());
-}
 
 #[test]
 fn status_peers_events_and_persistence() {

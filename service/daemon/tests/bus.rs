@@ -8,24 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hypha_ipc::api::{Event, Request, Response, SendRequest};
 use hypha_ipc::client::Client;
-use lab::Lab;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn client(lab: &Lab, i: usize) -> Client {
-    for _ in 0..200 {
-        if let Ok(c) = Client::connect(&lab.d(i).socket, "test").await {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no API socket: {}", lab.d(i).log());
-}
+use lab::{Lab, client, rt};
 
 async fn send(c: &mut Client, to: &str, payload: &[u8], deadline_s: Option<u64>) -> String {
     match c

@@ -6,26 +6,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use hypha_ipc::api::{Request, Response};
-use hypha_ipc::client::Client;
-use lab::Lab;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use lab::{Lab, client, rt};
 
 fn api(lab: &Lab, i: usize, req: Request) -> Response {
-    rt().block_on(async {
-        for _ in 0..100 {
-            if let Ok(mut c) = Client::connect(&lab.d(i).socket, "test").await {
-                return c.request(req).await.unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no API: {}", lab.d(i).log())
-    })
+    rt().block_on(async { client(lab, i).await.request(req).await.unwrap() })
 }
 
 fn server(ns: &str, addr: &str, port: u16) -> Child {
@@ -49,7 +33,7 @@ fn server(ns: &str, addr: &str, port: u16) -> Child {
     c
 }
 
-fn client(ns: &str, addr: &str, port: u16, secs: u32) -> Child {
+fn iperf_client(ns: &str, addr: &str, port: u16, secs: u32) -> Child {
     Command::new("ip")
         .args([
             "netns",
@@ -136,8 +120,8 @@ fn the_share_limits_transit_not_own_traffic_and_follows_changes() {
     // a→c (transit at b) and b→c (b's own) at the same time.
     let s1 = server(&c, &c_addr, 5201);
     let s2 = server(&c, &c_addr, 5202);
-    let transit = client(&a, &c_addr, 5201, 4);
-    let own = client(&b, &c_addr, 5202, 4);
+    let transit = iperf_client(&a, &c_addr, 5201, 4);
+    let own = iperf_client(&b, &c_addr, 5202, 4);
     let (_, t) = rates(transit);
     let (_, o) = rates(own);
     for mut s in [s1, s2] {
@@ -152,7 +136,7 @@ fn the_share_limits_transit_not_own_traffic_and_follows_changes() {
 
     // Raise the share to 60 % two seconds into a transfer: the rate follows within a second.
     let s1 = server(&c, &c_addr, 5201);
-    let transit = client(&a, &c_addr, 5201, 6);
+    let transit = iperf_client(&a, &c_addr, 5201, 6);
     std::thread::sleep(Duration::from_millis(2000));
     let Response::Sharing(sh) = api(
         &lab,
@@ -317,8 +301,8 @@ fn priority_weights_split_a_saturated_share() {
     );
     let s1 = server(&c, &c_addr, 5201);
     let s2 = server(&c, &c_addr, 5202);
-    let fa = client(&a, &c_addr, 5201, 5);
-    let fe = client(&e, &c_addr, 5202, 5);
+    let fa = iperf_client(&a, &c_addr, 5201, 5);
+    let fe = iperf_client(&e, &c_addr, 5202, 5);
     let (ia, _) = rates(fa);
     let (ie, _) = rates(fe);
     for mut s in [s1, s2] {

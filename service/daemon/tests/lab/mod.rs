@@ -307,6 +307,25 @@ impl Drop for Lab {
     }
 }
 
+/// A single-threaded runtime for API calls from a test.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// An API client of daemon `i`, waiting up to 10 s for its socket.
+pub async fn client(lab: &Lab, i: usize) -> hypha_ipc::client::Client {
+    for _ in 0..200 {
+        if let Ok(c) = hypha_ipc::client::Client::connect(&lab.d(i).socket, "test").await {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no API socket: {}", lab.d(i).log());
+}
+
 /// Runs a command that must succeed.
 pub fn run(cmd: &[&str]) {
     let out = Command::new(cmd[0]).args(&cmd[1..]).output().expect(cmd[0]);

@@ -32,6 +32,31 @@ pub(super) struct Established {
     tx_bytes: u64,
 }
 
+impl Established {
+    /// A fresh session. The responder's link is confirmed at once (it just authenticated the
+    /// initiator's last message); the initiator's waits for the first frame back.
+    fn new(
+        keys: LinkKeys,
+        remote_index: u32,
+        node: NodeId,
+        initiator: bool,
+        now: Timestamp,
+    ) -> Self {
+        Established {
+            keys,
+            remote_index,
+            node,
+            send_counter: 0,
+            replay: ReplayWindow::new(),
+            confirmed: !initiator,
+            initiator,
+            since: now,
+            rx_bytes: 0,
+            tx_bytes: 0,
+        }
+    }
+}
+
 pub(super) enum State {
     Initiating(Handshake),
     Responding(Handshake, u32),
@@ -46,6 +71,15 @@ pub(super) struct Link {
 }
 
 impl Link {
+    fn up(remote: Remote, est: Established, created: Timestamp, now: Timestamp) -> Self {
+        Link {
+            remote,
+            state: State::Up(Box::new(est)),
+            created,
+            last_rx: now,
+        }
+    }
+
     pub(super) fn node(&self) -> Option<NodeId> {
         match &self.state {
             State::Up(e) if e.confirmed => Some(e.node),
@@ -240,26 +274,9 @@ impl Node {
                         if !self.allowed(&node) {
                             return;
                         }
-                        self.links.insert(
-                            receiver_index,
-                            Link {
-                                remote,
-                                state: State::Up(Box::new(Established {
-                                    keys,
-                                    remote_index: sender_index,
-                                    node,
-                                    send_counter: 0,
-                                    replay: ReplayWindow::new(),
-                                    confirmed: false,
-                                    initiator: true,
-                                    since: now,
-                                    rx_bytes: 0,
-                                    tx_bytes: 0,
-                                })),
-                                created: link.created,
-                                last_rx: now,
-                            },
-                        );
+                        let est = Established::new(keys, sender_index, node, true, now);
+                        self.links
+                            .insert(receiver_index, Link::up(remote, est, link.created, now));
                     }
                     Err(_) => self.counters.handshakes_failed += 1,
                 }
@@ -282,26 +299,9 @@ impl Node {
                         if !self.allowed(&node) {
                             return;
                         }
-                        self.links.insert(
-                            receiver_index,
-                            Link {
-                                remote,
-                                state: State::Up(Box::new(Established {
-                                    keys,
-                                    remote_index,
-                                    node,
-                                    send_counter: 0,
-                                    replay: ReplayWindow::new(),
-                                    confirmed: true,
-                                    initiator: false,
-                                    since: now,
-                                    rx_bytes: 0,
-                                    tx_bytes: 0,
-                                })),
-                                created: link.created,
-                                last_rx: now,
-                            },
-                        );
+                        let est = Established::new(keys, remote_index, node, false, now);
+                        self.links
+                            .insert(receiver_index, Link::up(remote, est, link.created, now));
                         self.link_established(now, receiver_index);
                     }
                     Err(_) => self.counters.handshakes_failed += 1,
