@@ -68,6 +68,7 @@ pub fn run(c: Conn, request: Request) -> Result<()> {
                 Response::Messages(m) => print_json(&m),
                 Response::Message(m) => print_json(&m),
                 Response::Sharing(s) => print_json(&s),
+                Response::Facts(f) => print_json(&f),
             };
         }
         match resp {
@@ -166,6 +167,19 @@ pub fn run(c: Conn, request: Request) -> Result<()> {
                         n.dropped_share,
                         n.rate_bps / 1e6
                     );
+                }
+            }
+            Response::Facts(fs) => {
+                if fs.is_empty() {
+                    println!("no facts");
+                }
+                for f in fs {
+                    let who = if f.subject == f.signer {
+                        "self".to_string()
+                    } else {
+                        f.signer[..12].to_string()
+                    };
+                    println!("{} at {:<40} said by {}", &f.subject[..12], f.endpoint, who);
                 }
             }
             Response::Message(None) => {

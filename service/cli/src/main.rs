@@ -66,6 +66,8 @@ enum Cmd {
         /// Weight, 1-1000.
         weight: u32,
     },
+    /// Endpoint facts this node holds (who can be reached where, and who says so).
+    Facts(api_cmds::Conn),
     /// The outbox (with delivery status) and the inbox.
     Messages(api_cmds::Conn),
     /// Follow events (links, routes, messages) as they happen.
@@ -104,6 +106,7 @@ fn main() {
             },
         ),
         Cmd::Messages(c) => api_cmds::run(c, Request::Messages),
+        Cmd::Facts(c) => api_cmds::run(c, Request::Facts),
         Cmd::Share {
             conn,
             percent,

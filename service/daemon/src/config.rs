@@ -67,6 +67,9 @@ pub struct Config {
     /// only 0 limits anything (it stops all forwarding).
     #[serde(default = "full_share")]
     pub share: u8,
+    /// Experimental: gossip endpoint facts and upgrade relayed traffic to direct links.
+    #[serde(default)]
+    pub direct_paths: bool,
 }
 
 fn full_share() -> u8 {

@@ -105,3 +105,53 @@ impl Mcast {
         }
     }
 }
+
+/// This host's addresses that others might reach (not loopback, not link-local), with `port`:
+/// the endpoints this node claims in its facts.
+#[cfg(unix)]
+pub fn local_endpoints(port: u16) -> Vec<SocketAddr> {
+    use nix::net::if_::InterfaceFlags;
+    let Ok(list) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    let mut v: Vec<SocketAddr> = list
+        .filter(|i| {
+            i.flags.contains(InterfaceFlags::IFF_UP)
+                && !i.flags.contains(InterfaceFlags::IFF_LOOPBACK)
+        })
+        .filter_map(|i| {
+            let a = i.address?;
+            if let Some(v4) = a.as_sockaddr_in() {
+                Some(SocketAddr::new(v4.ip().into(), port))
+            } else {
+                let v6 = a.as_sockaddr_in6()?.ip();
+                // Link-local needs a scope, and the overlay's own addresses are not underlay.
+                let skip =
+                    v6.segments()[0] & 0xffc0 == 0xfe80 || v6.segments()[0] & 0xfe00 == 0x0600;
+                (!skip).then(|| SocketAddr::new(v6.into(), port))
+            }
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Windows: addresses as `if-addrs` lists them.
+#[cfg(windows)]
+pub fn local_endpoints(port: u16) -> Vec<SocketAddr> {
+    let Ok(list) = if_addrs::get_if_addrs() else {
+        return Vec::new();
+    };
+    let mut v: Vec<SocketAddr> = list
+        .into_iter()
+        .filter(|i| !i.is_loopback())
+        .map(|i| SocketAddr::new(i.ip(), port))
+        .filter(
+            |a| !matches!(a.ip(), std::net::IpAddr::V6(v6) if v6.segments()[0] & 0xfe00 == 0x0600),
+        )
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}

@@ -396,6 +396,20 @@ impl Service {
                 Ok(Response::Metrics(status::metrics(&self.node, disc, &extra)))
             }
             Request::Send(s) => self.api_send(s),
+            Request::Facts => Ok(Response::Facts(
+                self.node
+                    .facts()
+                    .all()
+                    .map(|f| api::Fact {
+                        subject: f.subject.to_hex(),
+                        signer: f.signer.to_hex(),
+                        endpoint: hypha_proto::wire::fact::parse_endpoint(&f.value)
+                            .map_or_else(|| "?".into(), |a| a.to_string()),
+                        issued_ms: f.issued_ms,
+                        expires_ms: f.expires_ms(),
+                    })
+                    .collect(),
+            )),
             Request::Share { percent, uplink } => {
                 let bad = |m: String| ApiError::new(ErrorCode::BadRequest, m);
                 if let Some(p) = percent {
@@ -702,6 +716,8 @@ pub async fn run(cfg: Config) -> Result<()> {
             .transpose()?,
     };
     let node_cfg = NodeConfig {
+        wall_offset_ms: wall_micros() / 1000,
+        direct_paths: cfg.direct_paths,
         transit_rate: settings::transit_rate(share_percent, uplink_bps),
         network: network.clone(),
         allow,
@@ -973,10 +989,13 @@ pub async fn run(cfg: Config) -> Result<()> {
                     m.send_all(&hello).await;
                 }
             },
-            _ = rescan_tick.tick(), if svc.mcast.is_some() => {
+            _ = rescan_tick.tick() => {
                 if let Some((m, _)) = svc.mcast.as_mut() {
                     m.rescan();
                 }
+                let now = svc.now();
+                let eps = crate::mcast::local_endpoints(local.port());
+                svc.node.set_own_endpoints(now, eps);
             },
             _ = status_tick.tick(), if cfg.status_file.is_some() => {
                 if let Some(path) = &cfg.status_file {

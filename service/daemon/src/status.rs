@@ -38,6 +38,7 @@ pub fn counter_groups(
                 ("hopLimitExceeded", c.hop_limit_exceeded),
                 ("bounced", c.bounced),
                 ("droppedShare", c.dropped_share),
+                ("directAttempts", c.direct_attempts),
                 ("tunRejected", c.tun_rejected),
                 ("spoofedSource", c.spoofed_source),
                 ("e2eAuthFailed", c.e2e_auth_failed),
@@ -61,6 +62,18 @@ pub fn counter_groups(
             ],
         ),
     ];
+    let f = &node.facts().counters;
+    groups.push((
+        "facts",
+        vec![
+            ("accepted", f.accepted),
+            ("forged", f.forged),
+            ("expired", f.expired),
+            ("untrusted", f.untrusted),
+            ("rateLimited", f.rate_limited),
+            ("malformed", f.malformed),
+        ],
+    ));
     let m = &node.bus().counters;
     groups.push((
         "bus",

@@ -80,6 +80,8 @@ pub enum Request {
         /// Weight, 1–1000.
         weight: u32,
     },
+    /// Endpoint facts this node holds.
+    Facts,
     /// Takes the oldest unread message, waiting up to `wait_ms` for one to arrive.
     Recv {
         /// How long to wait (0: answer at once).
@@ -160,6 +162,8 @@ pub enum Response {
     Message(Option<Message>),
     /// For `share` and `priority`.
     Sharing(Sharing),
+    /// For `facts`.
+    Facts(Vec<Fact>),
     /// For requests that only change something.
     Done,
 }
@@ -244,6 +248,22 @@ pub struct NeighbourShare {
     pub dropped_share: u64,
     /// Current forwarding rate, bits per second.
     pub rate_bps: f64,
+}
+
+/// A signed endpoint fact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fact {
+    /// Whom it is about.
+    pub subject: String,
+    /// Who signed it (the subject itself, or a neighbour that saw the endpoint).
+    pub signer: String,
+    /// The endpoint.
+    pub endpoint: String,
+    /// Signed at, ms since the Unix epoch.
+    pub issued_ms: u64,
+    /// Expires at, ms since the Unix epoch.
+    pub expires_ms: u64,
 }
 
 /// The outbox and the inbox.

@@ -9,6 +9,7 @@ pub mod babel;
 pub mod bus;
 pub mod crypto;
 pub mod discovery;
+pub mod facts;
 pub mod icmp6;
 pub mod identity;
 pub mod link;

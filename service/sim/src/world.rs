@@ -142,12 +142,9 @@ impl World {
             owner.insert(id.node_id().subnet(), i as u32);
             let mut node_seed = [0u8; 32];
             rng.fill_bytes(&mut node_seed);
-            nodes.push(Node::new(
-                id,
-                NodeConfig::default(),
-                Timestamp::ZERO,
-                node_seed,
-            ));
+            // Endpoint facts are not simulated: every node is reachable only over its edges.
+            let cfg = NodeConfig::default();
+            nodes.push(Node::new(id, cfg, Timestamp::ZERO, node_seed));
         }
         let (lo, hi) = cfg.latency_ms;
         let mut edge_of = FxHashMap::default();

@@ -18,7 +18,7 @@ impl Node {
     /// Handles an IPv6 packet read from the TUN: seals it for its destination node and sends
     /// it to the next hop.
     pub fn handle_tun(&mut self, now: Timestamp, packet: &[u8]) {
-        let _ = now;
+        self.now_hint = now;
         if packet.len() < IPV6_HEADER || packet[0] >> 4 != 6 {
             self.counters.tun_rejected += 1;
             return;
@@ -55,6 +55,9 @@ impl Node {
             self.counters.no_route += 1;
             return false;
         };
+        if kind != PayloadKind::Punch && self.link_node(next) != Some(node) {
+            self.maybe_direct(self.now_hint, node);
+        }
         let mut buf = Vec::with_capacity(HEADER_LEN + 1 + 68 + 1 + payload.len() + 32);
         buf.extend_from_slice(&[0; HEADER_LEN]);
         buf.push(KIND_ROUTED);
@@ -159,6 +162,10 @@ impl Node {
                 Ok(a) => self.bus.on_ack(src, &a),
                 Err(_) => self.counters.malformed += 1,
             },
+            PayloadKind::Punch => {
+                let p = payload.to_vec();
+                self.handle_punch(now, src, &p);
+            }
         }
     }
 }

@@ -192,6 +192,7 @@ impl Node {
 
     /// Handles one datagram from `remote`. `data` is decrypted in place.
     pub fn handle_datagram(&mut self, now: Timestamp, remote: Remote, data: &mut [u8]) {
+        self.now_hint = now;
         self.counters.datagrams_in += 1;
         match data.first() {
             Some(&TYPE_TRANSPORT) => self.handle_transport(now, remote, data),
@@ -366,6 +367,7 @@ impl Node {
                 self.pump_bus(now);
             }
             Ok(InnerRepr::Close) => self.drop_link(now, index, "closed by neighbour"),
+            Ok(InnerRepr::Facts(body)) => self.handle_facts(now, index, body),
             Err(_) => self.counters.malformed += 1,
         }
     }
@@ -397,6 +399,7 @@ impl Node {
             self.sched.set_weight(id, w);
         }
         self.babel.add_neighbour(now, id);
+        self.send_all_facts(id);
         self.events.push_back(Event::LinkUp {
             link: id,
             node,
@@ -438,6 +441,7 @@ impl Node {
             return;
         };
         self.sched.remove(id);
+        self.fact_rate.remove(&id);
         if let State::Up(e) = link.state
             && e.confirmed
         {

@@ -7,6 +7,7 @@
 //! links.
 
 mod data;
+mod direct;
 mod links;
 
 use std::collections::VecDeque;
@@ -106,6 +107,11 @@ pub struct NodeConfig {
     /// Limit on traffic forwarded for others, bytes per second (`None`: no limit; `Some(0)`:
     /// forward nothing and advertise no transit routes).
     pub transit_rate: Option<u64>,
+    /// Gossip endpoint facts and upgrade relayed traffic to direct links (experimental, off by
+    /// default: traffic does not yet fall back to the relay when a direct link dies).
+    pub direct_paths: bool,
+    /// Wall-clock milliseconds at our time zero (facts carry wall-clock times).
+    pub wall_offset_ms: u64,
 }
 
 impl Default for NodeConfig {
@@ -121,6 +127,9 @@ impl Default for NodeConfig {
             max_backoff: Duration::from_secs(10),
             bus: BusConfig::default(),
             transit_rate: None,
+            // Off until falling back from a dead direct link works (see the direct-path tests).
+            direct_paths: false,
+            wall_offset_ms: 0,
         }
     }
 }
@@ -162,6 +171,8 @@ pub struct NodeCounters {
     pub hop_limit_exceeded: u64,
     /// Packets that would go back where they came from.
     pub bounced: u64,
+    /// Attempts to reach a relayed destination directly.
+    pub direct_attempts: u64,
     /// Transit packets dropped by the sharing limit (queue full, or sharing 0 %).
     pub dropped_share: u64,
     /// TUN packets that were not IPv6 to an overlay address from our /64.
@@ -193,11 +204,18 @@ pub struct Node {
     bus: Bus,
     sched: crate::sched::Scheduler,
     priorities: FxHashMap<NodeId, u32>,
+    facts: crate::facts::FactStore,
+    own_endpoints: Vec<SocketAddr>,
+    next_fact_refresh: Timestamp,
+    direct_attempts: FxHashMap<NodeId, Timestamp>,
+    fact_rate: FxHashMap<LinkId, (Timestamp, u32)>,
     sessions: crate::session::Sessions,
     transmits: VecDeque<Transmit>,
     tun_out: VecDeque<Vec<u8>>,
     events: VecDeque<Event>,
     next_maintenance: Timestamp,
+    /// The latest time the node was given (for work triggered from calls without one).
+    now_hint: Timestamp,
     /// Counters.
     pub counters: NodeCounters,
 }
@@ -218,6 +236,11 @@ impl Node {
             bus: Bus::new(cfg.bus.clone()),
             sched: crate::sched::Scheduler::new(cfg.transit_rate),
             priorities: FxHashMap::default(),
+            facts: crate::facts::FactStore::new(),
+            own_endpoints: Vec::new(),
+            next_fact_refresh: now,
+            direct_attempts: FxHashMap::default(),
+            fact_rate: FxHashMap::default(),
             identity,
             rng,
             links: FxHashMap::default(),
@@ -227,6 +250,7 @@ impl Node {
             tun_out: VecDeque::new(),
             events: VecDeque::new(),
             next_maintenance: now,
+            now_hint: now,
             counters: NodeCounters::default(),
             cfg,
         }
@@ -394,6 +418,7 @@ impl Node {
 
     /// Queues a message for reliable delivery; progress is reported as [`Event::Bus`].
     pub fn bus_send(&mut self, now: Timestamp, msg: Outgoing) -> Result<(), SendError> {
+        self.now_hint = now;
         self.bus.send(msg)?;
         self.pump_bus(now);
         Ok(())
@@ -430,9 +455,11 @@ impl Node {
 
     /// Runs due timers.
     pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.now_hint = now;
         if now >= self.next_maintenance {
             self.maintain_links(now);
             self.maintain_peers(now);
+            self.maintain_facts(now);
             self.next_maintenance = now + MAINTENANCE;
         }
         if now >= self.babel.poll_timeout() {

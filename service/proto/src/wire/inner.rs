@@ -4,6 +4,7 @@
 //! 0x01 | Babel TLVs            routing control for this link
 //! 0x02 | routed packet         overlay data (see `routed`)
 //! 0x03                         close: the sender is tearing the link down
+//! 0x04 | facts                 signed endpoint facts (see `fact`)
 //! ```
 
 use super::WireError;
@@ -14,6 +15,8 @@ pub const KIND_BABEL: u8 = 0x01;
 pub const KIND_ROUTED: u8 = 0x02;
 /// Inner kind: link close.
 pub const KIND_CLOSE: u8 = 0x03;
+/// Inner kind: facts gossiped to a neighbour.
+pub const KIND_FACTS: u8 = 0x04;
 
 /// What a decrypted transport frame carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +27,8 @@ pub enum InnerRepr<'a> {
     Routed(&'a [u8]),
     /// The peer closes the link.
     Close,
+    /// Facts (parse with [`super::fact::parse_list`]).
+    Facts(&'a [u8]),
 }
 
 impl<'a> InnerRepr<'a> {
@@ -35,6 +40,7 @@ impl<'a> InnerRepr<'a> {
             KIND_ROUTED => Ok(InnerRepr::Routed(body)),
             KIND_CLOSE if body.is_empty() => Ok(InnerRepr::Close),
             KIND_CLOSE => Err(WireError::Malformed("close carries no body")),
+            KIND_FACTS => Ok(InnerRepr::Facts(body)),
             t => Err(WireError::UnknownType(t)),
         }
     }
@@ -51,6 +57,10 @@ impl<'a> InnerRepr<'a> {
                 out.extend_from_slice(b);
             }
             InnerRepr::Close => out.push(KIND_CLOSE),
+            InnerRepr::Facts(b) => {
+                out.push(KIND_FACTS);
+                out.extend_from_slice(b);
+            }
         }
     }
 }

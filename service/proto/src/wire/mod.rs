@@ -12,6 +12,7 @@ pub mod babel;
 pub mod bus_ack;
 pub mod bus_chunk;
 pub mod discovery;
+pub mod fact;
 pub mod handshake;
 pub mod inner;
 pub mod routed;

@@ -30,6 +30,8 @@ pub enum PayloadKind {
     BusChunk = 0x01,
     /// A message-bus acknowledgement.
     BusAck = 0x02,
+    /// "Let us try a direct link": the sender's endpoint facts; both sides then dial at once.
+    Punch = 0x03,
 }
 
 impl PayloadKind {
@@ -39,6 +41,7 @@ impl PayloadKind {
             0x00 => Ok(PayloadKind::Ipv6),
             0x01 => Ok(PayloadKind::BusChunk),
             0x02 => Ok(PayloadKind::BusAck),
+            0x03 => Ok(PayloadKind::Punch),
             t => Err(WireError::UnknownType(t)),
         }
     }

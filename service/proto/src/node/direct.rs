@@ -1,0 +1,221 @@
+//! Direct paths: endpoint facts, their gossip, and upgrading relayed traffic to a direct link.
+//!
+//! A node signs facts for its own endpoints (the daemon tells it its addresses) and vouches
+//! for the address each UDP neighbour is seen at (behind a NAT, that is the mapping the
+//! outside world must use). Facts flood to neighbours as they are accepted (see
+//! [`crate::facts`] for whom we believe). When this node sends to a destination through a
+//! relay and knows endpoints for it, it dials them and sends the destination a punch (its own
+//! endpoint facts, end to end through the mesh), which makes the destination dial back at the
+//! same time — that opens both NATs' mappings. An authenticated direct link is an ordinary
+//! neighbour, so routing prefers it; when it dies, routing falls back to the relay.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{LinkId, Node, Remote};
+use crate::identity::NodeId;
+use crate::time::Timestamp;
+use crate::wire::fact::{self, ATTR_UDP_ENDPOINT, FactRepr, endpoint_value};
+use crate::wire::inner::KIND_FACTS;
+use crate::wire::routed::PayloadKind;
+
+/// Lifetime of the facts we sign.
+const FACT_TTL_S: u16 = 300;
+/// How often we re-sign them.
+const REFRESH: Duration = Duration::from_secs(60);
+/// Least time between two direct attempts towards one node.
+const RETRY: Duration = Duration::from_secs(5);
+/// Facts per link frame (each is about 160 bytes).
+const PER_FRAME: usize = 8;
+/// Endpoints tried per attempt.
+const MAX_TRIES: usize = 4;
+
+impl Node {
+    /// Wall-clock milliseconds (the caller's epoch offset plus our monotonic time).
+    pub(super) fn wall_ms(&self, now: Timestamp) -> u64 {
+        self.cfg.wall_offset_ms + now.as_micros() / 1000
+    }
+
+    /// Tells the node where it can be reached (its addresses with the link port); they are
+    /// signed as facts and gossiped.
+    pub fn set_own_endpoints(&mut self, now: Timestamp, endpoints: Vec<SocketAddr>) {
+        if endpoints != self.own_endpoints {
+            self.own_endpoints = endpoints;
+            self.sign_facts(now);
+        }
+    }
+
+    /// The fact store (for the API).
+    pub fn facts(&self) -> &crate::facts::FactStore {
+        &self.facts
+    }
+
+    fn sign_facts(&mut self, now: Timestamp) {
+        if !self.cfg.direct_paths {
+            return;
+        }
+        let wall = self.wall_ms(now);
+        let me = self.identity.node_id();
+        let mut new = Vec::new();
+        for ep in &self.own_endpoints {
+            new.push(FactRepr::signed(
+                &self.identity,
+                me,
+                ATTR_UDP_ENDPOINT,
+                endpoint_value(ep),
+                wall,
+                FACT_TTL_S,
+            ));
+        }
+        // Vouch for where our UDP neighbours are seen from here.
+        for l in self.links.values() {
+            if let (Some(node), Remote::Udp(addr)) = (l.node(), l.remote) {
+                new.push(FactRepr::signed(
+                    &self.identity,
+                    node,
+                    ATTR_UDP_ENDPOINT,
+                    endpoint_value(&addr),
+                    wall,
+                    FACT_TTL_S,
+                ));
+            }
+        }
+        for f in new {
+            self.facts.insert(f, wall, |_| true);
+        }
+        self.next_fact_refresh = now + REFRESH;
+    }
+
+    /// Periodic work: refresh, expire, gossip.
+    pub(super) fn maintain_facts(&mut self, now: Timestamp) {
+        if !self.cfg.direct_paths {
+            return;
+        }
+        if now >= self.next_fact_refresh {
+            self.sign_facts(now);
+        }
+        self.facts.expire(self.wall_ms(now));
+        let gossip = self.facts.take_gossip();
+        if gossip.is_empty() {
+            return;
+        }
+        let links: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.node().is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        for chunk in gossip.chunks(PER_FRAME) {
+            let mut frame = vec![KIND_FACTS];
+            fact::emit_list(chunk, &mut frame);
+            for &l in &links {
+                self.send_inner(l, &frame);
+            }
+        }
+    }
+
+    /// A new neighbour gets every fact we hold.
+    pub(super) fn send_all_facts(&mut self, link: LinkId) {
+        if !self.cfg.direct_paths {
+            return;
+        }
+        let all: Vec<FactRepr> = self.facts.all().cloned().collect();
+        for chunk in all.chunks(PER_FRAME) {
+            let mut frame = vec![KIND_FACTS];
+            fact::emit_list(chunk, &mut frame);
+            self.send_inner(link, &frame);
+        }
+    }
+
+    /// Facts arrived from a neighbour.
+    pub(super) fn handle_facts(&mut self, now: Timestamp, link: LinkId, body: &[u8]) {
+        if !self.cfg.direct_paths {
+            return;
+        }
+        let Ok(list) = fact::parse_list(body) else {
+            self.facts.counters.malformed += 1;
+            return;
+        };
+        let window = self.fact_rate.entry(link).or_insert((now, 0));
+        if now.saturating_since(window.0) >= Duration::from_secs(1) {
+            *window = (now, 0);
+        }
+        let wall = self.wall_ms(now);
+        for f in list {
+            let w = self.fact_rate.get_mut(&link).expect("inserted");
+            if w.1 >= crate::facts::MAX_PER_LINK_SECOND {
+                self.facts.counters.rate_limited += 1;
+                continue;
+            }
+            w.1 += 1;
+            let babel = &self.babel;
+            self.facts
+                .insert(f, wall, |n| babel.lookup(&n.subnet()).is_some());
+        }
+    }
+
+    /// Traffic to `dst` is leaving through a relay: try to reach it directly.
+    pub(super) fn maybe_direct(&mut self, now: Timestamp, dst: NodeId) {
+        if !self.cfg.direct_paths || !self.try_direct(now, dst) {
+            return;
+        }
+        // Ask the destination to dial us at the same time (NATs open both ways).
+        let mine: Vec<FactRepr> = self
+            .facts
+            .all()
+            .filter(|f| f.subject == self.identity.node_id())
+            .take(32)
+            .cloned()
+            .collect();
+        if !mine.is_empty() {
+            let mut payload = Vec::new();
+            fact::emit_list(&mine, &mut payload);
+            self.send_payload(&dst, PayloadKind::Punch, &payload);
+        }
+    }
+
+    /// Dials `dst`'s known endpoints (rate-limited). Returns true when an attempt was made.
+    fn try_direct(&mut self, now: Timestamp, dst: NodeId) -> bool {
+        if self.links.values().any(|l| l.node() == Some(dst)) {
+            return false;
+        }
+        if self
+            .direct_attempts
+            .get(&dst)
+            .is_some_and(|&t| now.saturating_since(t) < RETRY)
+        {
+            return false;
+        }
+        let endpoints = self.facts.endpoints(&dst);
+        if endpoints.is_empty() {
+            return false;
+        }
+        self.direct_attempts.insert(dst, now);
+        self.counters.direct_attempts += 1;
+        for ep in endpoints.into_iter().take(MAX_TRIES) {
+            let remote = Remote::Udp(ep);
+            if !self.links.values().any(|l| l.remote == remote) {
+                self.initiate(now, remote);
+            }
+        }
+        true
+    }
+
+    /// A punch arrived: learn the sender's endpoints and dial them now.
+    pub(super) fn handle_punch(&mut self, now: Timestamp, from: NodeId, payload: &[u8]) {
+        if !self.cfg.direct_paths {
+            return;
+        }
+        let Ok(list) = fact::parse_list(payload) else {
+            self.facts.counters.malformed += 1;
+            return;
+        };
+        let wall = self.wall_ms(now);
+        for f in list.into_iter().filter(|f| f.subject == from) {
+            let babel = &self.babel;
+            self.facts
+                .insert(f, wall, |n| babel.lookup(&n.subnet()).is_some());
+        }
+        self.try_direct(now, from);
+    }
+}
