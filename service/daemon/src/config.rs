@@ -67,8 +67,8 @@ pub struct Config {
     /// only 0 limits anything (it stops all forwarding).
     #[serde(default = "full_share")]
     pub share: u8,
-    /// Experimental: gossip endpoint facts and upgrade relayed traffic to direct links.
-    #[serde(default)]
+    /// Gossip endpoint facts and upgrade relayed traffic to direct links (default on).
+    #[serde(default = "yes")]
     pub direct_paths: bool,
 }
 

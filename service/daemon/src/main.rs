@@ -71,10 +71,9 @@ struct Flags {
     /// Share of the uplink forwarded for others, 0-100 %.
     #[arg(long)]
     share: Option<u8>,
-    /// Experimental: learn endpoints from signed facts and upgrade relayed traffic to direct
-    /// links.
+    /// Do not gossip endpoint facts nor upgrade relayed traffic to direct links.
     #[arg(long)]
-    direct_paths: bool,
+    no_direct_paths: bool,
     /// Accept bus messages only on these topics; repeatable or comma-separated.
     #[arg(long, value_delimiter = ',')]
     bus_topics: Vec<String>,
@@ -123,8 +122,8 @@ fn apply(mut c: Config, f: Flags) -> Result<Config> {
     if let Some(s) = f.share {
         c.share = s;
     }
-    if f.direct_paths {
-        c.direct_paths = true;
+    if f.no_direct_paths {
+        c.direct_paths = false;
     }
     c.validate()?;
     Ok(c)

@@ -95,6 +95,10 @@ impl Io {
             match t.remote {
                 Remote::Udp(a) => {
                     let a = udp::for_socket(self.udp_v6, a);
+                    if let Some(ttl) = t.ttl {
+                        udp::send_with_ttl(&self.udp, &t.payload, a, ttl);
+                        continue;
+                    }
                     match self.udp.try_send_to(&t.payload, a) {
                         Ok(_) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {

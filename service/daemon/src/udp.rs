@@ -48,3 +48,26 @@ pub fn for_socket(sock_is_v6: bool, a: SocketAddr) -> SocketAddr {
         other => other,
     }
 }
+
+/// Sends one datagram with a given IP TTL / IPv6 hop limit, then restores the default.
+/// Best effort: a primer that cannot be sent is simply not sent.
+pub fn send_with_ttl(sock: &UdpSocket, data: &[u8], to: SocketAddr, ttl: u8) {
+    let s = socket2::SockRef::from(sock);
+    let v6 = sock.local_addr().map(|a| a.is_ipv6()).unwrap_or(false);
+    let (old4, old6) = (
+        s.ttl_v4().ok(),
+        if v6 { s.unicast_hops_v6().ok() } else { None },
+    );
+    // A dual-stack socket sends IPv4-mapped destinations as IPv4: set both.
+    let _ = s.set_ttl_v4(ttl as u32);
+    if v6 {
+        let _ = s.set_unicast_hops_v6(ttl as u32);
+    }
+    let _ = sock.try_send_to(data, to);
+    if let Some(t) = old4 {
+        let _ = s.set_ttl_v4(t);
+    }
+    if let Some(h) = old6 {
+        let _ = s.set_unicast_hops_v6(h);
+    }
+}

@@ -32,7 +32,7 @@ fn relayed_traffic_moves_to_a_direct_link() {
     let (_, _, _, ab) = lab.veth(&a, &b); // 10.250.1.x
     let (_, _, bc, _) = lab.veth(&b, &c); // 10.250.2.x
     lab.veth(&a, &c); // 10.250.3.x: a direct path nobody configured
-    let base = ["--no-multicast", "--direct-paths"];
+    let base = ["--no-multicast"];
     let da = lab.start(
         &a,
         "a",
@@ -71,14 +71,13 @@ fn relayed_traffic_moves_to_a_direct_link() {
 }
 
 #[test]
-#[ignore = "known failing: after the direct link times out on both sides, a→c does not resume through b (under investigation; direct paths are off by default)"]
 fn traffic_falls_back_to_the_relay_when_the_direct_link_dies() {
     let mut lab = Lab::new();
     let (a, b, c) = (lab.ns("a"), lab.ns("b"), lab.ns("c"));
     let (_, _, _, ab) = lab.veth(&a, &b);
     let (_, _, bc, _) = lab.veth(&b, &c);
     let (ac_a, _, _, _) = lab.veth(&a, &c);
-    let base = ["--no-multicast", "--direct-paths"];
+    let base = ["--no-multicast"];
     let da = lab.start(
         &a,
         "a",
@@ -153,7 +152,6 @@ fn nat(lab: &Lab, ns: &str, out_if: &str) {
 }
 
 #[test]
-#[ignore = "known failing: no punched link within 20 s yet (direct paths are experimental and off by default)"]
 fn two_nodes_behind_nats_punch_a_direct_link() {
     let mut lab = Lab::new();
     let (a, na, b, nc, c) = (
@@ -185,7 +183,7 @@ fn two_nodes_behind_nats_punch_a_direct_link() {
     nat(&lab, &na, &na_out);
     nat(&lab, &nc, &nc_out);
     let _ = (na_pub, nc_pub);
-    let base = ["--no-multicast", "--direct-paths"];
+    let base = ["--no-multicast"];
     let da = lab.start(
         &a,
         "a",

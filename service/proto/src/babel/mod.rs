@@ -280,6 +280,14 @@ impl Babel {
         Some((sel.neigh, self.rids[sel.rid as usize].0.node))
     }
 
+    /// True when the destination has no selected route but neighbours still offer (unfeasible)
+    /// ones: a seqno request is on its way and a route should be back shortly.
+    pub fn is_starving(&self, subnet: &Subnet) -> bool {
+        self.table.get(subnet).is_some_and(|p| {
+            p.selected.is_none() && p.entries.iter().any(|e| e.refmetric != INFINITY)
+        })
+    }
+
     /// Every selected route.
     pub fn routes(&self) -> impl Iterator<Item = RouteInfo> + '_ {
         self.table.iter().filter_map(|(s, p)| {

@@ -30,7 +30,12 @@ impl Node {
             self.counters.tun_rejected += 1;
             return;
         }
-        if !self.send_payload_to_subnet(Subnet::of(&dst), PayloadKind::Ipv6, packet) {
+        let subnet = Subnet::of(&dst);
+        // While routing waits for a seqno answer the route is about to come back: drop quietly
+        // (the sender retransmits) rather than tell applications the host is unreachable.
+        if !self.send_payload_to_subnet(subnet, PayloadKind::Ipv6, packet)
+            && !self.babel.is_starving(&subnet)
+        {
             let (ty, code) = crate::icmp6::UNREACHABLE_NO_ROUTE;
             let me = self.identity.node_id().address().0;
             if let Some(err) = crate::icmp6::error(me, packet, ty, code, 0) {

@@ -29,6 +29,12 @@ const RETRY: Duration = Duration::from_secs(5);
 const PER_FRAME: usize = 8;
 /// Endpoints tried per attempt.
 const MAX_TRIES: usize = 4;
+/// TTL of a NAT primer: enough to leave through our own NAT (usually the first hop), too
+/// little to reach the far side's.
+const PRIMER_TTL: u8 = 2;
+/// Delay between the primers and the real dial, so that both sides' primers have opened
+/// their NATs before any handshake arrives.
+const PRIME_DELAY: Duration = Duration::from_millis(150);
 
 impl Node {
     /// Wall-clock milliseconds (the caller's epoch offset plus our monotonic time).
@@ -114,10 +120,25 @@ impl Node {
         }
     }
 
-    /// A new neighbour gets every fact we hold.
-    pub(super) fn send_all_facts(&mut self, link: LinkId) {
+    /// A new neighbour: vouch for the address we see it at (behind a NAT that is its public
+    /// mapping, which nobody else can know) and send it every fact we hold.
+    pub(super) fn on_link_up_facts(&mut self, now: Timestamp, link: LinkId) {
         if !self.cfg.direct_paths {
             return;
+        }
+        if let Some(l) = self.links.get(&link)
+            && let (Some(node), Remote::Udp(addr)) = (l.node(), l.remote)
+        {
+            let wall = self.wall_ms(now);
+            let f = FactRepr::signed(
+                &self.identity,
+                node,
+                ATTR_UDP_ENDPOINT,
+                endpoint_value(&addr),
+                wall,
+                FACT_TTL_S,
+            );
+            self.facts.insert(f, wall, |_| true);
         }
         let all: Vec<FactRepr> = self.facts.all().cloned().collect();
         for chunk in all.chunks(PER_FRAME) {
@@ -148,9 +169,13 @@ impl Node {
                 continue;
             }
             w.1 += 1;
+            // The neighbour that hands us its own vouch is authenticated by this very link,
+            // even before routing has a route to it.
             let babel = &self.babel;
-            self.facts
-                .insert(f, wall, |n| babel.lookup(&n.subnet()).is_some());
+            let via = self.links.get(&link).and_then(|l| l.node());
+            self.facts.insert(f, wall, |n| {
+                Some(*n) == via || babel.lookup(&n.subnet()).is_some()
+            });
         }
     }
 
@@ -192,13 +217,34 @@ impl Node {
         }
         self.direct_attempts.insert(dst, now);
         self.counters.direct_attempts += 1;
+        // Linux-style NATs map a flow to a new port when an unsolicited packet from the far
+        // side arrived first; so first open our own mapping with a primer that dies on the way,
+        // and dial for real a moment later, when the far side has primed its NAT too.
         for ep in endpoints.into_iter().take(MAX_TRIES) {
             let remote = Remote::Udp(ep);
+            if self.links.values().any(|l| l.remote == remote) {
+                continue;
+            }
+            self.transmits.push_back(super::Transmit {
+                remote,
+                payload: vec![crate::wire::handshake::TYPE_PRIMER],
+                ttl: Some(PRIMER_TTL),
+            });
+            self.pending_dials.push((now + PRIME_DELAY, remote));
+        }
+        true
+    }
+
+    /// Dials the endpoints whose primers have had time to open the NATs.
+    pub(super) fn run_pending_dials(&mut self, now: Timestamp) {
+        let (due, later): (Vec<_>, Vec<_>) =
+            self.pending_dials.drain(..).partition(|(t, _)| *t <= now);
+        self.pending_dials = later;
+        for (_, remote) in due {
             if !self.links.values().any(|l| l.remote == remote) {
                 self.initiate(now, remote);
             }
         }
-        true
     }
 
     /// A punch arrived: learn the sender's endpoints and dial them now.

@@ -186,8 +186,11 @@ impl Node {
                 last_rx: now,
             },
         );
-        self.transmits
-            .push_back(super::Transmit { remote, payload });
+        self.transmits.push_back(super::Transmit {
+            remote,
+            payload,
+            ttl: None,
+        });
     }
 
     /// Handles one datagram from `remote`. `data` is decrypted in place.
@@ -196,6 +199,8 @@ impl Node {
         self.counters.datagrams_in += 1;
         match data.first() {
             Some(&TYPE_TRANSPORT) => self.handle_transport(now, remote, data),
+            // A NAT primer that made it here (no NAT in between): nothing to do.
+            Some(&crate::wire::handshake::TYPE_PRIMER) if data.len() == 1 => {}
             Some(&(TYPE_INIT | TYPE_RESP | TYPE_FINAL)) => match HandshakeRepr::parse(data) {
                 Ok(h) => self.handle_handshake(now, remote, h),
                 Err(_) => self.counters.malformed += 1,
@@ -241,8 +246,11 @@ impl Node {
                                 last_rx: now,
                             },
                         );
-                        self.transmits
-                            .push_back(super::Transmit { remote, payload });
+                        self.transmits.push_back(super::Transmit {
+                            remote,
+                            payload,
+                            ttl: None,
+                        });
                     }
                     Err(_) => self.counters.handshakes_failed += 1,
                 }
@@ -270,8 +278,11 @@ impl Node {
                             noise: &msg3,
                         }
                         .emit(&mut payload);
-                        self.transmits
-                            .push_back(super::Transmit { remote, payload });
+                        self.transmits.push_back(super::Transmit {
+                            remote,
+                            payload,
+                            ttl: None,
+                        });
                         if !self.allowed(&node) {
                             return;
                         }
@@ -399,7 +410,7 @@ impl Node {
             self.sched.set_weight(id, w);
         }
         self.babel.add_neighbour(now, id);
-        self.send_all_facts(id);
+        self.on_link_up_facts(now, id);
         self.events.push_back(Event::LinkUp {
             link: id,
             node,
@@ -478,6 +489,7 @@ impl Node {
         self.transmits.push_back(super::Transmit {
             remote: link.remote,
             payload: buf,
+            ttl: None,
         });
     }
 

@@ -54,6 +54,8 @@ pub struct Transmit {
     pub remote: Remote,
     /// Bytes.
     pub payload: Vec<u8>,
+    /// Send with this IP TTL / hop limit instead of the default (NAT primers).
+    pub ttl: Option<u8>,
 }
 
 /// Something the owner of the node may want to know or act on.
@@ -107,8 +109,7 @@ pub struct NodeConfig {
     /// Limit on traffic forwarded for others, bytes per second (`None`: no limit; `Some(0)`:
     /// forward nothing and advertise no transit routes).
     pub transit_rate: Option<u64>,
-    /// Gossip endpoint facts and upgrade relayed traffic to direct links (experimental, off by
-    /// default: traffic does not yet fall back to the relay when a direct link dies).
+    /// Gossip endpoint facts and upgrade relayed traffic to direct links.
     pub direct_paths: bool,
     /// Wall-clock milliseconds at our time zero (facts carry wall-clock times).
     pub wall_offset_ms: u64,
@@ -127,7 +128,8 @@ impl Default for NodeConfig {
             max_backoff: Duration::from_secs(10),
             bus: BusConfig::default(),
             transit_rate: None,
-            // Off until falling back from a dead direct link works (see the direct-path tests).
+            // Off in the core by default (the simulator does not model endpoints); the daemon
+            // turns it on.
             direct_paths: false,
             wall_offset_ms: 0,
         }
@@ -209,6 +211,7 @@ pub struct Node {
     next_fact_refresh: Timestamp,
     direct_attempts: FxHashMap<NodeId, Timestamp>,
     fact_rate: FxHashMap<LinkId, (Timestamp, u32)>,
+    pending_dials: Vec<(Timestamp, Remote)>,
     sessions: crate::session::Sessions,
     transmits: VecDeque<Transmit>,
     tun_out: VecDeque<Vec<u8>>,
@@ -241,6 +244,7 @@ impl Node {
             next_fact_refresh: now,
             direct_attempts: FxHashMap::default(),
             fact_rate: FxHashMap::default(),
+            pending_dials: Vec::new(),
             identity,
             rng,
             links: FxHashMap::default(),
@@ -354,6 +358,11 @@ impl Node {
     pub fn poll_timeout(&self) -> Timestamp {
         let t = self.next_maintenance.min(self.babel.poll_timeout());
         let t = self.sched.poll_timeout().map_or(t, |s| t.min(s));
+        let t = self
+            .pending_dials
+            .iter()
+            .map(|(d, _)| *d)
+            .fold(t, Timestamp::min);
         self.bus.poll_timeout().map_or(t, |b| t.min(b))
     }
 
@@ -462,6 +471,7 @@ impl Node {
             self.maintain_facts(now);
             self.next_maintenance = now + MAINTENANCE;
         }
+        self.run_pending_dials(now);
         if now >= self.babel.poll_timeout() {
             self.babel.handle_timeout(now);
         }

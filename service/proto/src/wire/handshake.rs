@@ -16,6 +16,9 @@ pub const TYPE_INIT: u8 = 0x01;
 pub const TYPE_RESP: u8 = 0x02;
 /// Type byte of the final handshake message.
 pub const TYPE_FINAL: u8 = 0x03;
+/// Type byte of a NAT primer: one byte sent with a short TTL before a direct dial, to open
+/// our own NAT's mapping without reaching (and poisoning) the far side's NAT.
+pub const TYPE_PRIMER: u8 = 0x05;
 /// The link protocol version this code speaks.
 pub const LINK_VERSION: u8 = 1;
 /// Largest Noise message we accept in a handshake datagram.
