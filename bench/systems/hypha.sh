@@ -7,7 +7,9 @@ start_node() {
   local peers bin=${HYPHAD:-$HERE/../target/release/hyphad}
   peers=$(printf 'udp://%s:9651,' "$@"); peers=${peers%,}
   rm -f "$WORK/hypha-$i.json"
-  ip netns exec "$ns" "$bin" --config /nonexistent --key-file "$WORK/hypha-$i.key" \
+  # Each node needs a state directory of its own (key, peers, bus database).
+  mkdir -p "$WORK/hypha-$i"
+  ip netns exec "$ns" "$bin" --config /nonexistent --key-file "$WORK/hypha-$i/key" \
     --status-file "$WORK/hypha-$i.json" --ipc-socket "$WORK/hypha-$i.sock" \
     --no-multicast --tun-name "hy$i" \
     --mtu "$HYPHA_MTU" --peers "$peers" >"$WORK/hypha-$i.log" 2>&1 &
