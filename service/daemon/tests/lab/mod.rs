@@ -326,6 +326,41 @@ pub async fn client(lab: &Lab, i: usize) -> hypha_ipc::client::Client {
     panic!("no API socket: {}", lab.d(i).log());
 }
 
+/// Pings `addr` from `ns` 20 times a second (`count` pings, timestamps on), runs `during`
+/// after the first second, and returns (replies, longest silence between two replies in s).
+/// A count rather than a deadline: `ping -w` gives up at the first ICMP error.
+pub fn outage(ns: &str, addr: &str, count: u32, during: impl FnOnce()) -> (usize, f64) {
+    let pinger = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "ping",
+            "-6",
+            "-D",
+            "-i",
+            "0.05",
+            "-W",
+            "1",
+            "-c",
+            &count.to_string(),
+            addr,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ping");
+    std::thread::sleep(Duration::from_millis(1000));
+    during();
+    let out = pinger.wait_with_output().expect("ping output");
+    let times: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("bytes from"))
+        .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
+        .collect();
+    let gap = times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    (times.len(), gap)
+}
+
 /// Runs a command that must succeed.
 pub fn run(cmd: &[&str]) {
     let out = Command::new(cmd[0]).args(&cmd[1..]).output().expect(cmd[0]);

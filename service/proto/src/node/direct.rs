@@ -169,14 +169,19 @@ impl Node {
                 continue;
             }
             w.1 += 1;
-            // The neighbour that hands us its own vouch is authenticated by this very link,
-            // even before routing has a route to it.
-            let babel = &self.babel;
             let via = self.links.get(&link).and_then(|l| l.node());
-            self.facts.insert(f, wall, |n| {
-                Some(*n) == via || babel.lookup(&n.subnet()).is_some()
-            });
+            self.accept_fact(f, wall, via);
         }
+    }
+
+    /// Offers a fact to the store under the trust model: members are the nodes we route to,
+    /// plus `via`, the neighbour that handed it over — authenticated by that very link even
+    /// before routing has a route to it.
+    fn accept_fact(&mut self, f: FactRepr, wall: u64, via: Option<NodeId>) {
+        let babel = &self.babel;
+        self.facts.insert(f, wall, |n| {
+            Some(*n) == via || babel.lookup(&n.subnet()).is_some()
+        });
     }
 
     /// Traffic to `dst` is leaving through a relay: try to reach it directly.
@@ -258,9 +263,7 @@ impl Node {
         };
         let wall = self.wall_ms(now);
         for f in list.into_iter().filter(|f| f.subject == from) {
-            let babel = &self.babel;
-            self.facts
-                .insert(f, wall, |n| babel.lookup(&n.subnet()).is_some());
+            self.accept_fact(f, wall, None);
         }
         self.try_direct(now, from);
     }

@@ -1,0 +1,397 @@
+//! Answers to the local API: status, peers, sharing, the message bus (with long-poll receive).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use hypha_ipc::api::{self, ApiError, ErrorCode, Request, Response};
+use hypha_proto::bus::{BusEvent, Outgoing};
+use hypha_proto::identity::NodeId;
+use hypha_proto::node::LinkState;
+use std::time::Duration;
+use tokio::time::Instant;
+
+use super::{Service, wall_micros};
+use crate::config::Endpoint;
+use crate::settings;
+use crate::status;
+use crate::store;
+
+/// A `recv` waiting for a message.
+pub(super) struct PendingRecv {
+    until: Instant,
+    topic: Option<String>,
+    reply: tokio::sync::oneshot::Sender<Result<Response, ApiError>>,
+}
+
+fn internal(e: anyhow::Error) -> ApiError {
+    ApiError::new(ErrorCode::Internal, format!("{e:#}"))
+}
+
+fn in_message(r: &store::InRecord) -> api::InMessage {
+    api::InMessage {
+        id: r.id.clone(),
+        from: r.from.clone(),
+        topic: r.topic.clone(),
+        reply_to: r.reply_to.clone(),
+        size: r.size,
+        received_ms: r.received_ms,
+        read: r.read,
+    }
+}
+
+impl Service {
+    fn sharing(&self) -> api::Sharing {
+        api::Sharing {
+            percent: self.share_percent,
+            uplink_bps: self.uplink_bps,
+            limit_bps: self.node.transit_rate().map(|r| r * 8),
+            neighbours: self
+                .node
+                .transit_stats()
+                .into_iter()
+                .map(|(n, weight, s)| api::NeighbourShare {
+                    node_id: n.to_hex(),
+                    weight,
+                    forwarded_bytes: s.forwarded_bytes,
+                    dropped_share: s.dropped_share,
+                    rate_bps: s.rate_bps,
+                })
+                .collect(),
+        }
+    }
+
+    pub(super) fn apply_share(&mut self) {
+        let now = self.now();
+        let rate = settings::transit_rate(self.share_percent, self.uplink_bps);
+        self.node.set_transit_rate(now, rate);
+        tracing::info!(
+            "sharing {} % of {:?} bit/s: transit limit {:?} bit/s",
+            self.share_percent,
+            self.uplink_bps,
+            rate.map(|r| r * 8)
+        );
+    }
+
+    pub(super) fn handle_api(&mut self, request: Request) -> Result<Response, ApiError> {
+        let disc = self.mcast.as_ref().map(|(_, d)| &d.counters);
+        match request {
+            Request::Status => {
+                let id = self.node.node_id();
+                let links_up = self
+                    .node
+                    .links()
+                    .iter()
+                    .filter(|l| l.state == LinkState::Up)
+                    .count();
+                Ok(Response::Status(api::Status {
+                    node_id: id.to_hex(),
+                    address: id.address().to_string(),
+                    subnet: id.subnet().to_string(),
+                    uptime_s: self.start.elapsed().as_secs(),
+                    tun: self.tun_name.clone(),
+                    links_up,
+                    routes: self.node.babel().route_count(),
+                    counters: status::flat_counters(&status::counter_groups(&self.node, disc)),
+                }))
+            }
+            Request::Peers => {
+                let mut configured: Vec<String> = self.peers.keys().cloned().collect();
+                configured.sort();
+                Ok(Response::Peers(api::Peers {
+                    links: self.node.links().iter().map(status::api_link).collect(),
+                    configured,
+                }))
+            }
+            Request::AddPeer { uri } => {
+                Endpoint::parse(&uri)
+                    .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("{uri}: {e:#}")))?;
+                self.store
+                    .add(&uri)
+                    .map_err(|e| ApiError::new(ErrorCode::Internal, format!("{e:#}")))?;
+                self.add_peer(&uri)
+                    .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("{e:#}")))?;
+                Ok(Response::Done)
+            }
+            Request::RemovePeer { uri } => {
+                let stored = self
+                    .store
+                    .remove(&uri)
+                    .map_err(|e| ApiError::new(ErrorCode::Internal, format!("{e:#}")))?;
+                if self.remove_peer(&uri) || stored {
+                    Ok(Response::Done)
+                } else {
+                    Err(ApiError::new(
+                        ErrorCode::NotFound,
+                        format!("no configured peer {uri}"),
+                    ))
+                }
+            }
+            Request::Routes => Ok(Response::Routes(status::api_routes(&self.node))),
+            Request::Metrics => {
+                let extra: Vec<(&str, u64)> = match &self.ipc {
+                    Some(s) => {
+                        use std::sync::atomic::Ordering::Relaxed;
+                        let c = &s.counters;
+                        vec![
+                            ("api_connections", c.connections.load(Relaxed)),
+                            ("api_refused", c.refused.load(Relaxed)),
+                            ("api_bad_frames", c.bad_frames.load(Relaxed)),
+                            ("api_bad_version", c.bad_version.load(Relaxed)),
+                        ]
+                    }
+                    None => Vec::new(),
+                };
+                Ok(Response::Metrics(status::metrics(&self.node, disc, &extra)))
+            }
+            Request::Send(s) => self.api_send(s),
+            Request::Facts => Ok(Response::Facts(
+                self.node
+                    .facts()
+                    .all()
+                    .map(|f| api::Fact {
+                        subject: f.subject.to_hex(),
+                        signer: f.signer.to_hex(),
+                        endpoint: hypha_proto::wire::fact::parse_endpoint(&f.value)
+                            .map_or_else(|| "?".into(), |a| a.to_string()),
+                        issued_ms: f.issued_ms,
+                        expires_ms: f.expires_ms(),
+                    })
+                    .collect(),
+            )),
+            Request::Share { percent, uplink } => {
+                let bad = |m: String| ApiError::new(ErrorCode::BadRequest, m);
+                if let Some(p) = percent {
+                    if p > 100 {
+                        return Err(bad(format!("share {p} is above 100 %")));
+                    }
+                    self.share_percent = p;
+                    self.settings.sharing.percent = Some(p);
+                }
+                if let Some(u) = uplink {
+                    let bps = crate::config::parse_rate(&u).map_err(|e| bad(format!("{e:#}")))?;
+                    self.uplink_bps = Some(bps);
+                    self.settings.sharing.uplink_bps = Some(bps);
+                }
+                if percent.is_some() || self.settings.sharing.uplink_bps.is_some() {
+                    self.settings.save().map_err(internal)?;
+                    self.apply_share();
+                }
+                Ok(Response::Sharing(self.sharing()))
+            }
+            Request::Priority { peer, weight } => {
+                let node = NodeId::from_hex(&peer).map_err(|e| {
+                    ApiError::new(ErrorCode::BadRequest, format!("peer {peer:?}: {e}"))
+                })?;
+                if !(1..=1000).contains(&weight) {
+                    return Err(ApiError::new(
+                        ErrorCode::BadRequest,
+                        "weight must be 1 to 1000",
+                    ));
+                }
+                self.node.set_priority(node, weight);
+                self.settings
+                    .sharing
+                    .priorities
+                    .insert(node.to_hex(), weight);
+                self.settings.save().map_err(internal)?;
+                Ok(Response::Sharing(self.sharing()))
+            }
+            Request::Messages => {
+                let outbox = self
+                    .bus_store
+                    .outgoing()
+                    .map_err(internal)?
+                    .into_iter()
+                    .map(|r| api::OutMessage {
+                        id: r.id,
+                        to: r.to,
+                        topic: r.topic,
+                        status: r.status,
+                        size: r.size,
+                        created_ms: r.created_ms,
+                        deadline_ms: r.deadline_ms,
+                    })
+                    .collect();
+                let inbox = self
+                    .bus_store
+                    .incoming()
+                    .map_err(internal)?
+                    .iter()
+                    .map(in_message)
+                    .collect();
+                Ok(Response::Messages(api::Messages { outbox, inbox }))
+            }
+            // Handled by the connection itself / by the loop (long poll).
+            Request::Subscribe | Request::Recv { .. } => Ok(Response::Done),
+        }
+    }
+
+    fn api_send(&mut self, s: api::SendRequest) -> Result<Response, ApiError> {
+        let bad = |m: String| ApiError::new(ErrorCode::BadRequest, m);
+        let to = match NodeId::from_hex(&s.to) {
+            Ok(id) => id,
+            Err(_) => {
+                let addr: std::net::Ipv6Addr = s.to.parse().map_err(|_| {
+                    bad(format!(
+                        "{:?} is neither a node id nor an overlay address",
+                        s.to
+                    ))
+                })?;
+                let subnet = hypha_proto::address::Subnet::of(&addr.octets());
+                self.node
+                    .routes()
+                    .find(|r| r.subnet == subnet)
+                    .map(|r| r.node)
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "no route to {addr} to learn its node id: give the node id"
+                        ))
+                    })?
+            }
+        };
+        let payload = B64
+            .decode(s.payload.as_bytes())
+            .map_err(|e| bad(format!("payload is not base64: {e}")))?;
+        if payload.len() > hypha_proto::wire::bus_chunk::MAX_MESSAGE_LEN as usize {
+            return Err(ApiError::new(
+                ErrorCode::TooLarge,
+                format!("message of {} bytes is over the 1 MiB limit", payload.len()),
+            ));
+        }
+        if s.topic.len() > 255 {
+            return Err(bad("topic is over 255 bytes".into()));
+        }
+        let reply_to = match &s.reply_to {
+            Some(r) => Some(
+                store::parse_id(r)
+                    .ok_or_else(|| bad(format!("reply-to {r:?} is not a message id")))?,
+            ),
+            None => None,
+        };
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+        let now_ms = wall_micros() / 1000;
+        let msg = Outgoing {
+            id,
+            to,
+            topic: s.topic,
+            reply_to,
+            payload,
+            deadline_ms: s.deadline_s.map(|d| now_ms + d * 1000),
+        };
+        // Persist first: once `send` answers, a crash cannot lose the message.
+        self.bus_store
+            .put_outgoing(&msg, now_ms)
+            .map_err(internal)?;
+        let now = self.now();
+        self.node
+            .bus_send(now, msg)
+            .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))?;
+        Ok(Response::Sent {
+            id: store::id_hex(&id),
+        })
+    }
+
+    /// Persists bus events, tells subscribers, and answers waiting `recv`s.
+    pub(super) fn on_bus(&mut self, events: Vec<BusEvent>) {
+        let mut received = false;
+        for e in events {
+            match e {
+                BusEvent::Status { id, status } => {
+                    if let Err(e) = self.bus_store.set_status(&id, status) {
+                        tracing::error!("bus store: {e:#}");
+                    }
+                    let _ = self.io.events.send(api::Event::MessageStatus {
+                        id: store::id_hex(&id),
+                        status: status.as_str().into(),
+                    });
+                }
+                BusEvent::Received(m) => {
+                    match self.bus_store.add_incoming(&m, wall_micros() / 1000) {
+                        Ok(_) => received = true,
+                        Err(e) => tracing::error!("bus store: {e:#}"),
+                    }
+                    let _ = self.io.events.send(api::Event::MessageReceived {
+                        id: store::id_hex(&m.id),
+                        from: m.from.to_hex(),
+                        topic: m.topic.clone(),
+                        size: m.payload.len(),
+                    });
+                }
+            }
+        }
+        if received {
+            self.serve_recvs();
+        }
+    }
+
+    fn take_message(&self, topic: Option<&str>) -> Result<Option<api::Message>, ApiError> {
+        Ok(self
+            .bus_store
+            .take_unread(topic)
+            .map_err(internal)?
+            .map(|(r, p)| api::Message {
+                info: in_message(&r),
+                payload: B64.encode(p),
+            }))
+    }
+
+    /// Answers waiting `recv`s that a stored message now satisfies, oldest first.
+    fn serve_recvs(&mut self) {
+        let pending = std::mem::take(&mut self.recvs);
+        for r in pending {
+            if r.reply.is_closed() {
+                continue;
+            }
+            match self.take_message(r.topic.as_deref()) {
+                Ok(Some(m)) => {
+                    let _ = r.reply.send(Ok(Response::Message(Some(m))));
+                }
+                Ok(None) => self.recvs.push(r),
+                Err(e) => {
+                    let _ = r.reply.send(Err(e));
+                }
+            }
+        }
+    }
+
+    pub(super) fn recv(
+        &mut self,
+        wait_ms: u64,
+        topic: Option<String>,
+        reply: tokio::sync::oneshot::Sender<Result<Response, ApiError>>,
+    ) {
+        match self.take_message(topic.as_deref()) {
+            Ok(Some(m)) => {
+                let _ = reply.send(Ok(Response::Message(Some(m))));
+            }
+            Ok(None) if wait_ms == 0 => {
+                let _ = reply.send(Ok(Response::Message(None)));
+            }
+            Ok(None) => self.recvs.push(PendingRecv {
+                until: Instant::now() + Duration::from_millis(wait_ms.min(3_600_000)),
+                topic,
+                reply,
+            }),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Times out waiting `recv`s and expires bus deadlines.
+    pub(super) fn tick(&mut self) {
+        let now = Instant::now();
+        let pending = std::mem::take(&mut self.recvs);
+        for r in pending {
+            if r.reply.is_closed() {
+                continue;
+            }
+            if r.until <= now {
+                let _ = r.reply.send(Ok(Response::Message(None)));
+            } else {
+                self.recvs.push(r);
+            }
+        }
+        self.node.bus_expire(wall_micros() / 1000);
+    }
+}
