@@ -10,6 +10,7 @@ use hypha_proto::wire::babel::{
 use hypha_proto::wire::bus_ack::BusAckRepr;
 use hypha_proto::wire::bus_chunk::BusChunkRepr;
 use hypha_proto::wire::discovery::{DiscoveryKind, DiscoveryRepr};
+use hypha_proto::wire::fact::{self, FactRepr};
 use hypha_proto::wire::handshake::{HandshakeRepr, LINK_VERSION};
 use hypha_proto::wire::inner::InnerRepr;
 use hypha_proto::wire::routed::RoutedRepr;
@@ -109,6 +110,8 @@ proptest! {
         let _ = UpdateRepr::parse(&data);
         let _ = RouteRequestRepr::parse(&data);
         let _ = SeqnoRequestRepr::parse(&data);
+        let _ = fact::parse_list(&data).map(|l| l.iter().map(|f| f.verify()).count());
+        let _ = fact::parse_endpoint(&data);
         for t in parse_tlvs(&data) {
             let _ = t;
         }
@@ -220,6 +223,28 @@ proptest! {
         }
         let parsed: Vec<Tlv> = parse_tlvs(&buf).map(|t| t.unwrap()).collect();
         prop_assert_eq!(parsed, tlvs);
+    }
+
+    #[test]
+    fn fact_list_roundtrip(facts in proptest::collection::vec((node_id(), any::<u8>(), any::<u64>(), any::<u16>(), proptest::collection::vec(any::<u8>(), 0..64), node_id(), any::<[u8; 32]>(), any::<[u8; 32]>()), 0..8)) {
+        let facts: Vec<FactRepr> = facts
+            .into_iter()
+            .map(|(subject, attr, issued_ms, ttl_s, value, signer, lo, hi)| {
+                let mut signature = [0u8; 64];
+                signature[..32].copy_from_slice(&lo);
+                signature[32..].copy_from_slice(&hi);
+                FactRepr { subject, attr, issued_ms, ttl_s, value, signer, signature }
+            })
+            .collect();
+        let mut buf = Vec::new();
+        fact::emit_list(&facts, &mut buf);
+        prop_assert_eq!(fact::parse_list(&buf).unwrap(), facts);
+    }
+
+    #[test]
+    fn endpoint_value_roundtrip(ip in any::<std::net::IpAddr>(), port in 1u16..) {
+        let a = std::net::SocketAddr::new(ip, port);
+        prop_assert_eq!(fact::parse_endpoint(&fact::endpoint_value(&a)), Some(a));
     }
 
     #[test]
