@@ -110,7 +110,7 @@ proptest! {
         let _ = UpdateRepr::parse(&data);
         let _ = RouteRequestRepr::parse(&data);
         let _ = SeqnoRequestRepr::parse(&data);
-        let _ = fact::parse_list(&data).map(|l| l.iter().map(|f| f.verify()).count());
+        let _ = fact::parse_list(&data).map(|l| l.iter().filter(|f| f.verify()).count());
         let _ = fact::parse_endpoint(&data);
         for t in parse_tlvs(&data) {
             let _ = t;
