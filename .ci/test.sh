@@ -12,7 +12,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "system packages"
 missing=()
-for pair in iproute2:ip iputils-ping:ping iperf3:iperf3 jq:jq procps:ps python3:/usr/bin/python3 util-linux:setpriv nftables:nft; do
+for pair in iproute2:ip iputils-ping:ping iperf3:iperf3 jq:jq procps:ps python3:/usr/bin/python3 util-linux:setpriv nftables:nft systemd:systemd-analyze; do
   command -v "${pair#*:}" >/dev/null 2>&1 || missing+=("${pair%%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -48,6 +48,9 @@ jq -e '.converged == true and .loops_seen == 0 and .reachable_pairs_pct == 100
        and .probes_delivered == .probes_sent' /tmp/hypha-sim-1000.json >/dev/null \
   || { echo "simulator check failed" >&2; exit 1; }
 echo "simulator check passed"
+
+step "Linux package: build, install, run as the unit does, upgrade, remove, purge"
+bash installers/linux/test-deb.sh
 
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
