@@ -10,6 +10,8 @@ mod status;
 mod store;
 mod tcp;
 mod udp;
+#[cfg(windows)]
+mod winsvc;
 
 use std::path::PathBuf;
 
@@ -130,6 +132,28 @@ fn apply(mut c: Config, f: Flags) -> Result<Config> {
 }
 
 fn main() {
+    #[cfg(windows)]
+    if std::env::args().nth(1).as_deref() == Some("service") {
+        let cmd = std::env::args().nth(2).unwrap_or_default();
+        // Under the service manager there is no console: log to a file in ProgramData.
+        let log = hypha_ipc::paths::state_dir().join("hyphad.log");
+        let _ = std::fs::create_dir_all(hypha_ipc::paths::state_dir());
+        if let Ok(f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+        {
+            tracing_subscriber::fmt()
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(f))
+                .init();
+        }
+        if let Err(e) = winsvc::main(&cmd) {
+            eprintln!("hyphad: {e:#}");
+            std::process::exit(1);
+        }
+        return;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HYPHA_LOG")

@@ -307,6 +307,12 @@ impl Service {
 
 /// Runs the service until SIGINT/SIGTERM.
 pub async fn run(cfg: Config) -> Result<()> {
+    run_until(cfg, shutdown_signal()).await
+}
+
+/// Runs the service until `shutdown` completes (the Windows service manager's stop request,
+/// or a signal).
+pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
     let key_path = cfg.key_file.clone().unwrap_or_else(paths::key_file);
     let (identity, created) = keyfile::load_or_create(&key_path)?;
     if created {
@@ -520,7 +526,6 @@ pub async fn run(cfg: Config) -> Result<()> {
     ] {
         t.set_missed_tick_behavior(MissedTickBehavior::Delay);
     }
-    let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let mut ubuf = vec![0u8; 65536];
     let mut tbuf = vec![0u8; 65536];
