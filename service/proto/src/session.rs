@@ -49,7 +49,6 @@ struct RecvState {
 struct Peer {
     shared: [u8; 32],
     send: Cipher,
-    send_counter: u64,
     recv: Option<RecvState>,
     last_used: u64,
 }
@@ -57,6 +56,9 @@ struct Peer {
 /// All end-to-end sessions of one node.
 pub struct Sessions {
     epoch: u64,
+    /// One counter for every destination: a peer whose state was evicted and re-created can
+    /// never reuse a nonce under the same key.
+    next_counter: u64,
     peers: FxHashMap<NodeId, Peer>,
     tick: u64,
 }
@@ -75,6 +77,7 @@ impl Sessions {
     pub fn new(epoch: u64) -> Self {
         Sessions {
             epoch,
+            next_counter: 0,
             peers: FxHashMap::default(),
             tick: 0,
         }
@@ -90,11 +93,24 @@ impl Sessions {
         self.peers.is_empty()
     }
 
+    fn shared_secret(me: &Identity, id: &NodeId) -> Result<[u8; 32], SessionError> {
+        let xpub = id.x25519_public().map_err(|_| SessionError::BadPeerKey)?;
+        me.dh(&xpub).ok_or(SessionError::BadPeerKey)
+    }
+
     fn peer(&mut self, me: &Identity, id: &NodeId) -> Result<&mut Peer, SessionError> {
         self.tick += 1;
         if !self.peers.contains_key(id) {
-            let xpub = id.x25519_public().map_err(|_| SessionError::BadPeerKey)?;
-            let shared = me.dh(&xpub).ok_or(SessionError::BadPeerKey)?;
+            let shared = Self::shared_secret(me, id)?;
+            self.insert_peer(me, id, shared);
+        }
+        let p = self.peers.get_mut(id).expect("inserted above");
+        p.last_used = self.tick;
+        Ok(p)
+    }
+
+    fn insert_peer(&mut self, me: &Identity, id: &NodeId, shared: [u8; 32]) {
+        {
             if self.peers.len() >= MAX_PEERS {
                 let oldest = self
                     .peers
@@ -111,15 +127,11 @@ impl Sessions {
                 Peer {
                     shared,
                     send,
-                    send_counter: 0,
                     recv: None,
-                    last_used: 0,
+                    last_used: self.tick,
                 },
             );
         }
-        let p = self.peers.get_mut(id).expect("inserted above");
-        p.last_used = self.tick;
-        Ok(p)
     }
 
     /// Appends a routed packet (header + sealed `kind ‖ payload`) for `dst` to `out`.
@@ -133,9 +145,10 @@ impl Sessions {
         out: &mut Vec<u8>,
     ) -> Result<(), SessionError> {
         let epoch = self.epoch;
-        let peer = self.peer(me, dst)?;
-        let counter = peer.send_counter;
-        peer.send_counter += 1;
+        let counter = self.next_counter;
+        self.peer(me, dst)?;
+        self.next_counter += 1;
+        let peer = self.peers.get_mut(dst).expect("created above");
         let start = out.len();
         RoutedRepr {
             hop_limit,
@@ -164,6 +177,28 @@ impl Sessions {
     ) -> Result<(NodeId, PayloadKind, core::ops::Range<usize>), SessionError> {
         let repr = RoutedRepr::parse(routed).map_err(|_| SessionError::Malformed)?;
         let (src, epoch, counter) = (repr.src, repr.epoch, repr.counter);
+        // A sender we have no state for gets state only once its packet authenticates, so
+        // forged sources can neither fill the table nor evict real peers.
+        if !self.peers.contains_key(&src) {
+            let shared = Self::shared_secret(me, &src)?;
+            let cipher = derive(&shared, &src, &me.node_id(), epoch);
+            let (head, body) = routed.split_at_mut(HEADER_LEN);
+            let plain_len = cipher
+                .open(counter, &head[AAD_START..], body)
+                .ok_or(SessionError::Auth)?
+                .len();
+            let kind = PayloadKind::from_byte(body[0]).map_err(|_| SessionError::Malformed)?;
+            self.tick += 1;
+            self.insert_peer(me, &src, shared);
+            let mut replay = ReplayWindow::new();
+            replay.mark(counter);
+            self.peers.get_mut(&src).expect("inserted").recv = Some(RecvState {
+                epoch,
+                cipher,
+                replay,
+            });
+            return Ok((src, kind, HEADER_LEN + 1..HEADER_LEN + plain_len));
+        }
         let peer = self.peer(me, &src)?;
         let candidate = match &peer.recv {
             Some(r) if epoch < r.epoch => return Err(SessionError::StaleEpoch),
@@ -240,6 +275,40 @@ mod tests {
         sa.seal(&a, &b.node_id(), 64, PayloadKind::Ipv6, b"old", &mut old)
             .unwrap();
         assert_eq!(sb.open(&b, &mut old), Err(SessionError::StaleEpoch));
+    }
+
+    #[test]
+    fn forged_sources_get_no_state_and_counters_never_repeat() {
+        let a = Identity::from_seed([1; 32]);
+        let b = Identity::from_seed([2; 32]);
+        let mut sb = Sessions::new(1);
+        // A packet claiming to come from a that a did not seal: refused, and no state kept.
+        let mut forged = Vec::new();
+        RoutedRepr {
+            hop_limit: 64,
+            flags: 0,
+            dst: b.node_id().address().0,
+            src: a.node_id(),
+            epoch: 1,
+            counter: 0,
+            sealed: &[0u8; 40],
+        }
+        .emit(&mut forged);
+        assert_eq!(sb.open(&b, &mut forged), Err(SessionError::Auth));
+        assert!(sb.is_empty());
+        // Counters are shared by all destinations: no (key, nonce) pair ever repeats, even
+        // when a peer's state is dropped and made again.
+        let mut sa = Sessions::new(1);
+        let c = Identity::from_seed([3; 32]).node_id();
+        let mut seen = std::collections::BTreeSet::new();
+        for dst in [b.node_id(), c, b.node_id()] {
+            let mut pkt = Vec::new();
+            sa.seal(&a, &dst, 64, PayloadKind::Ipv6, b"x", &mut pkt)
+                .unwrap();
+            let r = RoutedRepr::parse(&pkt).unwrap();
+            assert!(seen.insert(r.counter));
+            sa.peers.remove(&dst);
+        }
     }
 
     #[test]

@@ -397,15 +397,20 @@ impl Babel {
     }
 
     /// Interns a router id, checking once that the /64 is the one its node id owns.
-    fn intern(&mut self, rid: RouterId) -> (RidIdx, Subnet) {
+    /// Interns a router id that owns `subnet`; `None` (nothing stored) when it does not, so a
+    /// neighbour cannot grow the table with router ids that fail the subnet filter.
+    fn intern(&mut self, rid: RouterId, subnet: Subnet) -> Option<RidIdx> {
         if let Some(&i) = self.rid_index.get(&rid) {
-            return (i, self.rids[i as usize].1);
+            return (self.rids[i as usize].1 == subnet).then_some(i);
+        }
+        let owned = rid.node.subnet();
+        if owned != subnet {
+            return None;
         }
         let i = self.rids.len() as RidIdx;
-        let subnet = rid.node.subnet();
-        self.rids.push((rid, subnet));
+        self.rids.push((rid, owned));
         self.rid_index.insert(rid, i);
-        (i, subnet)
+        Some(i)
     }
 
     fn handle_update(&mut self, now: Timestamp, from: NeighbourId, u: &UpdateRepr) {
@@ -417,11 +422,10 @@ impl Babel {
         if subnet == self.own_subnet {
             return;
         }
-        let (rid, owned) = self.intern(u.router_id);
-        if owned != subnet {
+        let Some(rid) = self.intern(u.router_id, subnet) else {
             self.counters.rejected_filter += 1;
             return;
-        }
+        };
         let expires = now + Duration::from_millis(u.interval_cs as u64 * 10) * 7 / 2;
         let limit = self.cfg.max_routes_per_neighbour;
         let Some(nb) = self.neighbours.get_mut(&from) else {
@@ -511,7 +515,9 @@ impl Babel {
             self.mark_dirty(now, subnet);
             return;
         }
-        let (rid, _) = self.intern(r.router_id);
+        let Some(rid) = self.intern(r.router_id, subnet) else {
+            return;
+        };
         let Some(p) = self.table.get(&subnet) else {
             return;
         };
