@@ -25,26 +25,52 @@ fn ping(lab: &Lab, ns: &str, addr: &str, n: u32) -> bool {
     .success()
 }
 
-#[test]
-fn relayed_traffic_moves_to_a_direct_link() {
+/// a–b–c, where a and c peer only with b, plus an a–c veth nobody configured. Returns the lab,
+/// a's namespace, a's end of the a–c veth, the daemons (a, b, c), and c's id and address.
+struct Shortcut {
+    lab: Lab,
+    a: String,
+    ac_a: String,
+    da: usize,
+    db: usize,
+    c_id: String,
+    c_addr: String,
+}
+
+fn chain_with_shortcut() -> Shortcut {
     let mut lab = Lab::new();
     let (a, b, c) = (lab.ns("a"), lab.ns("b"), lab.ns("c"));
     let (_, _, _, ab) = lab.veth(&a, &b); // 10.250.1.x
     let (_, _, bc, _) = lab.veth(&b, &c); // 10.250.2.x
-    lab.veth(&a, &c); // 10.250.3.x: a direct path nobody configured
+    let (ac_a, _, _, _) = lab.veth(&a, &c); // 10.250.3.x: a direct path nobody configured
     let base = ["--no-multicast"];
-    let da = lab.start(
-        &a,
-        "a",
-        &[&base[..], &["--peers", &format!("udp://{ab}:9651")]].concat(),
-    );
+    let peer = |ip: &str| format!("udp://{ip}:9651");
+    let da = lab.start(&a, "a", &[&base[..], &["--peers", &peer(&ab)]].concat());
     let db = lab.start(&b, "b", &base);
-    let dc = lab.start(
-        &c,
-        "c",
-        &[&base[..], &["--peers", &format!("udp://{bc}:9651")]].concat(),
-    );
+    let dc = lab.start(&c, "c", &[&base[..], &["--peers", &peer(&bc)]].concat());
     let (c_id, c_addr) = (lab.d(dc).id(), lab.d(dc).address());
+    Shortcut {
+        lab,
+        a,
+        ac_a,
+        da,
+        db,
+        c_id,
+        c_addr,
+    }
+}
+
+#[test]
+fn relayed_traffic_moves_to_a_direct_link() {
+    let Shortcut {
+        lab,
+        a,
+        da,
+        db,
+        c_id,
+        c_addr,
+        ..
+    } = chain_with_shortcut();
     lab.wait(Duration::from_secs(10), "a reaches c through b", || {
         ping(&lab, &a, &c_addr, 1)
     });
@@ -72,24 +98,15 @@ fn relayed_traffic_moves_to_a_direct_link() {
 
 #[test]
 fn traffic_falls_back_to_the_relay_when_the_direct_link_dies() {
-    let mut lab = Lab::new();
-    let (a, b, c) = (lab.ns("a"), lab.ns("b"), lab.ns("c"));
-    let (_, _, _, ab) = lab.veth(&a, &b);
-    let (_, _, bc, _) = lab.veth(&b, &c);
-    let (ac_a, _, _, _) = lab.veth(&a, &c);
-    let base = ["--no-multicast"];
-    let da = lab.start(
-        &a,
-        "a",
-        &[&base[..], &["--peers", &format!("udp://{ab}:9651")]].concat(),
-    );
-    let _db = lab.start(&b, "b", &base);
-    let dc = lab.start(
-        &c,
-        "c",
-        &[&base[..], &["--peers", &format!("udp://{bc}:9651")]].concat(),
-    );
-    let (c_id, c_addr) = (lab.d(dc).id(), lab.d(dc).address());
+    let Shortcut {
+        lab,
+        a,
+        ac_a,
+        da,
+        c_id,
+        c_addr,
+        ..
+    } = chain_with_shortcut();
     lab.wait(Duration::from_secs(20), "a direct a–c link", || {
         ping(&lab, &a, &c_addr, 1);
         lab.d(da).linked().contains(&c_id)

@@ -60,7 +60,9 @@ impl Node {
             self.counters.no_route += 1;
             return false;
         };
-        if kind != PayloadKind::Punch && self.link_node(next) != Some(node) {
+        // Per packet: nothing beyond a flag test unless direct paths are on.
+        if self.cfg.direct_paths && kind != PayloadKind::Punch && self.link_node(next) != Some(node)
+        {
             self.maybe_direct(self.now_hint, node);
         }
         let mut buf = Vec::with_capacity(HEADER_LEN + 1 + 68 + 1 + payload.len() + 32);

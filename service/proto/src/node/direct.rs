@@ -111,13 +111,7 @@ impl Node {
             .filter(|(_, l)| l.node().is_some())
             .map(|(id, _)| *id)
             .collect();
-        for chunk in gossip.chunks(PER_FRAME) {
-            let mut frame = vec![KIND_FACTS];
-            fact::emit_list(chunk, &mut frame);
-            for &l in &links {
-                self.send_inner(l, &frame);
-            }
-        }
+        self.send_facts(&links, &gossip);
     }
 
     /// A new neighbour: vouch for the address we see it at (behind a NAT that is its public
@@ -141,20 +135,36 @@ impl Node {
             self.facts.insert(f, wall, |_| true);
         }
         let all: Vec<FactRepr> = self.facts.all().cloned().collect();
-        for chunk in all.chunks(PER_FRAME) {
+        self.send_facts(&[link], &all);
+    }
+
+    /// Sends `facts` to each of `links`, a few per frame.
+    fn send_facts(&mut self, links: &[LinkId], facts: &[FactRepr]) {
+        for chunk in facts.chunks(PER_FRAME) {
             let mut frame = vec![KIND_FACTS];
             fact::emit_list(chunk, &mut frame);
-            self.send_inner(link, &frame);
+            for &l in links {
+                self.send_inner(l, &frame);
+            }
         }
+    }
+
+    /// Parses a fact list from a neighbour or a punch; `None` (counted) when malformed or
+    /// when direct paths are off.
+    fn parse_facts(&mut self, body: &[u8]) -> Option<Vec<FactRepr>> {
+        if !self.cfg.direct_paths {
+            return None;
+        }
+        let list = fact::parse_list(body).ok();
+        if list.is_none() {
+            self.facts.counters.malformed += 1;
+        }
+        list
     }
 
     /// Facts arrived from a neighbour.
     pub(super) fn handle_facts(&mut self, now: Timestamp, link: LinkId, body: &[u8]) {
-        if !self.cfg.direct_paths {
-            return;
-        }
-        let Ok(list) = fact::parse_list(body) else {
-            self.facts.counters.malformed += 1;
+        let Some(list) = self.parse_facts(body) else {
             return;
         };
         let window = self.fact_rate.entry(link).or_insert((now, 0));
@@ -206,14 +216,15 @@ impl Node {
 
     /// Dials `dst`'s known endpoints (rate-limited). Returns true when an attempt was made.
     fn try_direct(&mut self, now: Timestamp, dst: NodeId) -> bool {
-        if self.links.values().any(|l| l.node() == Some(dst)) {
-            return false;
-        }
+        // Runs for relayed packets: the rate limit (one lookup) goes before the link scan.
         if self
             .direct_attempts
             .get(&dst)
             .is_some_and(|&t| now.saturating_since(t) < RETRY)
         {
+            return false;
+        }
+        if self.links.values().any(|l| l.node() == Some(dst)) {
             return false;
         }
         let endpoints = self.facts.endpoints(&dst);
@@ -254,11 +265,7 @@ impl Node {
 
     /// A punch arrived: learn the sender's endpoints and dial them now.
     pub(super) fn handle_punch(&mut self, now: Timestamp, from: NodeId, payload: &[u8]) {
-        if !self.cfg.direct_paths {
-            return;
-        }
-        let Ok(list) = fact::parse_list(payload) else {
-            self.facts.counters.malformed += 1;
+        let Some(list) = self.parse_facts(payload) else {
             return;
         };
         let wall = self.wall_ms(now);
