@@ -11,11 +11,19 @@ SUDO=""
 step() { printf '\n==> %s\n' "$*"; }
 
 step "system packages"
+# Network tools for the netns tests; GTK/WebKit, Xvfb and WebKitWebDriver for the tray app
+# and its end-to-end test.
+pkgs=(iproute2 iputils-ping iperf3 jq procps python3 util-linux nftables systemd curl bind9-dnsutils
+      rpm desktop-file-utils shellcheck clang
+      libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
+      libssl-dev pkg-config xvfb xauth webkit2gtk-driver dbus-daemon)
+command -v npm >/dev/null || pkgs+=(nodejs npm)
 missing=()
-for pair in iproute2:ip iputils-ping:ping iperf3:iperf3 jq:jq procps:ps python3:/usr/bin/python3 util-linux:setpriv nftables:nft systemd:systemd-analyze; do
-  command -v "${pair#*:}" >/dev/null 2>&1 || missing+=("${pair%%:*}")
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -27,18 +35,25 @@ if command -v rustup >/dev/null; then
   rustup target add x86_64-pc-windows-gnu aarch64-apple-darwin >/dev/null 2>&1 || true
 fi
 
+step "tray front end (npm)"
+# The tray binary embeds ui/dist, so it is built before anything compiles the workspace.
+(cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cross-target checks (Windows, macOS)"
 for t in x86_64-pc-windows-gnu aarch64-apple-darwin; do
-  if rustup target list --installed 2>/dev/null | grep -qx "$t"; then
-    cargo check --locked --target "$t" --workspace
-  else
-    echo "target $t not installed: skipped (rustup target add $t)"; exit 1
-  fi
+  rustup target list --installed 2>/dev/null | grep -qx "$t" \
+    || { echo "target $t not installed (rustup target add $t)" >&2; exit 1; }
+  # The tray is checked apart: for Windows its resource file needs mingw's windres+gcc (not
+  # installed here), for macOS its notification plugin needs the macOS SDK.
+  cargo check --locked --target "$t" --workspace --exclude hypha-tray
 done
+# Everything in the tray but desktop notifications, for macOS (clang for objc2's helper).
+CC_aarch64_apple_darwin=clang cargo check --locked --target aarch64-apple-darwin -p hypha-tray \
+  --no-default-features --features custom-protocol
 
 step "simulator: 1000 nodes, degree 4, 10 % of links cut"
 cargo build --release --locked -p hypha-cli
@@ -49,8 +64,10 @@ jq -e '.converged == true and .loops_seen == 0 and .reachable_pairs_pct == 100
   || { echo "simulator check failed" >&2; exit 1; }
 echo "simulator check passed"
 
-step "Linux package: build, install, run as the unit does, upgrade, remove, purge"
+step "Linux packages: build, install, run as the unit does, upgrade, remove, purge; rpm; macOS scripts"
 bash installers/linux/test-deb.sh
+bash installers/linux/test-rpm.sh
+bash installers/macos/check.sh
 
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
@@ -58,3 +75,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+
+step "tray app end to end (two hyphad nodes, the real window under Xvfb, WebDriver)"
+bash ui/e2e/run.sh

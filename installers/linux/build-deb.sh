@@ -1,23 +1,21 @@
 #!/usr/bin/env bash
 # Builds hypha_<version>_<arch>.deb: hyphad, hypha, a hardened systemd unit, the hypha
 # user/group (sysusers), and maintainer scripts (start on install, restart on upgrade, stop on
-# removal, keep the identity key unless purged). Prints the package's path.
+# removal, keep the identity key unless purged); and hypha-tray_<version>_<arch>.deb: the tray
+# app, its menu entry, icons and autostart in desktop sessions (a package of its own, so a
+# server never pulls in GTK/WebKit). Prints the packages' paths, one a line, hypha first.
 #   installers/linux/build-deb.sh [VERSION]
+#   HYPHA_TRAY=0 installers/linux/build-deb.sh     # only the service package
 set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-VERSION=${1:-$(grep -m1 '^version' "$ROOT/Cargo.toml" | cut -d'"' -f2)}
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+VERSION=${1:-}
+# shellcheck source=installers/linux/common.sh
+. "$(dirname "$0")/common.sh"
 ARCH=$(dpkg --print-architecture)
-(cd "$ROOT" && cargo build --release --locked -p hypha-daemon -p hypha-cli >&2)
+build_release
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 P=$STAGE/pkg
-install -D -m 0755 "$TARGET/release/hyphad" "$P/usr/bin/hyphad"
-install -D -m 0755 "$TARGET/release/hypha" "$P/usr/bin/hypha"
-install -D -m 0644 "$HERE/hyphad.service" "$P/lib/systemd/system/hyphad.service"
-install -D -m 0644 "$HERE/hypha.sysusers" "$P/usr/lib/sysusers.d/hypha.conf"
-install -D -m 0644 "$ROOT/README.md" "$P/usr/share/doc/hypha/README.md"
+stage_service "$P" /lib/systemd/system
 mkdir -p "$P/DEBIAN"
 cat >"$P/DEBIAN/control" <<CTRL
 Package: hypha
@@ -65,4 +63,31 @@ SCRIPT
 chmod 0755 "$P/DEBIAN/postinst" "$P/DEBIAN/prerm" "$P/DEBIAN/postrm"
 OUT="$TARGET/hypha_${VERSION}_${ARCH}.deb"
 dpkg-deb --root-owner-group --build "$P" "$OUT" >&2
+echo "$OUT"
+
+[ "$WITH_TRAY" = 1 ] || exit 0
+T=$STAGE/tray
+stage_tray "$T"
+mkdir -p "$T/DEBIAN"
+cat >"$T/DEBIAN/control" <<CTRL
+Package: hypha-tray
+Version: $VERSION
+Architecture: $ARCH
+Maintainer: Hypha developers <dev@hypha.invalid>
+Depends: hypha (= $VERSION), libc6, libwebkit2gtk-4.1-0, libgtk-3-0, libayatana-appindicator3-1
+Section: net
+Priority: optional
+Description: Hypha overlay mesh (tray app)
+ Tray icon and window for the Hypha service: status, peers, routes, messages and
+ bandwidth sharing, over the service's local API. Starts with desktop sessions.
+CTRL
+# Files under /etc are the admin's: dpkg keeps their edits and removes them only on purge.
+echo /etc/xdg/autostart/hypha-tray.desktop >"$T/DEBIAN/conffiles"
+{
+  printf '#!/bin/sh\nset -e\n'
+  printf 'if [ "$1" = configure ] && [ -z "$2" ]; then\n%s\nfi\n' "$TRAY_HINT"
+} >"$T/DEBIAN/postinst"
+chmod 0755 "$T/DEBIAN/postinst"
+OUT="$TARGET/hypha-tray_${VERSION}_${ARCH}.deb"
+dpkg-deb --root-owner-group --build "$T" "$OUT" >&2
 echo "$OUT"

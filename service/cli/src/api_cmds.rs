@@ -36,7 +36,7 @@ pub enum PeersCmd {
     },
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
@@ -69,6 +69,10 @@ pub fn run(c: Conn, request: Request) -> Result<()> {
                 Response::Message(m) => print_json(&m),
                 Response::Sharing(s) => print_json(&s),
                 Response::Facts(f) => print_json(&f),
+                Response::Names(n) => print_json(&n),
+                Response::Resolved(r) => print_json(&r),
+                Response::Forwards(f) => print_json(&f),
+                Response::Trace(t) => print_json(&t),
             };
         }
         match resp {
@@ -83,6 +87,9 @@ pub fn run(c: Conn, request: Request) -> Result<()> {
                 println!("uptime   {} s", s.uptime_s);
                 println!("links    {} up", s.links_up);
                 println!("routes   {}", s.routes);
+                if let Some(n) = &s.name {
+                    println!("name     {n}.hypha");
+                }
             }
             Response::Peers(p) => {
                 if p.links.is_empty() {
@@ -190,13 +197,17 @@ pub fn run(c: Conn, request: Request) -> Result<()> {
                 let bytes = B64.decode(m.payload.as_bytes()).context("payload")?;
                 std::io::stdout().write_all(&bytes)?;
             }
+            r @ (Response::Names(_)
+            | Response::Resolved(_)
+            | Response::Forwards(_)
+            | Response::Trace(_)) => crate::reach_cmds::print(r),
         }
         Ok(())
     })
 }
 
 /// Follows events until interrupted (or `count` events).
-pub fn events(c: Conn, count: Option<usize>) -> Result<()> {
+pub fn events(c: Conn, count: Option<usize>, stats: bool) -> Result<()> {
     runtime()?.block_on(async {
         let mut client = connect(&c).await?;
         if client.request(Request::Subscribe).await? != Response::Done {
@@ -205,6 +216,9 @@ pub fn events(c: Conn, count: Option<usize>) -> Result<()> {
         let mut seen = 0;
         while count.is_none_or(|n| seen < n) {
             let e: Event = client.next_event().await?;
+            if !stats && matches!(e, Event::Stats { .. }) {
+                continue;
+            }
             if c.json {
                 println!("{}", serde_json::to_string(&e)?);
             } else {

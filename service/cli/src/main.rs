@@ -2,6 +2,7 @@
 
 mod api_cmds;
 mod inspect;
+mod reach_cmds;
 mod sim;
 
 use clap::{Parser, Subcommand};
@@ -70,6 +71,50 @@ enum Cmd {
     Facts(api_cmds::Conn),
     /// The outbox (with delivery status) and the inbox.
     Messages(api_cmds::Conn),
+    /// This node's name and every name known (`set NAME` claims one, `clear` drops it).
+    Name {
+        #[command(flatten)]
+        conn: api_cmds::Conn,
+        #[command(subcommand)]
+        cmd: Option<reach_cmds::NameCmd>,
+    },
+    /// Resolve NAME, NAME.hypha, a node id or an overlay address (no DNS needed).
+    Resolve {
+        #[command(flatten)]
+        conn: api_cmds::Conn,
+        /// What to resolve.
+        name: String,
+    },
+    /// Port forwards: `add 127.0.0.1:8080 NODE:80`, `remove 127.0.0.1:8080`; none lists them.
+    Forward {
+        #[command(flatten)]
+        conn: api_cmds::Conn,
+        #[command(subcommand)]
+        cmd: Option<reach_cmds::ForwardCmd>,
+    },
+    /// Make a local TCP service reachable from the mesh on overlay PORT (kept across restarts).
+    Expose {
+        #[command(flatten)]
+        conn: api_cmds::Conn,
+        /// Overlay port.
+        port: u16,
+        /// Where the service listens (default 127.0.0.1:PORT).
+        #[arg(long)]
+        to: Option<String>,
+        /// Stop exposing the port instead.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// The hops to a node, with round-trip times.
+    Trace {
+        #[command(flatten)]
+        conn: api_cmds::Conn,
+        /// Name, node id or overlay address.
+        target: String,
+        /// Most hops to try.
+        #[arg(long)]
+        max_hops: Option<u8>,
+    },
     /// Follow events (links, routes, messages) as they happen.
     Events {
         #[command(flatten)]
@@ -77,6 +122,9 @@ enum Cmd {
         /// Stop after this many events.
         #[arg(long)]
         count: Option<usize>,
+        /// Also show the once-a-second traffic figures.
+        #[arg(long)]
+        stats: bool,
     },
 }
 
@@ -96,7 +144,7 @@ fn main() {
         ),
         Cmd::Routes(c) => api_cmds::run(c, Request::Routes),
         Cmd::Metrics(c) => api_cmds::run(c, Request::Metrics),
-        Cmd::Events { conn, count } => api_cmds::events(conn, count),
+        Cmd::Events { conn, count, stats } => api_cmds::events(conn, count, stats),
         Cmd::Send(a) => api_cmds::send(a),
         Cmd::Recv { conn, wait, topic } => api_cmds::run(
             conn,
@@ -115,6 +163,27 @@ fn main() {
         Cmd::Priority { conn, peer, weight } => {
             api_cmds::run(conn, Request::Priority { peer, weight })
         }
+        Cmd::Name { conn, cmd } => reach_cmds::run(conn, reach_cmds::name_request(cmd)),
+        Cmd::Resolve { conn, name } => reach_cmds::run(conn, Request::Resolve { name }),
+        Cmd::Forward { conn, cmd } => reach_cmds::run(conn, reach_cmds::forward_request(cmd)),
+        Cmd::Expose {
+            conn,
+            port,
+            to,
+            remove,
+        } => reach_cmds::run(
+            conn,
+            if remove {
+                Request::Unexpose { port }
+            } else {
+                Request::Expose { port, to }
+            },
+        ),
+        Cmd::Trace {
+            conn,
+            target,
+            max_hops,
+        } => reach_cmds::run(conn, Request::Trace { target, max_hops }),
     };
     if let Err(e) = result {
         eprintln!("hypha: {e:#}");

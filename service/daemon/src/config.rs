@@ -17,6 +17,9 @@ tun_name = "hypha0"
 mtu = 1280
 multicast = true
 discovery_port = 9652
+# SOCKS5 proxy into the mesh (`off` to disable) and DNS responder for the .hypha zone.
+socks = "127.0.0.1:1080"
+dns = "127.0.0.1:5380"
 "#;
 
 /// Settings, as read from TOML.
@@ -70,6 +73,22 @@ pub struct Config {
     /// Gossip endpoint facts and upgrade relayed traffic to direct links (default on).
     #[serde(default = "yes")]
     pub direct_paths: bool,
+    /// SOCKS5 proxy listen address, or `off` (default `127.0.0.1:1080`).
+    #[serde(default = "default_socks")]
+    pub socks: String,
+    /// DNS responder for `.hypha` listen address, or `off` (default `127.0.0.1:5380`).
+    #[serde(default = "default_dns")]
+    pub dns: String,
+    /// Testing only (a hidden flag, never from the file): gossip forged claims on this name.
+    #[serde(skip)]
+    pub debug_forge_name: Option<String>,
+}
+
+fn default_socks() -> String {
+    "127.0.0.1:1080".into()
+}
+fn default_dns() -> String {
+    "127.0.0.1:5380".into()
 }
 
 fn full_share() -> u8 {

@@ -1,11 +1,15 @@
 //! `hyphad`: the Hypha service.
 
 mod config;
+mod dns;
+mod forward;
 mod ipc;
 mod mcast;
 mod peers;
+mod reach;
 mod service;
 mod settings;
+mod socks;
 mod status;
 mod store;
 mod tcp;
@@ -76,6 +80,16 @@ struct Flags {
     /// Do not gossip endpoint facts nor upgrade relayed traffic to direct links.
     #[arg(long)]
     no_direct_paths: bool,
+    /// SOCKS5 proxy address (`off` to disable).
+    #[arg(long)]
+    socks: Option<String>,
+    /// DNS responder address for `.hypha` (`off` to disable).
+    #[arg(long)]
+    dns: Option<String>,
+    /// Testing only: also gossip forged claims on this name (one with a broken signature,
+    /// one for another node's id), so tests can check that receivers refuse them.
+    #[arg(long, hide = true)]
+    debug_forge_name: Option<String>,
     /// Accept bus messages only on these topics; repeatable or comma-separated.
     #[arg(long, value_delimiter = ',')]
     bus_topics: Vec<String>,
@@ -127,6 +141,13 @@ fn apply(mut c: Config, f: Flags) -> Result<Config> {
     if f.no_direct_paths {
         c.direct_paths = false;
     }
+    if let Some(s) = f.socks {
+        c.socks = s;
+    }
+    if let Some(d) = f.dns {
+        c.dns = d;
+    }
+    c.debug_forge_name = f.debug_forge_name;
     c.validate()?;
     Ok(c)
 }

@@ -29,6 +29,8 @@ use crate::tcp::{Hub, TcpEvent};
 use crate::{status, udp};
 
 mod handlers;
+mod reaching;
+mod trace;
 use handlers::PendingRecv;
 
 /// Most extra packets taken from a socket or the TUN per wake-up (bounded so one busy source
@@ -77,8 +79,12 @@ struct Io {
     udp: UdpSocket,
     udp_v6: bool,
     tun: Option<OsTun>,
+    /// Without a TUN: packets for this node go to the userspace stack.
+    user_stack: Option<mpsc::Sender<Vec<u8>>>,
     writers: HashMap<u64, mpsc::Sender<Vec<u8>>>,
     events: broadcast::Sender<api::Event>,
+    /// Trace probe answers taken from the node: (from, probe id, reached).
+    probe_replies: Vec<(NodeId, u64, bool)>,
 }
 
 impl Io {
@@ -117,10 +123,13 @@ impl Io {
             }
         }
         while let Some(p) = node.poll_tun() {
-            if let Some(tun) = &self.tun
-                && let Err(e) = tun.send(&p).await
-            {
-                tracing::debug!("tun write: {e}");
+            if let Some(tun) = &self.tun {
+                if let Err(e) = tun.send(&p).await {
+                    tracing::debug!("tun write: {e}");
+                }
+            } else if let Some(stack) = &self.user_stack {
+                // A full stack queue drops, as a full TUN queue would; TCP resends.
+                let _ = stack.try_send(p);
             }
         }
     }
@@ -164,9 +173,25 @@ impl Io {
                     bus.push(e);
                     Ok(0)
                 }
+                Event::ProbeReply {
+                    from,
+                    counter,
+                    reached,
+                } => {
+                    self.probe_replies.push((from, counter, reached));
+                    Ok(0)
+                }
             };
         }
         bus
+    }
+}
+
+/// The next packet the userspace stack sends (never, without one).
+async fn stack_recv(out: &mut Option<mpsc::Receiver<Vec<u8>>>) -> Option<Vec<u8>> {
+    match out {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -217,7 +242,11 @@ struct Service {
     ipc: Option<Server>,
     bus_store: Store,
     recvs: Vec<PendingRecv>,
+    traces: Vec<trace::PendingTrace>,
+    /// When the last traffic figures were published, and the byte totals then (rx, tx, forwarded).
+    stats_prev: Option<(Instant, u64, u64, u64)>,
     settings: Settings,
+    reaching: reaching::Reaching,
     share_percent: u8,
     uplink_bps: Option<u64>,
 }
@@ -422,6 +451,8 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
 
     let (events_tx, _) = broadcast::channel(1024);
     let (api_tx, mut api_rx) = mpsc::channel::<ApiCall>(256);
+    let (reaching, mut stack_out) =
+        reaching::start(&cfg, id.address().to_ipv6(), tun.is_some(), api_tx.clone()).await?;
     let server = Server::new(
         api::Welcome {
             version: api::API_VERSION,
@@ -456,8 +487,10 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
             udp_v6: local.is_ipv6(),
             udp: udp_sock,
             tun,
+            user_stack: reaching.user_stack.as_ref().map(|(tx, _)| tx.clone()),
             writers: HashMap::new(),
             events: events_tx,
+            probe_replies: Vec::new(),
         },
         hub,
         start,
@@ -469,10 +502,14 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
         ipc,
         bus_store,
         recvs: Vec::new(),
+        traces: Vec::new(),
+        stats_prev: None,
         settings,
+        reaching,
         share_percent,
         uplink_bps,
     };
+    svc.restore_reaching();
     let priorities: Vec<(String, u32)> = svc
         .settings
         .sharing
@@ -518,11 +555,13 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
     let mut rescan_tick = interval(Duration::from_secs(2));
     let mut status_tick = interval(Duration::from_millis(500));
     let mut bus_tick = interval(Duration::from_millis(100));
+    let mut stats_tick = interval(Duration::from_secs(1));
     for t in [
         &mut hello_tick,
         &mut rescan_tick,
         &mut status_tick,
         &mut bus_tick,
+        &mut stats_tick,
     ] {
         t.set_missed_tick_behavior(MissedTickBehavior::Delay);
     }
@@ -570,6 +609,10 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                 }
                 Err(e) => bail!("tun read: {e}"),
             },
+            Some(p) = stack_recv(&mut stack_out) => {
+                let now = svc.now();
+                svc.node.handle_tun(now, &p);
+            },
             r = disc_recv(svc.mcast.as_ref().map(|(m, _)| m), &mut dbuf) => {
                 if let Ok((n, from)) = r {
                     svc.on_discovery(n, from, &dbuf).await;
@@ -604,12 +647,17 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
             },
             Some(call) = api_rx.recv() => match call.request {
                 Request::Recv { wait_ms, topic } => svc.recv(wait_ms, topic, call.reply),
+                Request::Trace { target, max_hops } => svc.start_trace(&target, max_hops, call.reply),
                 request => {
                     let r = svc.handle_api(request);
                     let _ = call.reply.send(r);
                 }
             },
-            _ = bus_tick.tick() => svc.tick(),
+            _ = bus_tick.tick() => {
+                svc.tick();
+                svc.trace_tick();
+            },
+            _ = stats_tick.tick() => svc.publish_stats(),
             _ = &mut timer => {
                 let now = svc.now();
                 svc.node.handle_timeout(now);
@@ -627,6 +675,9 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                 let now = svc.now();
                 let eps = crate::mcast::local_endpoints(local.port());
                 svc.node.set_own_endpoints(now, eps);
+                if let Some(name) = &cfg.debug_forge_name {
+                    svc.gossip_forgeries(name);
+                }
             },
             _ = status_tick.tick(), if cfg.status_file.is_some() => {
                 if let Some(path) = &cfg.status_file {
@@ -650,6 +701,8 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
         }
         let events = svc.io.take_events(&mut svc.node);
         svc.on_bus(events);
+        let probes = std::mem::take(&mut svc.io.probe_replies);
+        svc.on_probe_replies(probes);
         svc.io.send_all(&mut svc.node).await;
     }
 }

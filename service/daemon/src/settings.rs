@@ -1,5 +1,7 @@
-//! Sharing settings changed through the API, kept in `settings.json` beside the key file.
-//! Once the owner changed them at run time, they win over the config file.
+//! Settings changed through the API (sharing, the node's name, port forwards, exposed ports),
+//! kept in `settings.json` beside the key file. Once the owner changed them at run time, they
+//! win over the config file. Files written before names and forwards existed hold only the
+//! sharing fields at the top level, which is where they still live.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,24 +22,84 @@ pub struct Sharing {
     pub priorities: BTreeMap<String, u32>,
 }
 
+/// The node's name claim.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NameClaim {
+    /// The name (without `.hypha`).
+    pub name: String,
+    /// When it was first claimed, ms since the Unix epoch (kept: the oldest claim wins).
+    pub since_ms: u64,
+}
+
+/// A persisted port forward.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ForwardSetting {
+    /// Local listen address.
+    pub listen: String,
+    /// `NODE:PORT`.
+    pub target: String,
+}
+
+/// A persisted exposed port.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExposeSetting {
+    /// Overlay port.
+    pub port: u16,
+    /// Local service address.
+    pub to: String,
+}
+
+/// Everything in the file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Stored {
+    /// Sharing (top level, as in the first version of the file).
+    #[serde(flatten)]
+    pub sharing: Sharing,
+    /// The node's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<NameClaim>,
+    /// Port forwards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forwards: Vec<ForwardSetting>,
+    /// Exposed ports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposed: Vec<ExposeSetting>,
+}
+
 /// The file and its contents.
 pub struct Settings {
     path: PathBuf,
-    /// Current values.
-    pub sharing: Sharing,
+    stored: Stored,
+}
+
+impl std::ops::Deref for Settings {
+    type Target = Stored;
+    fn deref(&self) -> &Stored {
+        &self.stored
+    }
+}
+
+impl std::ops::DerefMut for Settings {
+    fn deref_mut(&mut self) -> &mut Stored {
+        &mut self.stored
+    }
 }
 
 impl Settings {
     /// Loads `dir/settings.json` (defaults if absent).
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join("settings.json");
-        let sharing = crate::peers::read_json_or_default(&path)?;
-        Ok(Settings { path, sharing })
+        let stored = crate::peers::read_json_or_default(&path)?;
+        Ok(Settings { path, stored })
     }
 
     /// Writes the file atomically.
     pub fn save(&self) -> Result<()> {
-        hypha_ipc::keyfile::write_private(&self.path, &serde_json::to_vec_pretty(&self.sharing)?)
+        hypha_ipc::keyfile::write_private(&self.path, &serde_json::to_vec_pretty(&self.stored)?)
             .with_context(|| format!("writing {}", self.path.display()))
     }
 }
@@ -54,6 +116,22 @@ pub fn transit_rate(percent: u8, uplink_bps: Option<u64>) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_of_the_first_version_still_load() {
+        let old = r#"{"percent": 30, "uplinkBps": 100000000, "priorities": {"ab": 3}}"#;
+        let s: Stored = serde_json::from_str(old).unwrap();
+        assert_eq!(s.sharing.percent, Some(30));
+        assert_eq!(s.sharing.priorities["ab"], 3);
+        assert!(s.name.is_none() && s.forwards.is_empty());
+        let mut s2 = s.clone();
+        s2.name = Some(NameClaim {
+            name: "cee".into(),
+            since_ms: 5,
+        });
+        let back: Stored = serde_json::from_str(&serde_json::to_string(&s2).unwrap()).unwrap();
+        assert_eq!(back, s2);
+    }
 
     #[test]
     fn rates() {

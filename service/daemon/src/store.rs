@@ -222,6 +222,20 @@ impl Store {
         Ok(v)
     }
 
+    /// A received message by id (32 hex digits), with its payload; not marked read.
+    pub fn get_incoming(&self, id: &str) -> Result<Option<(InRecord, Vec<u8>)>> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(INBOX)?;
+        for e in t.iter()? {
+            let (_, val) = e?;
+            let (rec, payload): (InRecord, &[u8]) = decode(val.value())?;
+            if rec.id.eq_ignore_ascii_case(id) {
+                return Ok(Some((rec, payload.to_vec())));
+            }
+        }
+        Ok(None)
+    }
+
     /// Takes the oldest unread message (matching `topic` if given): marks it read and
     /// returns it with its payload.
     pub fn take_unread(&self, topic: Option<&str>) -> Result<Option<(InRecord, Vec<u8>)>> {
@@ -291,6 +305,9 @@ mod tests {
         assert!(s.pending_outgoing().unwrap().is_empty());
         assert_eq!(s.outgoing().unwrap()[0].status, "delivered");
         assert!(s.take_unread(Some("other")).unwrap().is_none());
+        let (got, _) = s.get_incoming(&id_hex(&[5; 16])).unwrap().unwrap();
+        assert!(!got.read, "get does not mark read");
+        assert!(s.get_incoming(&id_hex(&[9; 16])).unwrap().is_none());
         let (rec, p) = s.take_unread(None).unwrap().unwrap();
         assert_eq!((rec.seq, p.as_slice()), (1, &b"hi"[..]));
         assert!(s.take_unread(None).unwrap().is_none());

@@ -82,6 +82,58 @@ pub enum Request {
     },
     /// Endpoint facts this node holds.
     Facts,
+    /// Claims a name for this node (`alice`: reachable as `alice.hypha`), or drops the claim
+    /// (`None`); persists.
+    SetName {
+        /// The name, or none.
+        name: Option<String>,
+    },
+    /// Every name known in the mesh, settled.
+    Names,
+    /// Resolves `alice`, `alice.hypha`, a node id (hex, optionally `.hypha`) or an overlay
+    /// address to a node.
+    Resolve {
+        /// What to resolve.
+        name: String,
+    },
+    /// Port forwards and exposed ports.
+    Forwards,
+    /// Forwards a local TCP listener to a port on a mesh node; persists.
+    AddForward {
+        /// Local address to listen on, e.g. `127.0.0.1:8080`.
+        listen: String,
+        /// `NODE:PORT`: a name, node id or `[overlay address]`, and a port.
+        target: String,
+    },
+    /// Stops a port forward.
+    RemoveForward {
+        /// Its local address, as added.
+        listen: String,
+    },
+    /// Makes a local TCP service reachable from the mesh on an overlay port; persists.
+    Expose {
+        /// The overlay port.
+        port: u16,
+        /// Where the service listens (default `127.0.0.1:<port>`).
+        to: Option<String>,
+    },
+    /// Stops exposing an overlay port.
+    Unexpose {
+        /// The overlay port.
+        port: u16,
+    },
+    /// The hops to a node, with round-trip times.
+    Trace {
+        /// Name, node id or overlay address.
+        target: String,
+        /// Most hops to try (default 16).
+        max_hops: Option<u8>,
+    },
+    /// A received message by id, with its payload, without marking it read.
+    Get {
+        /// Message id (32 hex digits).
+        id: String,
+    },
     /// Takes the oldest unread message, waiting up to `wait_ms` for one to arrive.
     Recv {
         /// How long to wait (0: answer at once).
@@ -158,12 +210,20 @@ pub enum Response {
     },
     /// For `messages`.
     Messages(Messages),
-    /// For `recv`: a message, or none before the wait ran out.
+    /// For `recv` and `get`: a message, or none (the wait ran out / no such message).
     Message(Option<Message>),
     /// For `share` and `priority`.
     Sharing(Sharing),
     /// For `facts`.
     Facts(Vec<Fact>),
+    /// For `setName` and `names`.
+    Names(Vec<NameRecord>),
+    /// For `resolve`.
+    Resolved(Resolved),
+    /// For `forwards`, `addForward`, `removeForward`, `expose`, `unexpose`.
+    Forwards(Forwards),
+    /// For `trace`.
+    Trace(Trace),
     /// For requests that only change something.
     Done,
 }
@@ -188,6 +248,113 @@ pub struct Status {
     pub routes: usize,
     /// Every counter, by name.
     pub counters: BTreeMap<String, u64>,
+    /// Share of the uplink forwarded for others, %.
+    #[serde(default)]
+    pub share_percent: u8,
+    /// The resulting limit on forwarded traffic, bits per second (none: unlimited).
+    #[serde(default)]
+    pub transit_limit_bps: Option<u64>,
+    /// The name this node claims (without `.hypha`).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// A name in the mesh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NameRecord {
+    /// The name (without `.hypha`).
+    pub name: String,
+    /// Who holds it.
+    pub node_id: String,
+    /// The holder's overlay address.
+    pub address: String,
+    /// When the holder claimed it, ms since the Unix epoch.
+    pub since_ms: u64,
+    /// Others claiming it (they lose: the oldest claim wins).
+    pub contenders: Vec<String>,
+}
+
+/// A resolved node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resolved {
+    /// Node id.
+    pub node_id: String,
+    /// Overlay address.
+    pub address: String,
+    /// Its name, if it holds one.
+    pub name: Option<String>,
+    /// Whether a route to it exists now.
+    pub reachable: bool,
+}
+
+/// Port forwards and exposed ports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Forwards {
+    /// Local listeners carried to mesh nodes.
+    pub forwards: Vec<Forward>,
+    /// Overlay ports carried to local services.
+    pub exposed: Vec<Exposed>,
+}
+
+/// One port forward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Forward {
+    /// Local listen address.
+    pub listen: String,
+    /// `NODE:PORT` as given.
+    pub target: String,
+    /// Connections carried so far.
+    pub connections: u64,
+    /// Listening now (false: the address could not be bound, see `error`).
+    pub active: bool,
+    /// Why it is not active.
+    pub error: Option<String>,
+}
+
+/// One exposed port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Exposed {
+    /// Overlay port.
+    pub port: u16,
+    /// Local service address.
+    pub to: String,
+    /// Connections carried so far.
+    pub connections: u64,
+    /// Listening now.
+    pub active: bool,
+    /// Why it is not active.
+    pub error: Option<String>,
+}
+
+/// The hops to a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trace {
+    /// The destination.
+    pub node_id: String,
+    /// Hops in order; the last is the destination when it answered.
+    pub hops: Vec<Hop>,
+    /// Whether the destination answered.
+    pub reached: bool,
+}
+
+/// One hop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hop {
+    /// 1 for the first hop.
+    pub ttl: u8,
+    /// The node that answered (none: no answer in time).
+    pub node_id: Option<String>,
+    /// Its name, if any.
+    pub name: Option<String>,
+    /// Round-trip time, milliseconds.
+    pub rtt_ms: Option<f64>,
 }
 
 /// Links and configured peers.
@@ -376,6 +543,21 @@ pub enum Event {
         topic: String,
         /// Payload bytes.
         size: usize,
+    },
+    /// Once a second: traffic rates, so that displays stay live without polling.
+    Stats {
+        /// Bits per second received on all links.
+        rx_bps: u64,
+        /// Bits per second sent on all links.
+        tx_bps: u64,
+        /// Bits per second forwarded for others.
+        forwarded_bps: u64,
+        /// The limit on forwarded traffic (none: unlimited).
+        limit_bps: Option<u64>,
+        /// Links up.
+        links_up: usize,
+        /// Destinations with a route.
+        routes: usize,
     },
     /// The route to a destination changed.
     RouteChanged {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use crate::identity::NodeId;
-use crate::wire::fact::{ATTR_UDP_ENDPOINT, FactRepr, parse_endpoint};
+use crate::wire::fact::{ATTR_NAME, ATTR_UDP_ENDPOINT, FactRepr, parse_endpoint, parse_name};
 
 /// Facts one signer may have stored.
 pub const MAX_PER_SIGNER: usize = 64;
@@ -35,7 +35,7 @@ pub struct FactCounters {
     pub untrusted: u64,
     /// Dropped: the link sent too many.
     pub rate_limited: u64,
-    /// Dropped: malformed frames.
+    /// Dropped: malformed frames, or name claims with an invalid name or future claim time.
     pub malformed: u64,
 }
 
@@ -66,6 +66,17 @@ impl FactStore {
         if !f.verify() {
             self.counters.forged += 1;
             return false;
+        }
+        if f.attr == ATTR_NAME {
+            // Names: only the subject speaks for itself, with a valid name claimed in the past.
+            if f.signer != f.subject {
+                self.counters.untrusted += 1;
+                return false;
+            }
+            if parse_name(&f.value).is_none_or(|(_, since)| since > f.issued_ms + 60_000) {
+                self.counters.malformed += 1;
+                return false;
+            }
         }
         if f.signer != f.subject && !member(&f.signer) {
             self.counters.untrusted += 1;
@@ -121,6 +132,13 @@ impl FactStore {
                 .collect::<Vec<_>>(),
         );
         own
+    }
+
+    /// Queues a fact for gossip without checking or storing it. Only for tests that need a
+    /// node to send what an attacker would (forged or untrusted facts).
+    #[doc(hidden)]
+    pub fn gossip_unchecked(&mut self, f: FactRepr) {
+        self.gossip.push(f);
     }
 
     /// Facts accepted since the last call (to gossip to neighbours).

@@ -13,6 +13,7 @@ pub mod facts;
 pub mod icmp6;
 pub mod identity;
 pub mod link;
+pub mod names;
 pub mod node;
 pub mod replay;
 pub mod sched;

@@ -274,7 +274,7 @@ impl World {
                     self.check_loop(i as u32, d);
                 }
             }
-            Event::Bus(_) => {}
+            Event::Bus(_) | Event::ProbeReply { .. } => {}
         }
     }
 

@@ -90,7 +90,19 @@ impl Service {
                     tun: self.tun_name.clone(),
                     links_up,
                     routes: self.node.babel().route_count(),
-                    counters: status::flat_counters(&status::counter_groups(&self.node, disc)),
+                    counters: {
+                        let mut c =
+                            status::flat_counters(&status::counter_groups(&self.node, disc));
+                        c.extend(
+                            self.reaching_counters()
+                                .into_iter()
+                                .map(|(k, v)| (k.to_string(), v)),
+                        );
+                        c
+                    },
+                    share_percent: self.share_percent,
+                    transit_limit_bps: self.node.transit_rate().map(|r| r * 8),
+                    name: self.settings.name.as_ref().map(|c| c.name.clone()),
                 }))
             }
             Request::Peers => {
@@ -166,12 +178,14 @@ impl Service {
                     self.share_percent = p;
                     self.settings.sharing.percent = Some(p);
                 }
+                let changed = percent.is_some() || uplink.is_some();
                 if let Some(u) = uplink {
                     let bps = crate::config::parse_rate(&u).map_err(|e| bad(format!("{e:#}")))?;
                     self.uplink_bps = Some(bps);
                     self.settings.sharing.uplink_bps = Some(bps);
                 }
-                if percent.is_some() || self.settings.sharing.uplink_bps.is_some() {
+                // A plain query (no fields) changes nothing and must not rewrite settings.
+                if changed {
                     self.settings.save().map_err(internal)?;
                     self.apply_share();
                 }
@@ -220,8 +234,23 @@ impl Service {
                     .collect();
                 Ok(Response::Messages(api::Messages { outbox, inbox }))
             }
+            r @ (Request::SetName { .. }
+            | Request::Names
+            | Request::Resolve { .. }
+            | Request::Forwards
+            | Request::AddForward { .. }
+            | Request::RemoveForward { .. }
+            | Request::Expose { .. }
+            | Request::Unexpose { .. }) => self.handle_reaching(r),
+            Request::Get { id } => {
+                let found = self.bus_store.get_incoming(&id).map_err(internal)?;
+                Ok(Response::Message(found.map(|(r, p)| api::Message {
+                    info: in_message(&r),
+                    payload: B64.encode(p),
+                })))
+            }
             // Handled by the connection itself / by the loop (long poll).
-            Request::Subscribe | Request::Recv { .. } => Ok(Response::Done),
+            Request::Subscribe | Request::Recv { .. } | Request::Trace { .. } => Ok(Response::Done),
         }
     }
 
@@ -376,6 +405,34 @@ impl Service {
                 let _ = reply.send(Err(e));
             }
         }
+    }
+
+    /// Tells subscribers (if any) the traffic rates since the last call.
+    pub(super) fn publish_stats(&mut self) {
+        let links = self.node.links();
+        let rx: u64 = links.iter().map(|l| l.rx_bytes).sum();
+        let tx: u64 = links.iter().map(|l| l.tx_bytes).sum();
+        let links_up = links.iter().filter(|l| l.state == LinkState::Up).count();
+        let fwd = self.node.counters.forwarded_bytes;
+        let now = Instant::now();
+        let prev = self.stats_prev.replace((now, rx, tx, fwd));
+        if self.io.events.receiver_count() == 0 {
+            return;
+        }
+        let Some((t0, rx0, tx0, fwd0)) = prev else {
+            return;
+        };
+        let secs = now.duration_since(t0).as_secs_f64().max(0.001);
+        // Totals over links shrink when a link goes away: count that as no traffic.
+        let bps = |a: u64, b: u64| (a.saturating_sub(b) as f64 * 8.0 / secs) as u64;
+        let _ = self.io.events.send(api::Event::Stats {
+            rx_bps: bps(rx, rx0),
+            tx_bps: bps(tx, tx0),
+            forwarded_bps: bps(fwd, fwd0),
+            limit_bps: self.node.transit_rate().map(|r| r * 8),
+            links_up,
+            routes: self.node.babel().route_count(),
+        });
     }
 
     /// Times out waiting `recv`s and expires bus deadlines.

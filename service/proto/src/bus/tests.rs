@@ -49,7 +49,7 @@ fn deliver(bus: &mut Bus, now: Timestamp, from: NodeId, kind: PayloadKind, p: &[
     match kind {
         PayloadKind::BusChunk => bus.on_chunk(now, from, &BusChunkRepr::parse(p).unwrap()),
         PayloadKind::BusAck => bus.on_ack(from, &BusAckRepr::parse(p).unwrap()),
-        PayloadKind::Ipv6 | PayloadKind::Punch => unreachable!(),
+        other => unreachable!("the bus sends no {other:?}"),
     }
 }
 

@@ -8,11 +8,16 @@ use crate::time::Timestamp;
 use crate::wire::bus_ack::BusAckRepr;
 use crate::wire::bus_chunk::BusChunkRepr;
 use crate::wire::inner::KIND_ROUTED;
+use crate::wire::probe::{FLAG_PROBE, ProbeReplyRepr};
 use crate::wire::routed::{DEFAULT_HOP_LIMIT, PayloadKind, RoutedRepr};
 use crate::wire::transport::HEADER_LEN;
 
 /// Smallest IPv6 packet (the fixed header).
 const IPV6_HEADER: usize = 40;
+/// Offset of the counter in the routed header.
+const COUNTER_AT: usize = 60;
+/// Probe answers a node sends per second, at most.
+const MAX_PROBE_ANSWERS_PER_SECOND: u32 = 20;
 
 impl Node {
     /// Handles an IPv6 packet read from the TUN: seals it for its destination node and sends
@@ -33,7 +38,9 @@ impl Node {
         let subnet = Subnet::of(&dst);
         // While routing waits for a seqno answer the route is about to come back: drop quietly
         // (the sender retransmits) rather than tell applications the host is unreachable.
-        if !self.send_payload_to_subnet(subnet, PayloadKind::Ipv6, packet)
+        if self
+            .send_sealed(subnet, PayloadKind::Ipv6, packet, DEFAULT_HOP_LIMIT, 0)
+            .is_none()
             && !self.babel.is_starving(&subnet)
         {
             let (ty, code) = crate::icmp6::UNREACHABLE_NO_ROUTE;
@@ -52,13 +59,35 @@ impl Node {
         kind: PayloadKind,
         payload: &[u8],
     ) -> bool {
-        self.send_payload_to_subnet(dst.subnet(), kind, payload)
+        self.send_sealed(dst.subnet(), kind, payload, DEFAULT_HOP_LIMIT, 0)
+            .is_some()
     }
 
-    fn send_payload_to_subnet(&mut self, dst: Subnet, kind: PayloadKind, payload: &[u8]) -> bool {
+    /// Sends a trace probe to `dst` that goes at most `hop_limit` hops; the relay where it
+    /// runs out, or `dst`, answers with [`super::Event::ProbeReply`]. Returns the probe's id
+    /// (none: no route).
+    pub fn send_probe(&mut self, dst: &crate::identity::NodeId, hop_limit: u8) -> Option<u64> {
+        self.send_sealed(
+            dst.subnet(),
+            PayloadKind::Probe,
+            &[],
+            hop_limit.max(1),
+            FLAG_PROBE,
+        )
+    }
+
+    /// Seals and sends; returns the packet's counter, or none when there is no route.
+    fn send_sealed(
+        &mut self,
+        dst: Subnet,
+        kind: PayloadKind,
+        payload: &[u8],
+        hop_limit: u8,
+        flags: u8,
+    ) -> Option<u64> {
         let Some((next, node)) = self.babel.lookup(&dst) else {
             self.counters.no_route += 1;
-            return false;
+            return None;
         };
         // Per packet: nothing beyond a flag test unless direct paths are on.
         if self.cfg.direct_paths && kind != PayloadKind::Punch && self.link_node(next) != Some(node)
@@ -68,21 +97,51 @@ impl Node {
         let mut buf = Vec::with_capacity(HEADER_LEN + 1 + 68 + 1 + payload.len() + 32);
         buf.extend_from_slice(&[0; HEADER_LEN]);
         buf.push(KIND_ROUTED);
-        if let Err(e) = self.sessions.seal(
-            &self.identity,
-            &node,
-            DEFAULT_HOP_LIMIT,
-            kind,
-            payload,
-            &mut buf,
-        ) {
+        if let Err(e) =
+            self.sessions
+                .seal(&self.identity, &node, hop_limit, kind, payload, &mut buf)
+        {
             debug_assert_eq!(e, SessionError::BadPeerKey);
             self.counters.no_route += 1;
-            return false;
+            return None;
         }
+        let routed = HEADER_LEN + 1;
+        // The flags byte is outside the associated data: set after sealing.
+        buf[routed + 1] = flags;
+        let counter = u64::from_be_bytes(
+            buf[routed + COUNTER_AT..routed + COUNTER_AT + 8]
+                .try_into()
+                .expect("8 bytes"),
+        );
         self.counters.sent_packets += 1;
         self.send_frame(next, buf);
-        true
+        Some(counter)
+    }
+
+    /// Answers a probe (as the relay where it ran out, or as its destination), within the
+    /// rate limit: the probe flag is not authenticated, so answers must stay cheap.
+    fn answer_probe(&mut self, now: Timestamp, routed: &[u8], reached: bool) {
+        if now.saturating_since(self.probe_window.0) >= std::time::Duration::from_secs(1) {
+            self.probe_window = (now, 0);
+        }
+        if self.probe_window.1 >= MAX_PROBE_ANSWERS_PER_SECOND {
+            self.counters.probes_rate_limited += 1;
+            return;
+        }
+        self.probe_window.1 += 1;
+        let Some(src) = RoutedRepr::peek_src(routed) else {
+            return;
+        };
+        let counter = u64::from_be_bytes(
+            routed[COUNTER_AT..COUNTER_AT + 8]
+                .try_into()
+                .expect("checked by peek_src"),
+        );
+        let mut reply = Vec::with_capacity(crate::wire::probe::REPLY_LEN);
+        ProbeReplyRepr { counter, reached }.emit(&mut reply);
+        if self.send_payload(&src, PayloadKind::ProbeReply, &reply) {
+            self.counters.probes_answered += 1;
+        }
     }
 
     /// A routed packet arrived on link `from`: deliver it or pass it on.
@@ -98,6 +157,9 @@ impl Node {
         }
         if routed[0] <= 1 {
             self.counters.hop_limit_exceeded += 1;
+            if routed[1] & FLAG_PROBE != 0 {
+                self.answer_probe(now, routed, false);
+            }
             return;
         }
         let Some((next, _)) = self.babel.lookup(&dst) else {
@@ -173,6 +235,15 @@ impl Node {
                 let p = payload.to_vec();
                 self.handle_punch(now, src, &p);
             }
+            PayloadKind::Probe => self.answer_probe(now, routed, true),
+            PayloadKind::ProbeReply => match ProbeReplyRepr::parse(payload) {
+                Ok(r) => self.events.push_back(super::Event::ProbeReply {
+                    from: src,
+                    counter: r.counter,
+                    reached: r.reached,
+                }),
+                Err(_) => self.counters.malformed += 1,
+            },
         }
     }
 }

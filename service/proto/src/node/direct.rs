@@ -15,7 +15,7 @@ use std::time::Duration;
 use super::{LinkId, Node, Remote};
 use crate::identity::NodeId;
 use crate::time::Timestamp;
-use crate::wire::fact::{self, ATTR_UDP_ENDPOINT, FactRepr, endpoint_value};
+use crate::wire::fact::{self, ATTR_NAME, ATTR_UDP_ENDPOINT, FactRepr, endpoint_value, name_value};
 use crate::wire::inner::KIND_FACTS;
 use crate::wire::routed::PayloadKind;
 
@@ -51,19 +51,46 @@ impl Node {
         }
     }
 
+    /// Gossips a fact without checking it (see [`crate::facts::FactStore::gossip_unchecked`]).
+    #[doc(hidden)]
+    pub fn gossip_unchecked(&mut self, f: FactRepr) {
+        self.facts.gossip_unchecked(f);
+    }
+
     /// The fact store (for the API).
     pub fn facts(&self) -> &crate::facts::FactStore {
         &self.facts
     }
 
-    fn sign_facts(&mut self, now: Timestamp) {
-        if !self.cfg.direct_paths {
-            return;
+    /// Claims `name` (with the time it was first claimed, ms since the Unix epoch), or no
+    /// name; the claim is gossiped at once and re-signed while it stands.
+    pub fn set_name(&mut self, now: Timestamp, name: Option<(String, u64)>) {
+        if name != self.own_name {
+            self.own_name = name;
+            self.sign_facts(now);
         }
+    }
+
+    fn sign_facts(&mut self, now: Timestamp) {
         let wall = self.wall_ms(now);
         let me = self.identity.node_id();
         let mut new = Vec::new();
-        for ep in &self.own_endpoints {
+        if let Some((name, since)) = &self.own_name {
+            new.push(FactRepr::signed(
+                &self.identity,
+                me,
+                ATTR_NAME,
+                name_value(name, *since),
+                wall,
+                FACT_TTL_S,
+            ));
+        }
+        let endpoints: &[SocketAddr] = if self.cfg.direct_paths {
+            &self.own_endpoints
+        } else {
+            &[]
+        };
+        for ep in endpoints {
             new.push(FactRepr::signed(
                 &self.identity,
                 me,
@@ -74,7 +101,7 @@ impl Node {
             ));
         }
         // Vouch for where our UDP neighbours are seen from here.
-        for l in self.links.values() {
+        for l in self.links.values().filter(|_| self.cfg.direct_paths) {
             if let (Some(node), Remote::Udp(addr)) = (l.node(), l.remote) {
                 new.push(FactRepr::signed(
                     &self.identity,
@@ -94,9 +121,6 @@ impl Node {
 
     /// Periodic work: refresh, expire, gossip.
     pub(super) fn maintain_facts(&mut self, now: Timestamp) {
-        if !self.cfg.direct_paths {
-            return;
-        }
         if now >= self.next_fact_refresh {
             self.sign_facts(now);
         }
@@ -117,10 +141,8 @@ impl Node {
     /// A new neighbour: vouch for the address we see it at (behind a NAT that is its public
     /// mapping, which nobody else can know) and send it every fact we hold.
     pub(super) fn on_link_up_facts(&mut self, now: Timestamp, link: LinkId) {
-        if !self.cfg.direct_paths {
-            return;
-        }
-        if let Some(l) = self.links.get(&link)
+        if self.cfg.direct_paths
+            && let Some(l) = self.links.get(&link)
             && let (Some(node), Remote::Udp(addr)) = (l.node(), l.remote)
         {
             let wall = self.wall_ms(now);
@@ -135,7 +157,9 @@ impl Node {
             self.facts.insert(f, wall, |_| true);
         }
         let all: Vec<FactRepr> = self.facts.all().cloned().collect();
-        self.send_facts(&[link], &all);
+        if !all.is_empty() {
+            self.send_facts(&[link], &all);
+        }
     }
 
     /// Sends `facts` to each of `links`, a few per frame.
@@ -149,12 +173,8 @@ impl Node {
         }
     }
 
-    /// Parses a fact list from a neighbour or a punch; `None` (counted) when malformed or
-    /// when direct paths are off.
+    /// Parses a fact list from a neighbour or a punch; `None` (counted) when malformed.
     fn parse_facts(&mut self, body: &[u8]) -> Option<Vec<FactRepr>> {
-        if !self.cfg.direct_paths {
-            return None;
-        }
         let list = fact::parse_list(body).ok();
         if list.is_none() {
             self.facts.counters.malformed += 1;
@@ -188,6 +208,10 @@ impl Node {
     /// plus `via`, the neighbour that handed it over — authenticated by that very link even
     /// before routing has a route to it.
     fn accept_fact(&mut self, f: FactRepr, wall: u64, via: Option<NodeId>) {
+        // Without direct paths, endpoints are of no use here: neither kept nor passed on.
+        if !self.cfg.direct_paths && f.attr == ATTR_UDP_ENDPOINT {
+            return;
+        }
         let babel = &self.babel;
         self.facts.insert(f, wall, |n| {
             Some(*n) == via || babel.lookup(&n.subnet()).is_some()
@@ -265,6 +289,9 @@ impl Node {
 
     /// A punch arrived: learn the sender's endpoints and dial them now.
     pub(super) fn handle_punch(&mut self, now: Timestamp, from: NodeId, payload: &[u8]) {
+        if !self.cfg.direct_paths {
+            return;
+        }
         let Some(list) = self.parse_facts(payload) else {
             return;
         };

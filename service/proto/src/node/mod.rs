@@ -83,6 +83,15 @@ pub enum Event {
     Route(RouteChange),
     /// The message bus reports a status change or a received message.
     Bus(BusEvent),
+    /// An answer to a trace probe sent with [`Node::send_probe`].
+    ProbeReply {
+        /// Who answered (a relay on the way, or the destination).
+        from: NodeId,
+        /// The probe's id, as returned by `send_probe`.
+        counter: u64,
+        /// Whether `from` is the destination.
+        reached: bool,
+    },
 }
 
 /// Node settings.
@@ -139,6 +148,10 @@ impl Default for NodeConfig {
 /// Monotonic counters; every drop has a reason here.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeCounters {
+    /// Trace probes answered (as relay or destination).
+    pub probes_answered: u64,
+    /// Trace probe answers withheld by the rate limit.
+    pub probes_rate_limited: u64,
     /// Datagrams handed to the node.
     pub datagrams_in: u64,
     /// Datagrams the node asked to send.
@@ -208,9 +221,13 @@ pub struct Node {
     priorities: FxHashMap<NodeId, u32>,
     facts: crate::facts::FactStore,
     own_endpoints: Vec<SocketAddr>,
+    /// The name this node claims and since when (ms since the Unix epoch).
+    own_name: Option<(String, u64)>,
     next_fact_refresh: Timestamp,
     direct_attempts: FxHashMap<NodeId, Timestamp>,
     fact_rate: FxHashMap<LinkId, (Timestamp, u32)>,
+    /// Probe answers sent in the current second (answers are rate-limited).
+    probe_window: (Timestamp, u32),
     pending_dials: Vec<(Timestamp, Remote)>,
     sessions: crate::session::Sessions,
     transmits: VecDeque<Transmit>,
@@ -241,9 +258,11 @@ impl Node {
             priorities: FxHashMap::default(),
             facts: crate::facts::FactStore::new(),
             own_endpoints: Vec::new(),
+            own_name: None,
             next_fact_refresh: now,
             direct_attempts: FxHashMap::default(),
             fact_rate: FxHashMap::default(),
+            probe_window: (now, 0),
             pending_dials: Vec::new(),
             identity,
             rng,

@@ -272,3 +272,70 @@ fn restart_is_accepted_by_neighbours() {
     assert!(m.ping(1, 0));
     assert!(m.ping(0, 1));
 }
+
+/// a—b—c: trace probes name b, then c; names travel by gossip; a forged claim is refused.
+#[test]
+fn probes_trace_the_path_and_names_spread() {
+    let mut m = Mesh::new(3, |_| NodeConfig {
+        wall_offset_ms: 1_800_000_000_000,
+        ..NodeConfig::default()
+    });
+    m.wire(0, 1);
+    m.wire(1, 2);
+    m.nodes[0].add_peer(m.now, addr(1));
+    m.nodes[2].add_peer(m.now, addr(1));
+    m.run(Duration::from_secs(2));
+    let (b, c) = (m.nodes[1].node_id(), m.nodes[2].node_id());
+    m.events(0);
+    let mut hops = Vec::new();
+    for ttl in 1..=3 {
+        let id = m.nodes[0].send_probe(&c, ttl).expect("route to c");
+        m.deliver_all();
+        let reply = m.events(0).into_iter().find_map(|e| match e {
+            Event::ProbeReply {
+                from,
+                counter,
+                reached,
+            } if counter == id => Some((from, reached)),
+            _ => None,
+        });
+        let (from, reached) = reply.expect("an answer to every probe");
+        hops.push(from);
+        if reached {
+            break;
+        }
+    }
+    assert_eq!(hops, vec![b, c], "b answers at hop 1, c at hop 2");
+    assert_eq!(m.nodes[1].counters.hop_limit_exceeded, 1);
+
+    // Names: c claims one; after gossip a resolves it.
+    let now = m.now;
+    m.nodes[2].set_name(now, Some(("cee".into(), 1_800_000_000_000)));
+    m.run(Duration::from_secs(1));
+    assert_eq!(
+        crate::names::resolve(m.nodes[0].facts(), "cee.hypha"),
+        Some(c)
+    );
+}
+
+#[test]
+fn probe_answers_are_rate_limited() {
+    let mut m = Mesh::new(3, |_| NodeConfig::default());
+    m.wire(0, 1);
+    m.wire(1, 2);
+    m.nodes[0].add_peer(m.now, addr(1));
+    m.nodes[2].add_peer(m.now, addr(1));
+    m.run(Duration::from_secs(2));
+    let c = m.nodes[2].node_id();
+    for _ in 0..50 {
+        m.nodes[0].send_probe(&c, 1);
+    }
+    m.deliver_all();
+    let answers = m
+        .events(0)
+        .into_iter()
+        .filter(|e| matches!(e, Event::ProbeReply { .. }))
+        .count();
+    assert_eq!(answers, 20);
+    assert_eq!(m.nodes[1].counters.probes_rate_limited, 30);
+}

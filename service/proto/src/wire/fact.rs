@@ -6,6 +6,7 @@
 //! ```
 //! The signature covers [`SIGNING_CONTEXT`] and every byte before it. Attribute 1 is a UDP
 //! endpoint where the subject can be reached; its value is `family u8 (4|6) | ip | port u16`.
+//! Attribute 2 is a name the subject claims: `since_ms u64 | name` (see [`crate::names`]).
 //! Who may sign what (the trust model) is decided by the receiver, see [`crate::facts`].
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -17,6 +18,8 @@ use crate::identity::{Identity, NodeId, SIGNATURE_LEN};
 pub const SIGNING_CONTEXT: &[u8] = b"hypha fact v1";
 /// Attribute: a UDP endpoint of the subject.
 pub const ATTR_UDP_ENDPOINT: u8 = 1;
+/// Attribute: a name the subject claims (self-signed only); value `since_ms u64 | name`.
+pub const ATTR_NAME: u8 = 2;
 /// Longest value.
 pub const MAX_VALUE: usize = 64;
 
@@ -54,6 +57,22 @@ pub fn endpoint_value(a: &SocketAddr) -> Vec<u8> {
     }
     v.extend_from_slice(&a.port().to_be_bytes());
     v
+}
+
+/// Encodes a name claim: the name and when the subject first claimed it (which settles
+/// conflicts, see [`crate::names`]).
+pub fn name_value(name: &str, since_ms: u64) -> Vec<u8> {
+    let mut v = since_ms.to_be_bytes().to_vec();
+    v.extend_from_slice(name.as_bytes());
+    v
+}
+
+/// Decodes [`name_value`]; `None` unless the name is valid.
+pub fn parse_name(v: &[u8]) -> Option<(String, u64)> {
+    let (since, name) = v.split_at_checked(8)?;
+    let name = std::str::from_utf8(name).ok()?;
+    crate::names::check(name).ok()?;
+    Some((name.to_string(), u64::from_be_bytes(since.try_into().ok()?)))
 }
 
 /// Decodes [`endpoint_value`].

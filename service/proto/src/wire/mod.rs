@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod fact;
 pub mod handshake;
 pub mod inner;
+pub mod probe;
 pub mod routed;
 pub mod transport;
 

@@ -32,6 +32,10 @@ pub enum PayloadKind {
     BusAck = 0x02,
     /// "Let us try a direct link": the sender's endpoint facts; both sides then dial at once.
     Punch = 0x03,
+    /// A trace probe (see [`super::probe`]).
+    Probe = 0x04,
+    /// The answer to a trace probe.
+    ProbeReply = 0x05,
 }
 
 impl PayloadKind {
@@ -42,6 +46,8 @@ impl PayloadKind {
             0x01 => Ok(PayloadKind::BusChunk),
             0x02 => Ok(PayloadKind::BusAck),
             0x03 => Ok(PayloadKind::Punch),
+            0x04 => Ok(PayloadKind::Probe),
+            0x05 => Ok(PayloadKind::ProbeReply),
             t => Err(WireError::UnknownType(t)),
         }
     }
@@ -110,6 +116,16 @@ impl<'a> RoutedRepr<'a> {
     /// The destination address of a routed packet without a full parse (relay fast path).
     pub fn peek_dst(buf: &[u8]) -> Option<[u8; 16]> {
         buf.get(4..20).map(|d| d.try_into().expect("16 bytes"))
+    }
+
+    /// Reads the sender's node id of a whole routed header (none if shorter than one).
+    pub fn peek_src(buf: &[u8]) -> Option<NodeId> {
+        if buf.len() < HEADER_LEN {
+            return None;
+        }
+        Some(NodeId::from_bytes(
+            buf[20..52].try_into().expect("32 bytes"),
+        ))
     }
 }
 

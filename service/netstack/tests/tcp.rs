@@ -1,0 +1,196 @@
+//! TCP between two stacks wired back to back.
+
+mod common;
+
+use std::io::ErrorKind;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const MIB: usize = 1024 * 1024;
+
+/// 10 MiB each way at once over one connection.
+#[tokio::test]
+async fn ten_mib_both_directions() {
+    transfer(0).await;
+}
+
+/// The same with every 50th packet lost on the wire. Known to stall or reset: smoltcp 0.12.0
+/// loses its retransmission timer in the closing states (see `stall.rs`), and the safety net
+/// does not yet recover every case.
+#[tokio::test]
+#[ignore = "known failure: retransmission under loss is not yet reliable"]
+async fn ten_mib_both_directions_through_loss() {
+    transfer(50).await;
+}
+
+async fn transfer(drop_every: u64) {
+    let t = Instant::now();
+    let (a, b) = pair(drop_every, |_| {});
+    let mut listener = b.listen(80).await.unwrap();
+    let up = pattern(1, 10 * MIB);
+    let down = pattern(2, 10 * MIB);
+    let (up_sum, down_sum) = (checksum(&up), checksum(&down));
+
+    let server = tokio::spawn(async move {
+        let (stream, peer) = listener.accept().await.unwrap();
+        assert_eq!(*peer.ip(), A);
+        assert_eq!(stream.local_addr(), addr(B, 80));
+        let (mut r, mut w) = tokio::io::split(stream);
+        let (got, ()) = tokio::join!(recv_all(&mut r), send_all(&mut w, &down));
+        got
+    });
+    let stream = a.connect(addr(B, 80)).await.unwrap();
+    assert_eq!(stream.peer_addr(), addr(B, 80));
+    assert_eq!(*stream.local_addr().ip(), A);
+    let (mut r, mut w) = tokio::io::split(stream);
+    let (got, ()) = tokio::join!(recv_all(&mut r), send_all(&mut w, &up));
+    let server_got = server.await.unwrap();
+    assert_eq!((got.len(), checksum(&got)), (10 * MIB, down_sum));
+    assert_eq!(
+        (server_got.len(), checksum(&server_got)),
+        (up.len(), up_sum)
+    );
+    eprintln!(
+        "10 MiB each way, dropping every {drop_every}th packet: {:?}",
+        t.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn closed_port_is_refused() {
+    let (a, b) = pair(0, |_| {});
+    let err = a.connect(addr(B, 81)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    assert_eq!(a.stats().connections_refused, 1);
+    eventually(2, || a.socket_count() == 0 && b.socket_count() == 0).await;
+}
+
+#[tokio::test]
+async fn unanswered_connect_times_out() {
+    let (a, b) = pair(0, |c| c.connect_timeout = Duration::from_millis(300));
+    let t = Instant::now();
+    // The SYNs reach B, which is not that address and drops them.
+    let err = a
+        .connect(addr("600::99".parse().unwrap(), 80))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    assert!(t.elapsed() < Duration::from_secs(2));
+    assert_eq!(a.stats().connections_timed_out, 1);
+    assert!(b.stats().foreign >= 1);
+    assert_eq!(a.socket_count(), 0);
+}
+
+/// Echoes every connection until EOF, one task per connection.
+fn echo_server(mut listener: hypha_netstack::Listener) {
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = tokio::io::split(stream);
+                tokio::io::copy(&mut r, &mut w).await.unwrap();
+                w.shutdown().await.unwrap();
+            });
+        }
+    });
+}
+
+#[tokio::test]
+async fn twenty_concurrent_connections_to_one_listener() {
+    let (a, b) = pair(0, |_| {});
+    echo_server(b.listen(7).await.unwrap());
+    let clients: Vec<_> = (0..20u64)
+        .map(|i| {
+            let a = a.clone();
+            tokio::spawn(async move {
+                let data = pattern(i + 10, 100_000 + i as usize * 1000);
+                let stream = a.connect(addr(B, 7)).await.unwrap();
+                let (mut r, mut w) = tokio::io::split(stream);
+                let (got, ()) = tokio::join!(recv_all(&mut r), send_all(&mut w, &data));
+                assert_eq!(got, data, "client {i}");
+                r.unsplit(w).local_addr().port()
+            })
+        })
+        .collect();
+    let mut ports = std::collections::HashSet::new();
+    for c in clients {
+        ports.insert(c.await.unwrap());
+    }
+    assert_eq!(ports.len(), 20, "ephemeral ports collided");
+    assert_eq!(b.stats().connections_accepted, 20);
+    assert_eq!(a.stats().connections_opened, 20);
+}
+
+#[tokio::test]
+async fn thousand_connections_leak_no_socket() {
+    let (a, b) = pair(0, |c| c.buffer = 16 * 1024);
+    echo_server(b.listen(7).await.unwrap());
+    eventually(2, || b.socket_count() == 1).await; // the listening socket
+    let (base_a, base_b) = (a.socket_count(), b.socket_count());
+    let t = Instant::now();
+    for i in 0..1000u32 {
+        let mut stream = a.connect(addr(B, 7)).await.unwrap();
+        stream.write_all(&i.to_be_bytes()).await.unwrap();
+        let mut echo = [0; 4];
+        stream.read_exact(&mut echo).await.unwrap();
+        assert_eq!(u32::from_be_bytes(echo), i);
+        if i % 2 == 0 {
+            stream.shutdown().await.unwrap(); // orderly half-close first, then drop
+            assert_eq!(stream.read(&mut echo).await.unwrap(), 0);
+        }
+    }
+    eventually(5, || {
+        a.socket_count() == base_a && b.socket_count() == base_b
+    })
+    .await;
+    assert_eq!(b.stats().connections_accepted, 1000);
+    eprintln!("1000 open/close cycles: {:?}", t.elapsed());
+}
+
+#[tokio::test]
+async fn listen_twice_is_addr_in_use_until_dropped() {
+    let (_a, b) = pair(0, |_| {});
+    let first = b.listen(9).await.unwrap();
+    assert_eq!(b.listen(9).await.unwrap_err().kind(), ErrorKind::AddrInUse);
+    drop(first);
+    let _second = b.listen(9).await.unwrap();
+}
+
+#[tokio::test]
+async fn dropped_listener_refuses_new_connections() {
+    let (a, b) = pair(0, |_| {});
+    let listener = b.listen(9).await.unwrap();
+    drop(listener);
+    let err = a.connect(addr(B, 9)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    eventually(2, || b.socket_count() == 0).await;
+}
+
+/// A stream dropped with data still unread and the peer silent is still cleaned up: the FIN
+/// goes out, and the peer's close finishes it.
+#[tokio::test]
+async fn dropping_a_stream_closes_it() {
+    let (a, b) = pair(0, |_| {});
+    let mut listener = b.listen(5).await.unwrap();
+    let client = a.connect(addr(B, 5)).await.unwrap();
+    let (mut server, _) = listener.accept().await.unwrap();
+    server.write_all(b"unread").await.unwrap();
+    drop(client);
+    assert_eq!(recv_all(&mut server).await, b"");
+    drop(server);
+    eventually(2, || a.socket_count() == 0 && b.socket_count() == 1).await;
+}
+
+/// A stack talking to itself: the packets never leave it.
+#[tokio::test]
+async fn loopback() {
+    let (a, _pa) = stack(A, |_| {});
+    echo_server(a.listen(7).await.unwrap());
+    let stream = a.connect(addr(A, 7)).await.unwrap();
+    let (mut r, mut w) = tokio::io::split(stream);
+    let data = pattern(3, 300_000);
+    let (got, ()) = tokio::join!(recv_all(&mut r), send_all(&mut w, &data));
+    assert_eq!(got, data);
+}

@@ -1,0 +1,4 @@
+//! Tauri's build step: embeds the config, icons and capability files.
+fn main() {
+    tauri_build::build()
+}
