@@ -52,6 +52,15 @@ pub fn forward_request(cmd: Option<ForwardCmd>) -> Request {
     }
 }
 
+/// A forward's or exposed port's state, for people.
+fn state(error: &Option<String>, active: bool) -> String {
+    match (error, active) {
+        (Some(e), _) => format!("failed: {e}"),
+        (None, true) => "listening".into(),
+        (None, false) => "stopped".into(),
+    }
+}
+
 /// Prints a reaching answer for people.
 pub fn print(r: Response) {
     match r {
@@ -85,22 +94,14 @@ pub fn print(r: Response) {
                 println!("no forwards, nothing exposed");
             }
             for x in f.forwards {
-                let state = match (&x.error, x.active) {
-                    (Some(e), _) => format!("failed: {e}"),
-                    (None, true) => "listening".into(),
-                    (None, false) => "stopped".into(),
-                };
+                let state = state(&x.error, x.active);
                 println!(
                     "forward {:<22} → {:<30} {} connections, {state}",
                     x.listen, x.target, x.connections
                 );
             }
             for x in f.exposed {
-                let state = match (&x.error, x.active) {
-                    (Some(e), _) => format!("failed: {e}"),
-                    (None, true) => "listening".into(),
-                    (None, false) => "stopped".into(),
-                };
+                let state = state(&x.error, x.active);
                 println!(
                     "expose  overlay port {:<8} → {:<22} {} connections, {state}",
                     x.port, x.to, x.connections

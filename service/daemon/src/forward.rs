@@ -13,6 +13,15 @@ use tokio::task::JoinHandle;
 
 use crate::reach::{Reach, split_target};
 
+/// How a forward's listen address is keyed (and persisted): the parsed address in canonical
+/// form, so `127.0.0.1:08080` and `127.0.0.1:8080` are one forward.
+pub fn listen_key(listen: &str) -> String {
+    listen
+        .trim()
+        .parse::<SocketAddr>()
+        .map_or_else(|_| listen.trim().to_string(), |a| a.to_string())
+}
+
 /// A running forward or exposed port.
 struct Entry {
     target: String,
@@ -96,11 +105,7 @@ impl Forwarding {
 
     /// Stops a forward; false if there was none.
     pub fn remove_forward(&mut self, listen: &str) -> bool {
-        let key = listen
-            .trim()
-            .parse::<SocketAddr>()
-            .map_or_else(|_| listen.trim().to_string(), |a| a.to_string());
-        self.forwards.remove(&key).is_some()
+        self.forwards.remove(&listen_key(listen)).is_some()
     }
 
     /// Accepts overlay connections on `port` and carries them to `to` (a local address).

@@ -22,7 +22,7 @@ pub(super) struct PendingRecv {
     reply: tokio::sync::oneshot::Sender<Result<Response, ApiError>>,
 }
 
-fn internal(e: anyhow::Error) -> ApiError {
+pub(super) fn internal(e: anyhow::Error) -> ApiError {
     ApiError::new(ErrorCode::Internal, format!("{e:#}"))
 }
 
@@ -254,6 +254,12 @@ impl Service {
         }
     }
 
+    /// The node whose /64 holds `addr`, from the selected route to it.
+    pub(super) fn node_at(&self, addr: &std::net::Ipv6Addr) -> Option<NodeId> {
+        let subnet = hypha_proto::address::Subnet::of(&addr.octets());
+        self.node.babel().lookup(&subnet).map(|(_, node)| node)
+    }
+
     fn api_send(&mut self, s: api::SendRequest) -> Result<Response, ApiError> {
         let bad = |m: String| ApiError::new(ErrorCode::BadRequest, m);
         let to = match NodeId::from_hex(&s.to) {
@@ -265,16 +271,11 @@ impl Service {
                         s.to
                     ))
                 })?;
-                let subnet = hypha_proto::address::Subnet::of(&addr.octets());
-                self.node
-                    .routes()
-                    .find(|r| r.subnet == subnet)
-                    .map(|r| r.node)
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "no route to {addr} to learn its node id: give the node id"
-                        ))
-                    })?
+                self.node_at(&addr).ok_or_else(|| {
+                    bad(format!(
+                        "no route to {addr} to learn its node id: give the node id"
+                    ))
+                })?
             }
         };
         let payload = B64

@@ -10,6 +10,7 @@ use hypha_proto::identity::NodeId;
 use hypha_proto::names;
 use tokio::sync::mpsc;
 
+use super::handlers::internal;
 use super::{Service, wall_micros};
 use crate::config::Config;
 use crate::dns::{self, DnsCounters};
@@ -108,10 +109,6 @@ fn bad(m: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::BadRequest, m)
 }
 
-fn internal(e: anyhow::Error) -> ApiError {
-    ApiError::new(ErrorCode::Internal, format!("{e:#}"))
-}
-
 impl Service {
     /// Re-creates persisted forwards and exposed ports, and the name claim, at start.
     pub(super) fn restore_reaching(&mut self) {
@@ -144,17 +141,12 @@ impl Service {
             if !in_overlay(&addr.octets()) {
                 return Err(bad(format!("{addr} is not a mesh address")));
             }
-            let subnet = Subnet::of(&addr.octets());
-            if subnet == me.subnet() {
+            if Subnet::of(&addr.octets()) == me.subnet() {
                 me
             } else {
-                self.node
-                    .routes()
-                    .find(|r| r.subnet == subnet)
-                    .map(|r| r.node)
-                    .ok_or_else(|| {
-                        ApiError::new(ErrorCode::NotFound, format!("no route to {addr}"))
-                    })?
+                self.node_at(&addr).ok_or_else(|| {
+                    ApiError::new(ErrorCode::NotFound, format!("no route to {addr}"))
+                })?
             }
         } else {
             names::check(base).map_err(|e| bad(format!("{input:?}: {e}")))?;
@@ -238,10 +230,7 @@ impl Service {
             R::RemoveForward { listen } => {
                 let had = self.reaching.forwarding.remove_forward(&listen);
                 let before = self.settings.forwards.len();
-                let key = listen
-                    .trim()
-                    .parse::<SocketAddr>()
-                    .map_or_else(|_| listen.trim().to_string(), |a| a.to_string());
+                let key = crate::forward::listen_key(&listen);
                 self.settings.forwards.retain(|f| f.listen != key);
                 if !had && before == self.settings.forwards.len() {
                     return Err(ApiError::new(

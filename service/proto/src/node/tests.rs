@@ -108,6 +108,15 @@ impl Mesh {
         self.nodes[b].poll_tun().as_deref() == Some(&pkt[..])
     }
 
+    /// Links 0—1—2 (0 and 2 dial 1) and lets routing settle.
+    fn link_chain(&mut self) {
+        self.wire(0, 1);
+        self.wire(1, 2);
+        self.nodes[0].add_peer(self.now, addr(1));
+        self.nodes[2].add_peer(self.now, addr(1));
+        self.run(Duration::from_secs(2));
+    }
+
     fn events(&mut self, i: usize) -> Vec<Event> {
         std::iter::from_fn(|| self.nodes[i].poll_event()).collect()
     }
@@ -116,11 +125,7 @@ impl Mesh {
 #[test]
 fn chain_links_up_and_routes_data_through_relay() {
     let mut m = Mesh::new(3, |_| NodeConfig::default());
-    m.wire(0, 1);
-    m.wire(1, 2);
-    m.nodes[0].add_peer(m.now, addr(1));
-    m.nodes[2].add_peer(m.now, addr(1));
-    m.run(Duration::from_secs(2));
+    m.link_chain();
     assert!(m.ping(0, 2), "a→c through b");
     assert!(m.ping(2, 0), "c→a through b");
     assert_eq!(m.nodes[1].counters.forwarded_packets, 2);
@@ -280,11 +285,7 @@ fn probes_trace_the_path_and_names_spread() {
         wall_offset_ms: 1_800_000_000_000,
         ..NodeConfig::default()
     });
-    m.wire(0, 1);
-    m.wire(1, 2);
-    m.nodes[0].add_peer(m.now, addr(1));
-    m.nodes[2].add_peer(m.now, addr(1));
-    m.run(Duration::from_secs(2));
+    m.link_chain();
     let (b, c) = (m.nodes[1].node_id(), m.nodes[2].node_id());
     m.events(0);
     let mut hops = Vec::new();
@@ -321,11 +322,7 @@ fn probes_trace_the_path_and_names_spread() {
 #[test]
 fn probe_answers_are_rate_limited() {
     let mut m = Mesh::new(3, |_| NodeConfig::default());
-    m.wire(0, 1);
-    m.wire(1, 2);
-    m.nodes[0].add_peer(m.now, addr(1));
-    m.nodes[2].add_peer(m.now, addr(1));
-    m.run(Duration::from_secs(2));
+    m.link_chain();
     let c = m.nodes[2].node_id();
     for _ in 0..50 {
         m.nodes[0].send_probe(&c, 1);
