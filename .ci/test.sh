@@ -4,6 +4,9 @@
 # rustup components/targets. Run as root (netns tests need it) or with sudo available.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+HERE="$(pwd)/.ci"
+SNAPSHOT=$(mktemp)
+trap 'rm -f "$SNAPSHOT"' EXIT
 
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -30,6 +33,7 @@ fi
 
 step "rust toolchain"
 command -v cargo >/dev/null || { echo "cargo not found: install Rust stable with rustup first" >&2; exit 1; }
+cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
 if command -v rustup >/dev/null; then
   rustup component add clippy rustfmt >/dev/null 2>&1 || true
   rustup target add x86_64-pc-windows-gnu aarch64-apple-darwin >/dev/null 2>&1 || true
@@ -39,9 +43,19 @@ step "tray front end (npm)"
 # The tray binary embeds ui/dist, so it is built before anything compiles the workspace.
 (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
 
-step "format and lints"
+step "format"
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Everything below uses one profile, release: the binaries the tests start, the packages and
+# the tray e2e are the same build, and every dependency is compiled once. (Tests in release
+# lose debug assertions; the arithmetic that matters is checked explicitly.)
+step "build: every crate, binary and test target, release profile"
+cargo build --release --locked --workspace --all-targets
+BIN="${CARGO_TARGET_DIR:-target}/release"
+
+step "lints"
+# Same profile, so build scripts and proc macros are shared with the build above.
+cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
 step "cross-target checks (Windows, macOS)"
 for t in x86_64-pc-windows-gnu aarch64-apple-darwin; do
@@ -49,15 +63,19 @@ for t in x86_64-pc-windows-gnu aarch64-apple-darwin; do
     || { echo "target $t not installed (rustup target add $t)" >&2; exit 1; }
   # The tray is checked apart: for Windows its resource file needs mingw's windres+gcc (not
   # installed here), for macOS its notification plugin needs the macOS SDK.
-  cargo check --locked --target "$t" --workspace --exclude hypha-tray
+  cargo check --release --locked --target "$t" --workspace --exclude hypha-tray
 done
 # Everything in the tray but desktop notifications, for macOS (clang for objc2's helper).
-CC_aarch64_apple_darwin=clang cargo check --locked --target aarch64-apple-darwin -p hypha-tray \
+CC_aarch64_apple_darwin=clang cargo check --release --locked --target aarch64-apple-darwin -p hypha-tray \
   --no-default-features --features custom-protocol
 
+# From here on nothing is compiled again: the steps use the binaries built above.
+export HYPHA_SKIP_BUILD=1
+"$HERE/leftovers.sh" selftest
+"$HERE/leftovers.sh" snapshot "$SNAPSHOT"
+
 step "simulator: 1000 nodes, degree 4, 10 % of links cut"
-cargo build --release --locked -p hypha-cli
-"${CARGO_TARGET_DIR:-target}/release/hypha" sim --nodes 1000 --degree 4 --seed 7 --fail-links 0.1 --json | tee /tmp/hypha-sim-1000.json
+"$BIN/hypha" sim --nodes 1000 --degree 4 --seed 7 --fail-links 0.1 --json | tee /tmp/hypha-sim-1000.json
 jq -e '.converged == true and .loops_seen == 0 and .reachable_pairs_pct == 100
        and .stale_routes == 0 and .host.wall_s < 60 and .host.max_rss_mib < 1024
        and .probes_delivered == .probes_sent' /tmp/hypha-sim-1000.json >/dev/null \
@@ -70,11 +88,11 @@ bash installers/linux/test-rpm.sh
 bash installers/macos/check.sh
 
 step "tests"
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast
-else
-  cargo test --workspace --locked --no-fail-fast
-fi
+cargo nextest run --release --workspace --locked --no-fail-fast
 
 step "tray app end to end (two hyphad nodes, the real window under Xvfb, WebDriver)"
 bash ui/e2e/run.sh
+
+step "nothing left running"
+"$HERE/leftovers.sh" check "$SNAPSHOT"
+printf '\nall steps passed in %d s\n' "$SECONDS"

@@ -16,9 +16,19 @@ SCRATCH=$(mktemp -d)
 NS=hypha-deb-test
 PID=""
 cleanup() {
-  [ -n "$PID" ] && kill "$PID" 2>/dev/null || true
+  stop
   ip netns del "$NS" 2>/dev/null || true
   rm -rf "$SCRATCH"
+}
+# Stops hyphad and waits for it; anything else still inside the namespace goes too.
+stop() {
+  if [ -n "$PID" ]; then
+    kill "$PID" 2>/dev/null || true
+    wait "$PID" 2>/dev/null || true
+    PID=""
+  fi
+  local p
+  for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 passed=0
@@ -79,14 +89,14 @@ start() {
   ip netns add "$NS" 2>/dev/null || true
   ip -n "$NS" link set lo up
   exec_line=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/hyphad.service)
-  (umask 0007; ip netns exec "$NS" setpriv --reuid=hypha --regid=hypha --init-groups \
+  # exec all the way down (ip netns exec and setpriv exec too), so $! is hyphad itself.
+  (umask 0007; exec ip netns exec "$NS" setpriv --reuid=hypha --regid=hypha --init-groups \
       --inh-caps=+net_admin,+net_raw --ambient-caps=+net_admin,+net_raw $exec_line \
       >/tmp/hypha-deb-hyphad.log 2>&1) &
   PID=$!
   for _ in $(seq 50); do [ -S /run/hypha/hypha.sock ] && break; sleep 0.1; done
   [ -S /run/hypha/hypha.sock ] || { cat /tmp/hypha-deb-hyphad.log >&2; fail "no API socket"; }
 }
-stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=""; }
 
 start
 stat -c '%a %G' /run/hypha/hypha.sock | grep -qx '660 hypha' || fail "socket mode/group: $(stat -c '%a %G' /run/hypha/hypha.sock)"

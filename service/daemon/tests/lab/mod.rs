@@ -301,6 +301,13 @@ impl Drop for Lab {
             let _ = d.child.wait();
         }
         for ns in &self.namespaces {
+            // Deleting a namespace's name does not stop what runs in it (an iperf3 server
+            // that never got its client, say): stop those first.
+            if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
+                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                    let _ = Command::new("kill").args(["-9", pid]).status();
+                }
+            }
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
