@@ -18,6 +18,8 @@ watched() {
     pid=${d#/proc/}
     [ "$pid" = $$ ] && continue
     comm=$(cat "$d/comm" 2>/dev/null) || continue
+    # A zombie has already exited; it only waits for its new parent to reap it.
+    [ "$(awk '{print $3}' "$d/stat" 2>/dev/null)" != Z ] || continue
     user=$(stat -c %U "$d" 2>/dev/null) || continue
     exe=$(readlink "$d/exe" 2>/dev/null || true)
     if [[ $comm =~ $NAMES ]] || [ "$user" = hypha ] || [[ $exe == *" (deleted)" && $exe != /memfd:* ]]; then
@@ -33,7 +35,17 @@ snapshot() {
   } >"$1"
 }
 
+# Processes that were just told to stop get a few seconds to go.
 check() {
+  local _
+  for _ in $(seq 10); do
+    check_once "$1" 2>/dev/null && { echo "no leftover processes or network namespaces"; return 0; }
+    sleep 0.5
+  done
+  check_once "$1"
+}
+
+check_once() {
   local before=$1 found=0 pid line ns
   while read -r line; do
     pid=${line%% *}
@@ -48,7 +60,6 @@ check() {
     found=1
   done < <(ip netns list 2>/dev/null | awk '{print $1}')
   [ "$found" = 0 ] || { echo "the test command left the above behind" >&2; return 1; }
-  echo "no leftover processes or network namespaces"
 }
 
 # Plants a "hyphad" (a copy of sleep, its binary then deleted, as after a purge) in a namespace
@@ -71,8 +82,9 @@ selftest() {
   fi
   kill "$pid"; wait "$pid" 2>/dev/null || true
   ip netns del "$ns"
-  grep -q "leftover process: pid $pid hyphad" <<<"$out" && grep -q "leftover network namespace: $ns" <<<"$out" \
-    || { rm -rf "$dir"; echo "leftovers selftest: check did not name the planted leftovers: $out" >&2; return 1; }
+  if ! grep -q "leftover process: pid $pid hyphad" <<<"$out" || ! grep -q "leftover network namespace: $ns" <<<"$out"; then
+    rm -rf "$dir"; echo "leftovers selftest: check did not name the planted leftovers: $out" >&2; return 1
+  fi
   check "$snap" >/dev/null || { rm -rf "$dir"; echo "leftovers selftest: check fails with nothing planted" >&2; return 1; }
   rm -rf "$dir"
   echo "leftovers selftest: a planted process and namespace are caught and named"

@@ -10,7 +10,7 @@ systems=("$@")
 [ ${#systems[@]} -gt 0 ] || systems=(veth hypha hypha-jumbo yggdrasil nebula tinc)
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
   iproute2 iputils-ping iperf3 jq yggdrasil nebula tinc >/dev/null
-cargo build --release -p hypha-daemon
+[ -n "${HYPHAD:-}" ] || cargo build --release -p hypha-daemon
 export HYPHAD=${HYPHAD:-${CARGO_TARGET_DIR:-$PWD/target}/release/hyphad}
 export WORK=${WORK:-/tmp/hypha-bench}
 mkdir -p "$WORK"
@@ -26,8 +26,10 @@ jq -rs '
   | ($rows | map(select(.system == "veth"))[0].ab // 1) as $veth
   | ($rows | map(select(.system == "yggdrasil"))[0].ab // null) as $ygg
   | ["system", "a→b Mbit/s", "a→b ×4", "a→c Mbit/s", "RTT a→b ms", "RTT a→c ms",
-     "CPU a %", "CPU b %", "a→b / veth", "a→b / yggdrasil"],
+     "CPU a %", "CPU b %", "a→b per daemon core", "a→b / veth", "a→b / yggdrasil"],
     ($rows[] | [.system, .ab, .ab4, .ac, .rtt_ab, .rtt_ac, .cpu_a, .cpu_b,
+       # Mbit/s for each core the busier of the two daemons used (the raw underlay has none).
+       (if ([.cpu_a, .cpu_b] | max) > 0 then (.ab / (([.cpu_a, .cpu_b] | max) / 100) | floor) else "-" end),
        ((.ab / $veth * 1000 | floor) / 1000),
        (if $ygg then ((.ab / $ygg * 100 | floor) / 100) else "-" end)])
   | @tsv' "$WORK/results.jsonl" | column -t -s $'\t'

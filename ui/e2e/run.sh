@@ -34,6 +34,7 @@ mkdir -p "$HYPHA_E2E_OUT"
 # WebKitWebDriver, the tray, Xvfb, hyphad) is stopped with it, on success and on failure.
 setsid --wait dbus-run-session -- xvfb-run -a -s "-screen 0 1280x900x24" node "$here/tray.test.mjs" &
 sid=$!
+# shellcheck disable=SC2317  # run by the trap
 reap() { kill -TERM -- "-$sid" 2>/dev/null || true; sleep 0.5; kill -KILL -- "-$sid" 2>/dev/null || true; }
 trap reap EXIT
 rc=0

@@ -14,6 +14,7 @@ mod status;
 mod store;
 mod tcp;
 mod udp;
+mod udp_io;
 #[cfg(windows)]
 mod winsvc;
 

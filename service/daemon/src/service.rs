@@ -14,8 +14,7 @@ use hypha_proto::identity::NodeId;
 use hypha_proto::link::handshake::NetworkKey;
 use hypha_proto::node::{Event, Node, NodeConfig, Remote};
 use hypha_proto::time::Timestamp;
-use hypha_tun::{OsTun, Tun, TunConfig};
-use tokio::net::UdpSocket;
+use hypha_tun::{OsTun, RecvBatch, SendBatch, Tun, TunConfig};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior, interval};
 
@@ -26,6 +25,7 @@ use crate::peers::PeerStore;
 use crate::settings::{self, Settings};
 use crate::store::{self, Store};
 use crate::tcp::{Hub, TcpEvent};
+use crate::udp_io::UdpIo;
 use crate::{status, udp};
 
 mod handlers;
@@ -33,9 +33,9 @@ mod reaching;
 mod trace;
 use handlers::PendingRecv;
 
-/// Most extra packets taken from a socket or the TUN per wake-up (bounded so one busy source
-/// cannot starve timers and the others).
-const BURST: usize = 64;
+/// Most extra reads (each a batch) taken from the UDP socket or the TUN per wake-up, bounded
+/// so one busy source cannot starve timers and the others.
+const BURST: usize = 8;
 
 fn wall_micros() -> u64 {
     SystemTime::now()
@@ -76,9 +76,10 @@ enum PeerHandle {
 
 /// Everything the loop owns besides the node.
 struct Io {
-    udp: UdpSocket,
-    udp_v6: bool,
+    udp: UdpIo,
     tun: Option<OsTun>,
+    /// Packets for the TUN, written together once the node has produced them.
+    tun_tx: SendBatch,
     /// Without a TUN: packets for this node go to the userspace stack.
     user_stack: Option<mpsc::Sender<Vec<u8>>>,
     writers: HashMap<u64, mpsc::Sender<Vec<u8>>>,
@@ -101,18 +102,16 @@ impl Io {
         while let Some(t) = node.poll_transmit() {
             match t.remote {
                 Remote::Udp(a) => {
-                    let a = udp::for_socket(self.udp_v6, a);
                     if let Some(ttl) = t.ttl {
-                        udp::send_with_ttl(&self.udp, &t.payload, a, ttl);
+                        self.udp.flush().await;
+                        let a = udp::for_socket(
+                            self.udp.sock.local_addr().is_ok_and(|l| l.is_ipv6()),
+                            a,
+                        );
+                        udp::send_with_ttl(&self.udp.sock, &t.payload, a, ttl);
                         continue;
                     }
-                    match self.udp.try_send_to(&t.payload, a) {
-                        Ok(_) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                            let _ = self.udp.send_to(&t.payload, a).await;
-                        }
-                        Err(e) => tracing::trace!("udp send to {a}: {e}"),
-                    }
+                    self.udp.send(a, &t.payload).await;
                 }
                 Remote::Stream(id) => {
                     if let Some(w) = self.writers.get(&id) {
@@ -122,15 +121,19 @@ impl Io {
                 }
             }
         }
+        self.udp.flush().await;
         while let Some(p) = node.poll_tun() {
-            if let Some(tun) = &self.tun {
-                if let Err(e) = tun.send(&p).await {
-                    tracing::debug!("tun write: {e}");
-                }
+            if self.tun.is_some() {
+                self.tun_tx.push(&p);
             } else if let Some(stack) = &self.user_stack {
                 // A full stack queue drops, as a full TUN queue would; TCP resends.
                 let _ = stack.try_send(p);
             }
+        }
+        if let Some(tun) = &self.tun
+            && let Err(e) = tun.send_batch(&mut self.tun_tx).await
+        {
+            tracing::debug!("tun write: {e}");
         }
     }
 
@@ -195,9 +198,9 @@ async fn stack_recv(out: &mut Option<mpsc::Receiver<Vec<u8>>>) -> Option<Vec<u8>
     }
 }
 
-async fn tun_recv(tun: Option<&OsTun>, buf: &mut [u8]) -> std::io::Result<usize> {
+async fn tun_recv(tun: Option<&OsTun>, batch: &mut RecvBatch) -> std::io::Result<()> {
     match tun {
-        Some(t) => t.recv(buf).await,
+        Some(t) => t.recv_batch(batch).await,
         None => std::future::pending().await,
     }
 }
@@ -433,7 +436,12 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                 cfg.tun_name
             )
         })?;
-        tracing::info!("tun {} up, mtu {}", t.name(), cfg.mtu);
+        tracing::info!(
+            "tun {} up, mtu {}, offload {}",
+            t.name(),
+            cfg.mtu,
+            if t.offload() { "on" } else { "off" }
+        );
         Some(t)
     } else {
         tracing::info!("running without TUN: relaying only");
@@ -484,9 +492,9 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
     let mut svc = Service {
         node,
         io: Io {
-            udp_v6: local.is_ipv6(),
-            udp: udp_sock,
+            udp: UdpIo::new(udp_sock)?,
             tun,
+            tun_tx: SendBatch::new(),
             user_stack: reaching.user_stack.as_ref().map(|(tx, _)| tx.clone()),
             writers: HashMap::new(),
             events: events_tx,
@@ -566,8 +574,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
         t.set_missed_tick_behavior(MissedTickBehavior::Delay);
     }
     tokio::pin!(shutdown);
-    let mut ubuf = vec![0u8; 65536];
-    let mut tbuf = vec![0u8; 65536];
+    let mut trx = RecvBatch::new(cfg.mtu as usize);
     let mut dbuf = vec![0u8; 2048];
     // One timer, moved rather than re-created each turn of the loop.
     let timer = tokio::time::sleep_until(start);
@@ -578,34 +585,39 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
             timer.as_mut().reset(deadline);
         }
         tokio::select! {
-            r = svc.io.udp.recv_from(&mut ubuf) => match r {
-                Ok((n, from)) => {
-                    let now = svc.now();
-                    svc.node.handle_datagram(now, Remote::Udp(udp::normalize(from)), &mut ubuf[..n]);
-                    // Drain what else is already queued before returning to the loop.
-                    for _ in 0..BURST {
-                        match svc.io.udp.try_recv_from(&mut ubuf) {
-                            Ok((n, from)) => svc.node.handle_datagram(
-                                now, Remote::Udp(udp::normalize(from)), &mut ubuf[..n]),
-                            Err(_) => break,
-                        }
+            r = svc.io.udp.sock.readable() => if r.is_ok() {
+                let now = svc.now();
+                // Drain what is queued (a few batches) before returning to the loop.
+                for _ in 0..BURST {
+                    let node = &mut svc.node;
+                    match svc.io.udp.try_recv(|from, d| node.handle_datagram(now, Remote::Udp(from), d)) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        // ICMP port unreachable from a peer that is down: nothing to do.
+                        Err(e) => tracing::trace!("udp recv: {e}"),
                     }
                 }
-                // ICMP port unreachable from a peer that is down: nothing to do.
-                Err(e) => tracing::trace!("udp recv: {e}"),
             },
-            r = tun_recv(svc.io.tun.as_ref(), &mut tbuf) => match r {
-                Ok(n) => {
+            r = tun_recv(svc.io.tun.as_ref(), &mut trx) => match r {
+                Ok(()) => {
                     let now = svc.now();
-                    svc.node.handle_tun(now, &tbuf[..n]);
+                    for p in trx.packets() {
+                        svc.node.handle_tun(now, p);
+                    }
                     if let Some(tun) = &svc.io.tun {
                         for _ in 0..BURST {
-                            match tun.try_recv(&mut tbuf) {
-                                Ok(n) => svc.node.handle_tun(now, &tbuf[..n]),
-                                Err(_) => break,
+                            if tun.try_recv_batch(&mut trx).is_err() {
+                                break;
+                            }
+                            for p in trx.packets() {
+                                svc.node.handle_tun(now, p);
                             }
                         }
                     }
+                }
+                // Not the device failing but a super-packet that does not split: drop it.
+                Err(e) if e.raw_os_error().is_none() && e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    tracing::debug!("tun read: {e}");
                 }
                 Err(e) => bail!("tun read: {e}"),
             },

@@ -71,3 +71,41 @@ pub fn send_with_ttl(sock: &UdpSocket, data: &[u8], to: SocketAddr, ttl: u8) {
         let _ = s.set_unicast_hops_v6(h);
     }
 }
+
+/// Lets the kernel fragment datagrams larger than the path MTU again (Linux's default,
+/// `IP_PMTUDISC_WANT`), after quinn-udp set "never fragment". Best effort.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[allow(unsafe_code)]
+pub fn allow_fragmentation(sock: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    let fd = sock.as_raw_fd();
+    let set = |level: libc::c_int, name: libc::c_int, value: libc::c_int| {
+        // SAFETY: `fd` is an open socket owned by `sock` for the whole call, and the option
+        // value is a c_int whose size is passed with it.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        }
+    };
+    set(
+        libc::IPPROTO_IP,
+        libc::IP_MTU_DISCOVER,
+        libc::IP_PMTUDISC_WANT,
+    );
+    if sock.local_addr().map(|a| a.is_ipv6()).unwrap_or(false) {
+        set(
+            libc::IPPROTO_IPV6,
+            libc::IPV6_MTU_DISCOVER,
+            libc::IPV6_PMTUDISC_WANT,
+        );
+    }
+}
+
+/// Elsewhere the socket keeps what quinn-udp set.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn allow_fragmentation(_sock: &UdpSocket) {}

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::io;
 use std::net::Ipv6Addr;
 
+mod batch;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "macos")]
@@ -17,6 +18,7 @@ mod memory;
 #[cfg(windows)]
 mod windows;
 
+pub use batch::{BATCH_PACKETS, HEADROOM, RecvBatch, SendBatch};
 pub use memory::{MemoryTun, MemoryTunHandle};
 
 /// What the device should look like.
@@ -36,15 +38,17 @@ pub struct TunConfig {
     pub wintun_dll: Option<std::path::PathBuf>,
 }
 
-/// An IPv6 packet device.
+/// An IPv6 packet device, read and written in batches.
 pub trait Tun: Send + Sync + 'static {
-    /// Reads one packet from the local stack into `buf`; returns its length.
-    fn recv(&self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> + Send;
-    /// Reads one packet if one is ready now (`WouldBlock` otherwise): lets the caller drain
-    /// a burst without going back to the event loop for each packet.
-    fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize>;
-    /// Writes one packet to the local stack.
-    fn send(&self, packet: &[u8]) -> impl Future<Output = io::Result<usize>> + Send;
+    /// Waits for packets from the local stack and reads what one read yields into `batch`
+    /// (Linux with offloads: a whole TCP super-packet, split into MTU-sized packets).
+    fn recv_batch(&self, batch: &mut RecvBatch) -> impl Future<Output = io::Result<()>> + Send;
+    /// Like [`Tun::recv_batch`] but only if packets are ready now (`WouldBlock` otherwise):
+    /// lets the caller drain a burst without going back to the event loop for each read.
+    fn try_recv_batch(&self, batch: &mut RecvBatch) -> io::Result<()>;
+    /// Writes the queued packets to the local stack and empties the batch (Linux with
+    /// offloads: consecutive segments of one TCP flow go as one super-packet).
+    fn send_batch(&self, batch: &mut SendBatch) -> impl Future<Output = io::Result<()>> + Send;
     /// The interface name the OS gave the device.
     fn name(&self) -> String;
 }
@@ -53,19 +57,84 @@ pub trait Tun: Send + Sync + 'static {
 pub struct OsTun {
     dev: tun_rs::AsyncDevice,
     name: String,
+    /// Linux: offloads are on (every read and write carries a virtio-net header).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    offload: bool,
 }
 
+impl OsTun {
+    /// True when the kernel hands over and takes super-packets (Linux `IFF_VNET_HDR` with
+    /// TSO): the daemon logs it, the benchmarks depend on it.
+    pub fn offload(&self) -> bool {
+        self.offload
+    }
+}
+
+#[cfg(target_os = "linux")]
 impl Tun for OsTun {
-    async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.dev.recv(buf).await
+    async fn recv_batch(&self, b: &mut RecvBatch) -> io::Result<()> {
+        b.len = 0;
+        b.len = self
+            .dev
+            .recv_multiple(&mut b.raw, &mut b.bufs, &mut b.sizes, 0)
+            .await?;
+        Ok(())
     }
 
-    fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.dev.try_recv(buf)
+    fn try_recv_batch(&self, b: &mut RecvBatch) -> io::Result<()> {
+        b.len = 0;
+        b.len = self
+            .dev
+            .try_recv_multiple(&mut b.raw, &mut b.bufs, &mut b.sizes, 0)?;
+        Ok(())
     }
 
-    async fn send(&self, packet: &[u8]) -> io::Result<usize> {
-        self.dev.send(packet).await
+    async fn send_batch(&self, b: &mut SendBatch) -> io::Result<()> {
+        if b.is_empty() {
+            return Ok(());
+        }
+        let n = b.len;
+        b.len = 0;
+        self.dev
+            .send_multiple(&mut b.gro, &mut b.bufs[..n], batch::HEADROOM)
+            .await
+            .map(|_| ())
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+impl Tun for OsTun {
+    async fn recv_batch(&self, b: &mut RecvBatch) -> io::Result<()> {
+        b.len = 0;
+        b.sizes[0] = self.dev.recv(&mut b.bufs[0]).await?;
+        b.len = 1;
+        Ok(())
+    }
+
+    fn try_recv_batch(&self, b: &mut RecvBatch) -> io::Result<()> {
+        b.len = 0;
+        b.sizes[0] = self.dev.try_recv(&mut b.bufs[0])?;
+        b.len = 1;
+        Ok(())
+    }
+
+    async fn send_batch(&self, b: &mut SendBatch) -> io::Result<()> {
+        let n = b.len;
+        b.len = 0;
+        let mut result = Ok(());
+        for buf in &b.bufs[..n] {
+            // One failed packet does not stop the rest; the first error is reported.
+            if let Err(e) = self.dev.send(&buf[batch::HEADROOM..]).await {
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+        }
+        result
     }
 
     fn name(&self) -> String {
@@ -91,5 +160,9 @@ pub fn open(cfg: &TunConfig) -> io::Result<OsTun> {
         ));
     };
     let name = dev.name().unwrap_or_else(|_| cfg.name.clone());
-    Ok(OsTun { dev, name })
+    #[cfg(target_os = "linux")]
+    let offload = dev.tcp_gso();
+    #[cfg(not(target_os = "linux"))]
+    let offload = false;
+    Ok(OsTun { dev, name, offload })
 }

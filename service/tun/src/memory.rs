@@ -5,7 +5,7 @@ use std::io;
 
 use tokio::sync::{Mutex, mpsc};
 
-use crate::Tun;
+use crate::{RecvBatch, SendBatch, Tun};
 
 /// The node's side.
 pub struct MemoryTun {
@@ -36,8 +36,19 @@ impl MemoryTun {
     }
 }
 
+impl MemoryTun {
+    fn take(b: &mut RecvBatch, pkt: Vec<u8>) {
+        let buf = &mut b.bufs[0];
+        let n = pkt.len().min(buf.len());
+        buf[..n].copy_from_slice(&pkt[..n]);
+        b.sizes[0] = n;
+        b.len = 1;
+    }
+}
+
 impl Tun for MemoryTun {
-    async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+    async fn recv_batch(&self, b: &mut RecvBatch) -> io::Result<()> {
+        b.len = 0;
         let pkt = self
             .from_stack
             .lock()
@@ -45,36 +56,42 @@ impl Tun for MemoryTun {
             .recv()
             .await
             .ok_or_else(|| io::Error::new(io::ErrorKind::BrokenPipe, "tun handle dropped"))?;
-        let n = pkt.len().min(buf.len());
-        buf[..n].copy_from_slice(&pkt[..n]);
-        Ok(n)
+        Self::take(b, pkt);
+        Ok(())
     }
 
-    fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+    fn try_recv_batch(&self, b: &mut RecvBatch) -> io::Result<()> {
+        b.len = 0;
         let mut rx = self
             .from_stack
             .try_lock()
             .map_err(|_| io::Error::from(io::ErrorKind::WouldBlock))?;
         match rx.try_recv() {
             Ok(pkt) => {
-                let n = pkt.len().min(buf.len());
-                buf[..n].copy_from_slice(&pkt[..n]);
-                Ok(n)
+                Self::take(b, pkt);
+                Ok(())
             }
             Err(mpsc::error::TryRecvError::Empty) => Err(io::ErrorKind::WouldBlock.into()),
             Err(mpsc::error::TryRecvError::Disconnected) => Err(io::ErrorKind::BrokenPipe.into()),
         }
     }
 
-    async fn send(&self, packet: &[u8]) -> io::Result<usize> {
+    async fn send_batch(&self, b: &mut SendBatch) -> io::Result<()> {
         // A full queue drops, like a real device under pressure; never blocks the node.
-        match self.to_stack.try_send(packet.to_vec()) {
-            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => Ok(packet.len()),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(io::Error::new(
+        let closed = b.packets().any(|p| {
+            matches!(
+                self.to_stack.try_send(p.to_vec()),
+                Err(mpsc::error::TrySendError::Closed(_))
+            )
+        });
+        b.clear();
+        if closed {
+            return Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "tun handle dropped",
-            )),
+            ));
         }
+        Ok(())
     }
 
     fn name(&self) -> String {
@@ -90,9 +107,15 @@ mod tests {
     async fn packets_cross_both_ways() {
         let (tun, mut h) = MemoryTun::pair(4);
         h.inject.send(vec![1, 2, 3]).await.unwrap();
-        let mut buf = [0u8; 16];
-        assert_eq!(tun.recv(&mut buf).await.unwrap(), 3);
-        tun.send(&[9, 9]).await.unwrap();
+        let mut rx = RecvBatch::new(1280);
+        tun.recv_batch(&mut rx).await.unwrap();
+        assert_eq!(rx.packets().collect::<Vec<_>>(), vec![&[1, 2, 3][..]]);
+        let mut tx = SendBatch::new();
+        tx.push(&[9, 9]);
+        tx.push(&[8]);
+        tun.send_batch(&mut tx).await.unwrap();
+        assert!(tx.is_empty());
         assert_eq!(h.delivered.recv().await.unwrap(), vec![9, 9]);
+        assert_eq!(h.delivered.recv().await.unwrap(), vec![8]);
     }
 }
