@@ -21,6 +21,9 @@ const RX_BUF: usize = 65_536;
 /// datagrams (a jumbo TUN MTU) go one at a time, so the kernel may fragment them; a GSO
 /// segment larger than the path MTU would make the kernel refuse GSO for good.
 const GSO_MAX_SEGMENT: usize = 1452;
+/// Most bytes in one GSO send: the segments travel as one UDP datagram to the kernel, whose
+/// length field is 16 bits (64 segments of a 1280-byte TUN MTU would not fit).
+const GSO_MAX_BYTES: usize = 65_000;
 
 /// The link socket with its batching state.
 pub struct UdpIo {
@@ -114,7 +117,8 @@ impl UdpIo {
         let joins = self.tx_to == Some(to)
             && self.tx_n < max
             && data.len() <= self.tx_seg
-            && self.tx.len() == self.tx_seg * self.tx_n;
+            && self.tx.len() == self.tx_seg * self.tx_n
+            && self.tx.len() + data.len() <= GSO_MAX_BYTES;
         if !joins {
             self.flush().await;
         }

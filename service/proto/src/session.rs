@@ -10,6 +10,7 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::address::Subnet;
 use crate::crypto::{Cipher, TAG_LEN};
 use crate::identity::{Identity, NodeId};
 use crate::replay::ReplayWindow;
@@ -47,6 +48,8 @@ struct RecvState {
 }
 
 struct Peer {
+    /// The peer's /64, kept so the data path does not hash its id for every packet.
+    subnet: Subnet,
     shared: [u8; 32],
     send: Cipher,
     recv: Option<RecvState>,
@@ -81,6 +84,11 @@ impl Sessions {
             peers: FxHashMap::default(),
             tick: 0,
         }
+    }
+
+    /// The /64 of a peer with session state (no hashing).
+    pub fn subnet_of(&self, id: &NodeId) -> Option<Subnet> {
+        self.peers.get(id).map(|p| p.subnet)
     }
 
     /// Number of peers with session state.
@@ -125,6 +133,7 @@ impl Sessions {
             self.peers.insert(
                 *id,
                 Peer {
+                    subnet: id.subnet(),
                     shared,
                     send,
                     recv: None,

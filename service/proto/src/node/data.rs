@@ -30,7 +30,7 @@ impl Node {
         }
         let src: [u8; 16] = packet[8..24].try_into().expect("16 bytes");
         let dst: [u8; 16] = packet[24..40].try_into().expect("16 bytes");
-        let own = self.identity.node_id().subnet();
+        let own = self.own_subnet;
         if !in_overlay(&dst) || Subnet::of(&src) != own || Subnet::of(&dst) == own {
             self.counters.tun_rejected += 1;
             return;
@@ -151,7 +151,7 @@ impl Node {
             return;
         };
         let dst = Subnet::of(&dst);
-        if dst == self.identity.node_id().subnet() {
+        if dst == self.own_subnet {
             self.deliver(now, routed);
             return;
         }
@@ -211,11 +211,14 @@ impl Node {
             PayloadKind::Ipv6 => {
                 // The inner packet must come from the sender's own /64 and be for ours: a node
                 // cannot speak for addresses it does not own.
+                let src_subnet = self
+                    .sessions
+                    .subnet_of(&src)
+                    .unwrap_or_else(|| src.subnet());
                 let ok = payload.len() >= IPV6_HEADER
                     && payload[0] >> 4 == 6
-                    && Subnet::of(payload[8..24].try_into().expect("16")) == src.subnet()
-                    && Subnet::of(payload[24..40].try_into().expect("16"))
-                        == self.identity.node_id().subnet();
+                    && Subnet::of(payload[8..24].try_into().expect("16")) == src_subnet
+                    && Subnet::of(payload[24..40].try_into().expect("16")) == self.own_subnet;
                 if !ok {
                     self.counters.spoofed_source += 1;
                     return;

@@ -211,6 +211,8 @@ struct Peer {
 /// One node.
 pub struct Node {
     identity: Identity,
+    /// This node's /64 (derived from its id by a hash: kept, since every packet needs it).
+    own_subnet: crate::address::Subnet,
     cfg: NodeConfig,
     rng: ChaCha20Rng,
     links: FxHashMap<LinkId, links::Link>,
@@ -264,6 +266,7 @@ impl Node {
             fact_rate: FxHashMap::default(),
             probe_window: (now, 0),
             pending_dials: Vec::new(),
+            own_subnet: identity.node_id().subnet(),
             identity,
             rng,
             links: FxHashMap::default(),
