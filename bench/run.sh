@@ -33,3 +33,5 @@ jq -rs '
        ((.ab / $veth * 1000 | floor) / 1000),
        (if $ygg then ((.ab / $ygg * 100 | floor) / 100) else "-" end)])
   | @tsv' "$WORK/results.jsonl" | column -t -s $'\t'
+bash "$HERE/chart.sh" "$WORK/results.jsonl" >"$WORK/chart.svg"
+echo "chart: $WORK/chart.svg"
