@@ -101,18 +101,10 @@ impl Io {
     async fn send_all(&mut self, node: &mut Node) {
         while let Some(t) = node.poll_transmit() {
             match t.remote {
-                Remote::Udp(a) => {
-                    if let Some(ttl) = t.ttl {
-                        self.udp.flush().await;
-                        let a = udp::for_socket(
-                            self.udp.sock.local_addr().is_ok_and(|l| l.is_ipv6()),
-                            a,
-                        );
-                        udp::send_with_ttl(&self.udp.sock, &t.payload, a, ttl);
-                        continue;
-                    }
-                    self.udp.send(a, &t.payload).await;
-                }
+                Remote::Udp(a) => match t.ttl {
+                    Some(ttl) => self.udp.send_with_ttl(a, &t.payload, ttl).await,
+                    None => self.udp.send(a, &t.payload).await,
+                },
                 Remote::Stream(id) => {
                     if let Some(w) = self.writers.get(&id) {
                         // A full connection queue drops, as a congested UDP path would.
@@ -693,7 +685,8 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
             },
             _ = status_tick.tick(), if cfg.status_file.is_some() => {
                 if let Some(path) = &cfg.status_file {
-                    let snap = status::snapshot(&svc.node, svc.mcast.as_ref().map(|(_, d)| &d.counters), svc.tun_name.as_deref());
+                    let mut snap = status::snapshot(&svc.node, svc.mcast.as_ref().map(|(_, d)| &d.counters), svc.tun_name.as_deref());
+                    snap["udp"] = serde_json::json!(svc.io.udp.stats);
                     if let Err(e) = status::write(path, &snap) {
                         tracing::warn!("status file {}: {e}", path.display());
                     }

@@ -42,7 +42,8 @@ pub struct UdpIo {
 }
 
 /// What the batching achieved (datagrams per system call).
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct UdpStats {
     /// `recvmmsg` calls that returned data.
     pub recv_calls: u64,
@@ -52,6 +53,18 @@ pub struct UdpStats {
     pub send_calls: u64,
     /// Datagrams sent.
     pub send_datagrams: u64,
+}
+
+impl UdpStats {
+    /// The counters under their metric names.
+    pub fn named(&self) -> [(&'static str, u64); 4] {
+        [
+            ("udp_recv_calls", self.recv_calls),
+            ("udp_recv_datagrams", self.recv_datagrams),
+            ("udp_send_calls", self.send_calls),
+            ("udp_send_datagrams", self.send_datagrams),
+        ]
+    }
 }
 
 impl UdpIo {
@@ -132,6 +145,15 @@ impl UdpIo {
         if data.len() < self.tx_seg || self.tx_seg > GSO_MAX_SEGMENT || max <= 1 {
             self.flush().await;
         }
+    }
+
+    /// Sends one datagram at once with an IP TTL / hop limit of its own (NAT primers), after
+    /// what is queued.
+    pub async fn send_with_ttl(&mut self, to: SocketAddr, data: &[u8], ttl: u8) {
+        self.flush().await;
+        udp::send_with_ttl(&self.sock, data, udp::for_socket(self.v6, to), ttl);
+        self.stats.send_calls += 1;
+        self.stats.send_datagrams += 1;
     }
 
     /// Sends what is queued.

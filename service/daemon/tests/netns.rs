@@ -65,6 +65,21 @@ fn chain_ping_and_tcp_through_a_relay_without_tun() {
         .as_f64()
         .unwrap();
     assert!(bytes >= 8 << 20, "sent {bytes}");
+    // The bulk went out in batches: UDP GSO hands the kernel many datagrams per system call
+    // (control traffic, one datagram per call, pulls the average down).
+    lab.wait(
+        Duration::from_secs(2),
+        "a's status shows the transfer",
+        || lab.d(da).counter("udp.sendDatagrams") >= 3000,
+    );
+    let (calls, datagrams) = (
+        lab.d(da).counter("udp.sendCalls"),
+        lab.d(da).counter("udp.sendDatagrams"),
+    );
+    assert!(
+        datagrams >= 4 * calls,
+        "{datagrams} datagrams in {calls} sends: GSO batching is not working"
+    );
     println!("a→c TCP through b: {:.0} Mbit/s (debug build)", bps / 1e6);
 }
 

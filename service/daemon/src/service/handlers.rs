@@ -139,7 +139,7 @@ impl Service {
             }
             Request::Routes => Ok(Response::Routes(status::api_routes(&self.node))),
             Request::Metrics => {
-                let extra: Vec<(&str, u64)> = match &self.ipc {
+                let mut extra: Vec<(&str, u64)> = match &self.ipc {
                     Some(s) => {
                         use std::sync::atomic::Ordering::Relaxed;
                         let c = &s.counters;
@@ -152,6 +152,7 @@ impl Service {
                     }
                     None => Vec::new(),
                 };
+                extra.extend(self.io.udp.stats.named());
                 Ok(Response::Metrics(status::metrics(&self.node, disc, &extra)))
             }
             Request::Send(s) => self.api_send(s),
