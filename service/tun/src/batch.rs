@@ -87,7 +87,9 @@ impl SendBatch {
     /// Queues a copy of `packet` (reusing an earlier buffer when there is one).
     pub fn push(&mut self, packet: &[u8]) {
         if self.len == self.bufs.len() {
-            self.bufs.push(Vec::with_capacity(HEADROOM + 65_535));
+            // Sized by its first packet; a buffer that heads a coalesced flow grows once (to
+            // ≤ 64 KiB) and keeps that capacity, the others stay packet-sized.
+            self.bufs.push(Vec::new());
         }
         let b = &mut self.bufs[self.len];
         b.clear();
