@@ -43,11 +43,18 @@ pub struct Args {
     /// Leave out wall-clock measurements, so that the output depends only on the arguments.
     #[arg(long)]
     deterministic: bool,
+    /// Make this many nodes hostile: each forges announcements of a random victim's /64 and
+    /// floods seqno requests for it (they relay nothing; the checks leave them out).
+    #[arg(long, default_value_t = 0)]
+    hostile: usize,
 }
 
 pub fn run(a: Args) -> Result<()> {
     if a.nodes < 2 {
         bail!("--nodes must be at least 2");
+    }
+    if a.hostile > a.nodes / 2 {
+        bail!("--hostile must be at most half of --nodes");
     }
     if a.degree < 1 {
         bail!("--degree must be at least 1");
@@ -69,6 +76,7 @@ pub fn run(a: Args) -> Result<()> {
         probes: a.probes,
         phase_limit: Duration::from_secs(a.phase_limit_s),
         host: !a.deterministic,
+        hostile: a.hostile,
     };
     let r = hypha_sim::run(&cfg);
     if a.json {
@@ -94,6 +102,10 @@ pub fn run(a: Args) -> Result<()> {
         println!(
             "probes {}/{}  datagrams {}  updates {}  seqno requests {}",
             r.probes_delivered, r.probes_sent, r.datagrams, r.updates_sent, r.seqno_requests_sent
+        );
+        println!(
+            "route origins: {} verified, {} forged refused; seqno requests rate-limited {}",
+            r.origin_verifications, r.forged_origins, r.seqno_requests_limited
         );
         if let Some(h) = &r.host {
             println!("wall {:.2} s  max rss {:?} MiB", h.wall_s, h.max_rss_mib);

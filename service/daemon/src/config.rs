@@ -82,6 +82,9 @@ pub struct Config {
     /// Testing only (a hidden flag, never from the file): gossip forged claims on this name.
     #[serde(skip)]
     pub debug_forge_name: Option<String>,
+    /// Testing only (a hidden flag, never from the file): attack this node's routes.
+    #[serde(skip)]
+    pub debug_hostile_routes: Option<hypha_proto::identity::NodeId>,
 }
 
 fn default_socks() -> String {

@@ -91,6 +91,10 @@ struct Flags {
     /// one for another node's id), so tests can check that receivers refuse them.
     #[arg(long, hide = true)]
     debug_forge_name: Option<String>,
+    /// Testing only: act as a hostile node against this node id (forged announcements of its
+    /// /64, seqno-request floods, its packets dropped), so tests can check the mesh holds.
+    #[arg(long, hide = true)]
+    debug_hostile_routes: Option<String>,
     /// Accept bus messages only on these topics; repeatable or comma-separated.
     #[arg(long, value_delimiter = ',')]
     bus_topics: Vec<String>,
@@ -149,6 +153,11 @@ fn apply(mut c: Config, f: Flags) -> Result<Config> {
         c.dns = d;
     }
     c.debug_forge_name = f.debug_forge_name;
+    c.debug_hostile_routes = f
+        .debug_hostile_routes
+        .map(|h| hypha_proto::identity::NodeId::from_hex(&h))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--debug-hostile-routes: {e}"))?;
     c.validate()?;
     Ok(c)
 }

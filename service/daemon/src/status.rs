@@ -25,6 +25,7 @@ pub fn counter_groups(
                 ("malformed", c.malformed),
                 ("handshakesOk", c.handshakes_ok),
                 ("handshakesFailed", c.handshakes_failed),
+                ("handshakeBadMac", c.handshake_bad_mac),
                 ("refusedNotAllowed", c.refused_not_allowed),
                 ("refusedPendingFull", c.refused_pending_full),
                 ("unknownIndex", c.unknown_index),
@@ -59,6 +60,9 @@ pub fn counter_groups(
                 ("seqnoRequestsReceived", b.seqno_requests_received),
                 ("routesExpired", b.routes_expired),
                 ("routesLost", b.routes_lost),
+                ("forgedOrigins", b.forged_origins),
+                ("originVerifications", b.origin_verifications),
+                ("seqnoRequestsLimited", b.seqno_requests_limited),
             ],
         ),
     ];

@@ -46,6 +46,9 @@ type Key = (NodeId, u8, Vec<u8>, NodeId);
 pub struct FactStore {
     facts: BTreeMap<Key, FactRepr>,
     gossip: Vec<FactRepr>,
+    /// When this node first accepted a claim by a subject on a name (wall ms): what the name
+    /// rule weighs against a claim's own `since_ms` ([`crate::names::settle`]).
+    name_first_seen: BTreeMap<(NodeId, String), u64>,
     /// Counters.
     pub counters: FactCounters,
 }
@@ -95,6 +98,13 @@ impl FactStore {
             }
         }
         self.counters.accepted += 1;
+        if f.attr == ATTR_NAME
+            && let Some((name, _)) = parse_name(&f.value)
+        {
+            self.name_first_seen
+                .entry((f.subject, name))
+                .or_insert(wall_ms);
+        }
         self.facts.insert(key, f.clone());
         self.gossip.push(f);
         true
@@ -103,6 +113,20 @@ impl FactStore {
     /// Drops expired facts.
     pub fn expire(&mut self, wall_ms: u64) {
         self.facts.retain(|_, f| f.expires_ms() > wall_ms);
+        let claims: std::collections::BTreeSet<(NodeId, String)> = self
+            .facts
+            .values()
+            .filter(|f| f.attr == ATTR_NAME)
+            .filter_map(|f| parse_name(&f.value).map(|(n, _)| (f.subject, n)))
+            .collect();
+        self.name_first_seen.retain(|k, _| claims.contains(k));
+    }
+
+    /// When this node first accepted `subject`'s claim on `name` (wall ms), if it holds one.
+    pub fn name_first_seen(&self, subject: &NodeId, name: &str) -> Option<u64> {
+        self.name_first_seen
+            .get(&(*subject, name.to_string()))
+            .copied()
     }
 
     /// Known UDP endpoints of `subject` (own claims first, then vouched ones).

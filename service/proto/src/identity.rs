@@ -8,7 +8,7 @@
 
 use core::fmt;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use x25519_dalek::{PublicKey as XPublic, StaticSecret};
 
 use crate::address::{self, Address, Subnet};
@@ -66,9 +66,17 @@ impl NodeId {
         Ok(id)
     }
 
-    /// The ed25519 verifying key, if the bytes are a valid point.
+    /// The ed25519 verifying key, if the bytes are a valid point of large order.
+    ///
+    /// Small-order points (the identity among them) are refused: every key verifies some
+    /// signatures under them and their Diffie-Hellman result is fixed, so such an id would
+    /// prove nothing about who holds it.
     pub fn verifying_key(&self) -> Result<VerifyingKey, IdentityError> {
-        VerifyingKey::from_bytes(&self.0).map_err(|_| IdentityError::InvalidKey)
+        let vk = VerifyingKey::from_bytes(&self.0).map_err(|_| IdentityError::InvalidKey)?;
+        if vk.is_weak() {
+            return Err(IdentityError::InvalidKey);
+        }
+        Ok(vk)
     }
 
     /// The x25519 public key this node uses for Diffie-Hellman.
@@ -76,10 +84,11 @@ impl NodeId {
         Ok(self.verifying_key()?.to_montgomery().to_bytes())
     }
 
-    /// Checks an ed25519 signature by this node over `msg`.
+    /// Checks an ed25519 signature by this node over `msg`, strictly: non-canonical `s`,
+    /// small-order `R` and weak keys are all refused, so a signature is never malleable.
     pub fn verify(&self, msg: &[u8], sig: &[u8; SIGNATURE_LEN]) -> bool {
         match self.verifying_key() {
-            Ok(vk) => vk.verify(msg, &Signature::from_bytes(sig)).is_ok(),
+            Ok(vk) => vk.verify_strict(msg, &Signature::from_bytes(sig)).is_ok(),
             Err(_) => false,
         }
     }
@@ -206,6 +215,23 @@ mod tests {
     fn low_order_peer_key_is_refused() {
         let a = Identity::from_seed([1; 32]);
         assert_eq!(a.dh(&[0u8; 32]), None);
+    }
+
+    #[test]
+    fn small_order_ids_are_not_keys() {
+        // The identity point (y = 1) and the point of order 2 (y = -1).
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut minus_one = [0xffu8; 32];
+        minus_one[0] = 0xec;
+        minus_one[31] = 0x7f;
+        for bytes in [identity, minus_one] {
+            let id = NodeId::from_bytes(bytes);
+            assert_eq!(id.verifying_key().err(), Some(IdentityError::InvalidKey));
+            assert!(id.x25519_public().is_err());
+            assert!(!id.verify(b"x", &[0; 64]));
+            assert!(NodeId::from_hex(&id.to_hex()).is_err());
+        }
     }
 
     #[test]

@@ -3,14 +3,21 @@
 //! A node claims a name with a self-signed fact ([`crate::wire::fact::ATTR_NAME`]) that is
 //! gossiped like endpoint facts and re-signed before it expires. Receivers accept only claims
 //! signed by their subject, with a valid name and a claim time not in the future. Several
-//! nodes may claim one name; every node settles it the same way, from the facts alone: the
-//! oldest claim (`since_ms`) wins, ties go to the smaller node id. A node that later claims a
-//! taken name never wins it while the holder keeps its claim alive, and the holder keeps it
-//! across restarts because `since_ms` is stored with its settings.
+//! nodes may claim one name; the oldest claim wins, ties go to the smaller node id. A node that
+//! later claims a taken name never wins it while the holder keeps its claim alive, and the
+//! holder keeps it across restarts because `since_ms` is stored with its settings.
 //!
-//! Limitation: `since_ms` is the claimant's word. A member that backdates a claim takes a
-//! name from its holder; receivers see both claims (`hypha names` lists the loser as a
-//! conflict) and the holder's node id stays reachable by id.
+//! `since_ms` is the claimant's word, so it is not taken at face value: a claim counts as made
+//! no earlier than [`FIRST_SEEN_GRACE_MS`] before this node first saw it
+//! (`max(since_ms, first_seen − grace)`). A node that already knows a holder's claim therefore
+//! keeps the holder when a newcomer backdates a claim: the newcomer's claim is first seen now.
+//! The grace keeps honest races consistent (two fresh claims reach nodes in different orders
+//! within the gossip delay, and are then decided by `since_ms` everywhere).
+//!
+//! Limits: a node that sees both claims for the first time together (it just joined, or
+//! restarted: first-seen times are not stored) cannot tell and goes by `since_ms`, so it may
+//! believe the backdated claim; nodes can then disagree. `hypha names` lists the losing claims
+//! as contenders, and every node stays reachable by its id.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +27,8 @@ use crate::wire::fact::{ATTR_NAME, parse_name};
 
 /// Longest name, bytes (the fact value also carries 8 bytes of claim time).
 pub const MAX_NAME: usize = 48;
+/// How far before its first sighting here a claim may date itself and still count so.
+pub const FIRST_SEEN_GRACE_MS: u64 = 60_000;
 /// The zone names live in.
 pub const ZONE: &str = "hypha";
 
@@ -78,7 +87,8 @@ pub struct NameEntry {
 }
 
 /// Every claimed name, settled: each subject's newest claim counts, and of several claims on
-/// one name the oldest `since_ms` (then the smaller node id) wins.
+/// one name the oldest wins, judged by `max(since_ms, first seen here − grace)`, then by
+/// `since_ms`, then by the smaller node id.
 pub fn settle(facts: &FactStore) -> BTreeMap<String, NameEntry> {
     // Each subject's current claim: the most recently signed one.
     let mut current: BTreeMap<NodeId, (u64, String, u64)> = BTreeMap::new();
@@ -96,16 +106,22 @@ pub fn settle(facts: &FactStore) -> BTreeMap<String, NameEntry> {
             current.insert(f.subject, (f.issued_ms, name, since));
         }
     }
-    let mut by_name: BTreeMap<String, Vec<(u64, NodeId)>> = BTreeMap::new();
+    let mut by_name: BTreeMap<String, Vec<(u64, u64, NodeId)>> = BTreeMap::new();
     for (node, (_, name, since)) in current {
-        by_name.entry(name).or_default().push((since, node));
+        let seen = facts
+            .name_first_seen(&node, &name)
+            .map_or(0, |t| t.saturating_sub(FIRST_SEEN_GRACE_MS));
+        by_name
+            .entry(name)
+            .or_default()
+            .push((since.max(seen), since, node));
     }
     by_name
         .into_iter()
         .map(|(name, mut claims)| {
             claims.sort();
-            let (since_ms, node) = claims[0];
-            let contenders = claims[1..].iter().map(|c| c.1).collect();
+            let (_, since_ms, node) = claims[0];
+            let contenders = claims[1..].iter().map(|c| c.2).collect();
             let e = NameEntry {
                 name: name.clone(),
                 node,
@@ -175,6 +191,56 @@ mod tests {
         s.insert(claim(&b, "x", NOW, NOW), NOW, |_| false);
         let min = a.node_id().min(b.node_id());
         assert_eq!(resolve(&s, "X.hypha"), Some(min));
+    }
+
+    #[test]
+    fn a_backdated_claim_does_not_take_a_known_name() {
+        let holder = Identity::from_seed([1; 32]);
+        let thief = Identity::from_seed([2; 32]);
+        const DAY: u64 = 86_400_000;
+        // This node learnt the holder's ten-day-old claim an hour ago.
+        let mut s = FactStore::new();
+        s.insert(
+            claim(&holder, "cee", NOW - 10 * DAY, NOW - 3_600_000),
+            NOW - 3_600_000,
+            |_| false,
+        );
+        // Now a newcomer claims the name, dated a day earlier still.
+        s.insert(claim(&thief, "cee", NOW - 11 * DAY, NOW), NOW, |_| false);
+        let e = &settle(&s)["cee"];
+        assert_eq!(e.node, holder.node_id());
+        assert_eq!(e.contenders, vec![thief.node_id()]);
+        // Re-signing keeps the first sighting: the holder's renewals change nothing.
+        s.insert(
+            claim(&holder, "cee", NOW - 10 * DAY, NOW + 1),
+            NOW + 1,
+            |_| false,
+        );
+        assert_eq!(settle(&s)["cee"].node, holder.node_id());
+        // The documented limit: a node that meets both claims at once goes by since_ms.
+        let mut fresh = FactStore::new();
+        fresh.insert(claim(&holder, "cee", NOW - 10 * DAY, NOW), NOW, |_| false);
+        fresh.insert(claim(&thief, "cee", NOW - 11 * DAY, NOW), NOW, |_| false);
+        assert_eq!(settle(&fresh)["cee"].node, thief.node_id());
+    }
+
+    #[test]
+    fn honest_races_settle_the_same_everywhere() {
+        // Two fresh claims a few seconds apart reach two nodes in opposite orders.
+        let a = Identity::from_seed([1; 32]);
+        let b = Identity::from_seed([2; 32]);
+        let (fa, fb) = (
+            claim(&a, "x", NOW, NOW),
+            claim(&b, "x", NOW + 3000, NOW + 3000),
+        );
+        let mut one = FactStore::new();
+        one.insert(fa.clone(), NOW + 100, |_| false);
+        one.insert(fb.clone(), NOW + 3100, |_| false);
+        let mut two = FactStore::new();
+        two.insert(fb, NOW + 3100, |_| false);
+        two.insert(fa, NOW + 9000, |_| false);
+        assert_eq!(settle(&one)["x"].node, a.node_id());
+        assert_eq!(settle(&two)["x"].node, a.node_id());
     }
 
     #[test]

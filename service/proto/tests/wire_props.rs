@@ -66,9 +66,17 @@ fn tlv() -> impl Strategy<Value = Tlv> {
             any::<u16>(),
             any::<u16>(),
             router_id(),
-            prefix()
+            prefix(),
+            any::<[u8; 32]>(),
         )
-            .prop_map(|(interval_cs, seqno, metric, router_id, prefix)| {
+            .prop_map(|(interval_cs, seqno, metric, router_id, prefix, sig)| {
+                // Retractions carry no signature; finite metrics always do.
+                let signature = (metric != 0xFFFF).then(|| {
+                    let mut s = [0u8; 64];
+                    s[..32].copy_from_slice(&sig);
+                    s[32..].copy_from_slice(&sig);
+                    s
+                });
                 Tlv::Update(UpdateRepr {
                     flags: 0,
                     interval_cs,
@@ -76,6 +84,7 @@ fn tlv() -> impl Strategy<Value = Tlv> {
                     metric,
                     router_id,
                     prefix,
+                    signature,
                 })
             }),
         prefix().prop_map(|prefix| Tlv::RouteRequest(RouteRequestRepr { prefix })),

@@ -40,6 +40,9 @@ pub struct SimConfig {
     pub phase_limit: Duration,
     /// Include wall-clock measurements in the report.
     pub host: bool,
+    /// Nodes that attack routing (forged announcements of a victim's /64, seqno-request
+    /// floods; they relay nothing and drop the victim's packets).
+    pub hostile: usize,
 }
 
 impl Default for SimConfig {
@@ -55,6 +58,7 @@ impl Default for SimConfig {
             probes: 1000,
             phase_limit: Duration::from_secs(120),
             host: true,
+            hostile: 0,
         }
     }
 }
@@ -159,6 +163,10 @@ pub fn run(cfg: &SimConfig) -> Report {
         seqno_requests_sent: sum(&|n| n.babel().counters.seqno_requests_sent),
         routes_lost: sum(&|n| n.babel().counters.routes_lost),
         handshakes: sum(&|n| n.counters.handshakes_ok),
+        hostile: cfg.hostile,
+        forged_origins: sum(&|n| n.babel().counters.forged_origins),
+        origin_verifications: sum(&|n| n.babel().counters.origin_verifications),
+        seqno_requests_limited: sum(&|n| n.babel().counters.seqno_requests_limited),
         host: cfg.host.then(|| Host {
             wall_s: (wall.elapsed().as_millis() as f64) / 1000.0,
             max_rss_mib: max_rss_mib(),

@@ -79,6 +79,15 @@ pub struct Report {
     pub routes_lost: u64,
     /// Handshakes completed.
     pub handshakes: u64,
+    /// Hostile nodes (left out of every pair checked).
+    pub hostile: usize,
+    /// Updates refused as forged route origins, all nodes.
+    pub forged_origins: u64,
+    /// Origin signatures verified (ed25519), all nodes; one per (origin, seqno) per node, or
+    /// per world when the simulator shares its cache.
+    pub origin_verifications: u64,
+    /// Seqno requests ignored by rate limits, all nodes.
+    pub seqno_requests_limited: u64,
     /// Wall-clock measurements (left out with `--deterministic`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<Host>,

@@ -13,6 +13,7 @@ use std::net::{Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use hypha_proto::address::Subnet;
+use hypha_proto::babel::origin::SharedOrigins;
 use hypha_proto::identity::Identity;
 use hypha_proto::node::{Event, LinkId, Node, NodeConfig, Remote};
 use hypha_proto::time::Timestamp;
@@ -123,6 +124,9 @@ pub struct World {
     stale_total: u64,
     expected_total: u64,
     probes: FxHashMap<(u32, u64), ()>,
+    /// Nodes running the hostile test mode: they relay nothing, so the checks treat them as
+    /// outside the network (neither relays nor endpoints of the pairs checked).
+    pub hostile: Vec<bool>,
     /// Statistics.
     pub stats: Stats,
 }
@@ -135,17 +139,52 @@ impl World {
         let n = cfg.nodes;
         let mut nodes = Vec::with_capacity(n);
         let mut owner = FxHashMap::default();
-        for i in 0..n {
+        let mut ids = Vec::with_capacity(n);
+        let mut seeds = Vec::with_capacity(n);
+        for _ in 0..n {
             let mut seed = [0u8; 32];
             rng.fill_bytes(&mut seed);
-            let id = Identity::from_seed(seed);
-            owner.insert(id.node_id().subnet(), i as u32);
             let mut node_seed = [0u8; 32];
             rng.fill_bytes(&mut node_seed);
-            // Endpoint facts are not simulated: every node is reachable only over its edges.
-            let cfg = NodeConfig::default();
-            nodes.push(Node::new(id, cfg, Timestamp::ZERO, node_seed));
+            ids.push(Identity::from_seed(seed));
+            seeds.push(node_seed);
         }
+        // Hostile nodes and their victims, drawn from their own stream so that runs without
+        // them stay as they were.
+        let mut hostile = vec![false; n];
+        let mut victim = vec![None; n];
+        let mut hrng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0405_711e);
+        let k = cfg.hostile.min(n / 2);
+        while hostile.iter().filter(|&&h| h).count() < k {
+            hostile[(hrng.next_u64() % n as u64) as usize] = true;
+        }
+        for (h, v) in hostile.iter().zip(victim.iter_mut()) {
+            if *h {
+                let honest: Vec<usize> = (0..n).filter(|&j| !hostile[j]).collect();
+                *v = Some(honest[(hrng.next_u64() % honest.len() as u64) as usize]);
+            }
+        }
+        // Every node checks origin signatures, but a signature is verified once per world.
+        let shared = std::sync::Arc::new(SharedOrigins::default());
+        for (i, (id, node_seed)) in ids.into_iter().zip(seeds).enumerate() {
+            owner.insert(id.node_id().subnet(), i as u32);
+            // Endpoint facts are not simulated: every node is reachable only over its edges.
+            let mut cfg = NodeConfig::default();
+            cfg.babel.shared_origins = Some(shared.clone());
+            nodes.push((id, cfg, node_seed));
+        }
+        let victim_ids: Vec<_> = victim
+            .iter()
+            .map(|v| v.map(|j: usize| nodes[j].0.node_id()))
+            .collect();
+        let nodes: Vec<Node> = nodes
+            .into_iter()
+            .zip(victim_ids)
+            .map(|((id, mut cfg, seed), v)| {
+                cfg.debug_hostile = v;
+                Node::new(id, cfg, Timestamp::ZERO, seed)
+            })
+            .collect();
         let (lo, hi) = cfg.latency_ms;
         let mut edge_of = FxHashMap::default();
         let mut latency = Vec::with_capacity(graph.edges.len());
@@ -175,6 +214,7 @@ impl World {
             stale_total: 0,
             expected_total: 0,
             probes: FxHashMap::default(),
+            hostile,
             stats: Stats::default(),
             graph,
         };
@@ -253,6 +293,9 @@ impl World {
                 let Some(&d) = self.owner.get(&rc.subnet) else {
                     return;
                 };
+                if self.hostile[i] || self.hostile[d as usize] {
+                    return;
+                }
                 let nh = rc.next_hop.and_then(|l| self.link_map[i].get(&l).copied());
                 let stale = self.comp[i] != self.comp[d as usize];
                 let had = match nh {
@@ -299,12 +342,19 @@ impl World {
     /// Recomputes components from the live edges, and the route totals that depend on them.
     pub fn recompute_components(&mut self) {
         let alive = self.alive.clone();
-        self.comp = self.graph.components(|e| alive[e]);
+        let (edges, hostile) = (&self.graph.edges, &self.hostile);
+        // Hostile nodes relay nothing: edges touching them do not connect anyone.
+        self.comp = self
+            .graph
+            .components(|e| alive[e] && !hostile[edges[e].0] && !hostile[edges[e].1]);
         self.comp_size = vec![0; self.nodes.len()];
-        for &c in &self.comp {
-            self.comp_size[c] += 1;
+        for (i, &c) in self.comp.iter().enumerate() {
+            self.comp_size[c] += !self.hostile[i] as u64;
         }
-        self.expected_total = self.comp.iter().map(|&c| self.comp_size[c] - 1).sum();
+        self.expected_total = (0..self.nodes.len())
+            .filter(|&i| !self.hostile[i])
+            .map(|i| self.comp_size[self.comp[i]] - 1)
+            .sum();
         self.stale_total = 0;
         for (i, m) in self.next.iter().enumerate() {
             for &d in m.keys() {
@@ -318,6 +368,11 @@ impl World {
     /// Number of connected components.
     pub fn components(&self) -> usize {
         self.comp_size.iter().filter(|&&s| s > 0).count()
+    }
+
+    /// True when two distinct honest nodes are in one component.
+    fn pair(&self, s: usize, d: usize) -> bool {
+        s != d && !self.hostile[s] && !self.hostile[d] && self.comp[s] == self.comp[d]
     }
 
     /// Processes events until virtual time `until`.
@@ -384,7 +439,7 @@ impl World {
             state.iter_mut().for_each(|s| *s = 0);
             state[d as usize] = 2;
             for s in 0..n as u32 {
-                if s == d || self.comp[s as usize] != self.comp[d as usize] {
+                if !self.pair(s as usize, d as usize) {
                     continue;
                 }
                 connected += 1;
@@ -442,7 +497,7 @@ impl World {
             tries += 1;
             let s = (self.rng.next_u64() % n as u64) as usize;
             let d = (self.rng.next_u64() % n as u64) as usize;
-            if s == d || self.comp[s] != self.comp[d] {
+            if !self.pair(s, d) {
                 continue;
             }
             let id = self.rng.next_u64();

@@ -61,3 +61,20 @@ fn lossy_links_still_converge() {
     assert_eq!(r.loops_seen, 0);
     assert!(r.datagrams_dropped > 0);
 }
+
+#[test]
+fn hostile_nodes_cannot_take_over_routes() {
+    // Five attackers forge announcements of their victims' /64s every 100 ms and flood seqno
+    // requests for them, and drop whatever reaches them for their victims: any forgery that
+    // took hold would show as unreachable pairs, lost probes or a loop.
+    let r = run(&SimConfig {
+        hostile: 5,
+        ..cfg(100, 9)
+    });
+    assert!(r.converged, "{r:#?}");
+    assert_eq!(r.loops_seen, 0);
+    assert_eq!(r.reachable_pairs_pct, 100.0, "{r:#?}");
+    assert_eq!(r.probes_delivered, r.probes_sent, "{r:#?}");
+    assert!(r.forged_origins > 1000, "{r:#?}");
+    assert!(r.seqno_requests_limited > 1000, "{r:#?}");
+}

@@ -8,10 +8,14 @@
 //! prefix dirty and a flush a few milliseconds later sends them to every neighbour except the
 //! selected next hop (split horizon); a full dump goes out periodically and to new neighbours.
 
+mod hostile;
 pub mod neighbour;
+pub mod origin;
+mod requests;
 pub mod table;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
@@ -19,14 +23,16 @@ use rand_core::{Rng, SeedableRng};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::address::Subnet;
-use crate::identity::NodeId;
+use crate::identity::{Identity, NodeId};
 use crate::time::Timestamp;
 pub use crate::wire::babel::INFINITY;
+use crate::wire::babel::update::origin_signed_bytes;
 use crate::wire::babel::{
     HelloRepr, Prefix, RouteRequestRepr, RouterId, SeqnoRequestRepr, Tlv, UpdateRepr, parse_tlvs,
 };
-use neighbour::Neighbour;
-use table::{PrefixState, RidIdx, RouteEntry, Selected, seqno_newer};
+use neighbour::{MIN_HOP_COST, Neighbour};
+use origin::{OriginSig, OriginSigs, SharedOrigins};
+use table::{PrefixState, RidIdx, RouteEntry, Selected};
 
 /// Identifies a neighbour link (the node's local link index).
 pub type NeighbourId = u32;
@@ -51,6 +57,9 @@ pub struct BabelConfig {
     pub hysteresis: u16,
     /// How long feasibility distances are kept after last use.
     pub source_gc: Duration,
+    /// Origin signatures already verified by other nodes of this process (the simulator);
+    /// `None` in a real node.
+    pub shared_origins: Option<Arc<SharedOrigins>>,
 }
 
 impl Default for BabelConfig {
@@ -62,6 +71,7 @@ impl Default for BabelConfig {
             max_routes_per_neighbour: 100_000,
             hysteresis: 16,
             source_gc: Duration::from_secs(180),
+            shared_origins: None,
         }
     }
 }
@@ -115,18 +125,32 @@ pub struct BabelCounters {
     pub routes_expired: u64,
     /// Times a destination became unreachable.
     pub routes_lost: u64,
+    /// Updates refused as forgeries: an origin signature that does not verify, or a metric
+    /// below one hop from a neighbour that is not the originator.
+    pub forged_origins: u64,
+    /// ed25519 verifications of origin signatures actually run (each (origin, seqno) once).
+    pub origin_verifications: u64,
+    /// Seqno requests ignored by the per-neighbour and per-origin rate limits.
+    pub seqno_requests_limited: u64,
 }
 
 /// The routing engine of one node.
 pub struct Babel {
     cfg: BabelConfig,
+    signer: Identity,
     own_rid: RouterId,
     own_subnet: Subnet,
     own_seqno: u16,
+    /// Our signature over (own router id, own seqno), made once per seqno.
+    own_sig: OriginSig,
+    /// When our seqno last went up at someone's request (at most once a second).
+    last_bump: Option<Timestamp>,
     rng: ChaCha8Rng,
     neighbours: BTreeMap<NeighbourId, Neighbour>,
     table: FxHashMap<Subnet, PrefixState>,
     rids: Vec<(RouterId, Subnet)>,
+    /// Verified origin signatures, indexed like `rids`.
+    origins: Vec<OriginSigs>,
     rid_index: FxHashMap<RouterId, RidIdx>,
     dirty: Vec<Subnet>,
     dirty_set: FxHashSet<Subnet>,
@@ -137,6 +161,8 @@ pub struct Babel {
     /// generated then, never earlier, so that what is sent is always the current route.
     direct_updates: BTreeMap<NeighbourId, Vec<Subnet>>,
     recent_requests: FxHashMap<(Subnet, RidIdx, u16), Timestamp>,
+    /// Seqno requests forwarded per destination in the current second (storm limit).
+    forwarded_per_origin: FxHashMap<Subnet, (Timestamp, u32)>,
     out: VecDeque<(NeighbourId, Vec<u8>)>,
     events: VecDeque<RouteChange>,
     next_hello: Timestamp,
@@ -151,8 +177,9 @@ pub struct Babel {
 }
 
 impl Babel {
-    /// A routing engine originating `node`'s /64.
-    pub fn new(node: NodeId, cfg: BabelConfig, now: Timestamp, seed: [u8; 32]) -> Self {
+    /// A routing engine originating the /64 of `identity`, which signs its announcements.
+    pub fn new(identity: &Identity, cfg: BabelConfig, now: Timestamp, seed: [u8; 32]) -> Self {
+        let node = identity.node_id();
         let mut rng = ChaCha8Rng::from_seed(seed);
         let own_rid = RouterId {
             node,
@@ -165,12 +192,16 @@ impl Babel {
         let next_dump = now + cfg.update_interval / 2 + jitter(&mut rng, cfg.update_interval / 2);
         Babel {
             own_subnet: node.subnet(),
+            own_sig: Arc::new(identity.sign(&origin_signed_bytes(&own_rid, 0))),
+            signer: Identity::from_seed(identity.seed()),
             own_rid,
             own_seqno: 0,
+            last_bump: None,
             rng,
             neighbours: BTreeMap::new(),
             table: FxHashMap::default(),
             rids: Vec::new(),
+            origins: Vec::new(),
             rid_index: FxHashMap::default(),
             dirty: Vec::new(),
             dirty_set: FxHashSet::default(),
@@ -178,6 +209,7 @@ impl Babel {
             direct: BTreeMap::new(),
             direct_updates: BTreeMap::new(),
             recent_requests: FxHashMap::default(),
+            forwarded_per_origin: FxHashMap::default(),
             out: VecDeque::new(),
             events: VecDeque::new(),
             next_hello,
@@ -209,9 +241,11 @@ impl Babel {
         }
     }
 
-    /// A link came up: greet it and send it our whole table.
-    pub fn add_neighbour(&mut self, now: Timestamp, n: NeighbourId) {
-        self.neighbours.insert(n, Neighbour::new());
+    /// A link to node `node` came up: greet it and send it our whole table.
+    pub fn add_neighbour(&mut self, now: Timestamp, n: NeighbourId, node: NodeId) {
+        let mut nb = Neighbour::new();
+        nb.node = Some(node);
+        self.neighbours.insert(n, nb);
         self.send_hello(now, n);
         self.dump_to.insert(n);
         self.schedule_flush(now);
@@ -246,6 +280,17 @@ impl Babel {
             return;
         }
         for tlv in parse_tlvs(body) {
+            if matches!(tlv, Ok(Tlv::Update(_)))
+                && self
+                    .neighbours
+                    .get(&from)
+                    .is_some_and(|nb| nb.forged_in_frame)
+            {
+                // One forgery spoils the rest of its frame: a neighbour cannot make us run
+                // more than one failing verification per frame.
+                self.counters.forged_origins += 1;
+                continue;
+            }
             match tlv {
                 Ok(Tlv::Hello(h)) => {
                     let first = self
@@ -271,6 +316,9 @@ impl Babel {
                 Ok(Tlv::SeqnoRequest(r)) => self.handle_seqno_request(now, from, &r),
                 Err(_) => self.counters.bad_tlvs += 1,
             }
+        }
+        if let Some(nb) = self.neighbours.get_mut(&from) {
+            nb.forged_in_frame = false;
         }
     }
 
@@ -396,9 +444,9 @@ impl Babel {
         self.out.push_back((n, body));
     }
 
-    /// Interns a router id, checking once that the /64 is the one its node id owns.
-    /// Interns a router id that owns `subnet`; `None` (nothing stored) when it does not, so a
-    /// neighbour cannot grow the table with router ids that fail the subnet filter.
+    /// Interns a router id that owns `subnet`; `None` (nothing stored) when it does not. Only
+    /// called once an origin signature by that router id verified, so a neighbour cannot grow
+    /// the table with router ids it does not hold the keys of.
     fn intern(&mut self, rid: RouterId, subnet: Subnet) -> Option<RidIdx> {
         if let Some(&i) = self.rid_index.get(&rid) {
             return (self.rids[i as usize].1 == subnet).then_some(i);
@@ -409,8 +457,48 @@ impl Babel {
         }
         let i = self.rids.len() as RidIdx;
         self.rids.push((rid, owned));
+        self.origins.push(OriginSigs::default());
         self.rid_index.insert(rid, i);
         Some(i)
+    }
+
+    /// Checks a finite update's origin: the signature of (router id, seqno), verified once per
+    /// pair, and a metric no smaller than one hop unless the neighbour is the originator.
+    /// Returns the interned router id, or `None` after counting the forgery.
+    fn authenticate(
+        &mut self,
+        from: NeighbourId,
+        u: &UpdateRepr,
+        subnet: Subnet,
+    ) -> Option<RidIdx> {
+        let from_origin = self
+            .neighbours
+            .get(&from)
+            .and_then(|nb| nb.node)
+            .is_some_and(|n| n == u.router_id.node);
+        let known = self.rid_index.get(&u.router_id).copied();
+        let sig = u.signature?;
+        let ok = (from_origin || u.metric >= MIN_HOP_COST)
+            && (known.is_some_and(|i| self.origins[i as usize].matches(u.seqno, &sig)) || {
+                let shared = self.cfg.shared_origins.as_deref();
+                let (checked, ran) = origin::verify(shared, &u.router_id, u.seqno, &sig);
+                self.counters.origin_verifications += ran as u64;
+                match checked.zip(self.intern(u.router_id, subnet)) {
+                    Some((sig, i)) => {
+                        self.origins[i as usize].insert(u.seqno, sig);
+                        true
+                    }
+                    None => false,
+                }
+            });
+        if !ok {
+            self.counters.forged_origins += 1;
+            if let Some(nb) = self.neighbours.get_mut(&from) {
+                nb.forged_in_frame = true;
+            }
+            return None;
+        }
+        self.rid_index.get(&u.router_id).copied()
     }
 
     fn handle_update(&mut self, now: Timestamp, from: NeighbourId, u: &UpdateRepr) {
@@ -422,26 +510,32 @@ impl Babel {
         if subnet == self.own_subnet {
             return;
         }
-        let Some(rid) = self.intern(u.router_id, subnet) else {
+        if u.router_id.node.subnet() != subnet {
             self.counters.rejected_filter += 1;
             return;
-        };
+        }
         let expires = now + Duration::from_millis(u.interval_cs as u64 * 10) * 7 / 2;
         let limit = self.cfg.max_routes_per_neighbour;
-        let Some(nb) = self.neighbours.get_mut(&from) else {
-            return;
-        };
         if u.metric == INFINITY {
+            // A retraction only withdraws what this neighbour itself said: no signature needed.
             let removed = self
                 .table
                 .get_mut(&subnet)
                 .is_some_and(|p| p.remove_entry(from));
             if removed {
-                nb.route_count -= 1;
+                if let Some(nb) = self.neighbours.get_mut(&from) {
+                    nb.route_count -= 1;
+                }
                 self.select(now, subnet);
             }
             return;
         }
+        let Some(rid) = self.authenticate(from, u, subnet) else {
+            return;
+        };
+        let Some(nb) = self.neighbours.get_mut(&from) else {
+            return;
+        };
         let p = self.table.entry(subnet).or_default();
         if !p.feasible(rid, u.seqno, u.metric) {
             self.counters.unfeasible += 1;
@@ -500,66 +594,6 @@ impl Babel {
         } else if let Some(s) = r.prefix.as_subnet() {
             self.queue_direct_update(now, from, s);
         }
-    }
-
-    fn handle_seqno_request(&mut self, now: Timestamp, from: NeighbourId, r: &SeqnoRequestRepr) {
-        self.counters.seqno_requests_received += 1;
-        let Some(subnet) = r.prefix.as_subnet() else {
-            return;
-        };
-        if subnet == self.own_subnet {
-            if r.router_id == self.own_rid && seqno_newer(r.seqno, self.own_seqno) {
-                self.own_seqno = self.own_seqno.wrapping_add(1);
-            }
-            // Everyone downstream needs the newer seqno, not just the requester.
-            self.mark_dirty(now, subnet);
-            return;
-        }
-        let Some(rid) = self.intern(r.router_id, subnet) else {
-            return;
-        };
-        let Some(p) = self.table.get(&subnet) else {
-            return;
-        };
-        if let Some(sel) = p.selected {
-            if sel.neigh == from {
-                return; // the requester is our next hop: nothing we could tell it
-            }
-            if sel.rid == rid && !seqno_newer(r.seqno, sel.seqno) {
-                self.queue_direct_update(now, from, subnet);
-                return;
-            }
-        }
-        if r.hop_count < 2 {
-            return;
-        }
-        // Forward towards the originator: along our selected route, or else to the neighbour
-        // with the best (even unfeasible) route that is not the requester.
-        let target = p.selected.map(|s| s.neigh).or_else(|| {
-            p.entries
-                .iter()
-                .filter(|e| e.neigh != from && e.refmetric != INFINITY)
-                .min_by_key(|e| e.refmetric)
-                .map(|e| e.neigh)
-        });
-        let Some(target) = target.filter(|&t| t != from) else {
-            return;
-        };
-        let key = (subnet, rid, r.seqno);
-        if self
-            .recent_requests
-            .get(&key)
-            .is_some_and(|&t| now.saturating_since(t) < Duration::from_secs(2))
-        {
-            return;
-        }
-        self.recent_requests.insert(key, now);
-        self.counters.seqno_requests_sent += 1;
-        let fwd = SeqnoRequestRepr {
-            hop_count: r.hop_count - 1,
-            ..*r
-        };
-        self.queue_direct(now, target, Tlv::SeqnoRequest(fwd));
     }
 
     /// Re-selects every prefix that has a route through `n` (its cost changed).
@@ -648,39 +682,6 @@ impl Babel {
         }
     }
 
-    /// Asks the neighbours holding unfeasible routes for a newer seqno.
-    fn request_seqno(&mut self, now: Timestamp, subnet: Subnet) {
-        let Some(p) = self.table.get_mut(&subnet) else {
-            return;
-        };
-        if p.last_request
-            .is_some_and(|t| now.saturating_since(t) < Duration::from_millis(500))
-        {
-            return;
-        }
-        p.last_request = Some(now);
-        let mut reqs = Vec::new();
-        for e in &p.entries {
-            if e.refmetric == INFINITY {
-                continue;
-            }
-            let want = p.source_seqno(e.rid).map_or(e.seqno, |s| s.wrapping_add(1));
-            reqs.push((
-                e.neigh,
-                SeqnoRequestRepr {
-                    seqno: want,
-                    hop_count: SEQNO_REQUEST_HOPS,
-                    router_id: self.rids[e.rid as usize].0,
-                    prefix: Prefix::from_subnet(subnet),
-                },
-            ));
-        }
-        for (n, r) in reqs {
-            self.counters.seqno_requests_sent += 1;
-            self.queue_direct(now, n, Tlv::SeqnoRequest(r));
-        }
-    }
-
     /// What we tell neighbour `to` about `subnet` now, if anything.
     fn advertisement(&self, now: Timestamp, subnet: Subnet, to: NeighbourId) -> Option<Tlv> {
         let interval_cs = Self::interval_cs(self.cfg.update_interval);
@@ -692,6 +693,7 @@ impl Babel {
                 metric: 0,
                 router_id: self.own_rid,
                 prefix: Prefix::from_subnet(subnet),
+                signature: Some(*self.own_sig),
             }));
         }
         let p = self.table.get(&subnet)?;
@@ -704,7 +706,10 @@ impl Babel {
                 metric: INFINITY,
                 router_id: self.rids[sel.rid as usize].0,
                 prefix: Prefix::from_subnet(subnet),
+                signature: None,
             })),
+            // Passed on with the originator's signature; if it is no longer kept (two newer
+            // seqnos arrived while we still use an older one) we say nothing until we switch.
             Some(sel) => Some(Tlv::Update(UpdateRepr {
                 flags: 0,
                 interval_cs,
@@ -712,6 +717,7 @@ impl Babel {
                 metric: sel.metric,
                 router_id: self.rids[sel.rid as usize].0,
                 prefix: Prefix::from_subnet(subnet),
+                signature: Some(**self.origins[sel.rid as usize].get(sel.seqno)?),
             })),
             None => {
                 let (rid, seqno) = p.last_advertised?;
@@ -723,6 +729,7 @@ impl Babel {
                     metric: INFINITY,
                     router_id: self.rids[rid as usize].0,
                     prefix: Prefix::from_subnet(subnet),
+                    signature: None,
                 }))
             }
         }
@@ -827,6 +834,8 @@ impl Babel {
         self.table.retain(|_, p| !p.is_empty(now));
         self.recent_requests
             .retain(|_, t| now.saturating_since(*t) < Duration::from_secs(5));
+        self.forwarded_per_origin
+            .retain(|_, (t, _)| now.saturating_since(*t) < Duration::from_secs(1));
     }
 }
 

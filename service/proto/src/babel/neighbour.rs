@@ -33,6 +33,12 @@ pub struct Neighbour {
     cost: u16,
     /// Routes currently stored from this neighbour (for the per-neighbour limit).
     pub route_count: usize,
+    /// The neighbour's node id (authenticated by the link), when known.
+    pub node: Option<crate::identity::NodeId>,
+    /// Set by a forged update; the rest of that frame's updates are dropped unread.
+    pub(super) forged_in_frame: bool,
+    /// Seqno requests taken from this neighbour in the current second (start, count).
+    pub(super) request_window: (Timestamp, u32),
     /// Seqno of the next hello we send on this link (per link: gaps mean loss).
     pub hello_seqno_out: u16,
 }
@@ -54,6 +60,9 @@ impl Neighbour {
             srtt_us: None,
             cost: MIN_HOP_COST + MAX_RTT_PENALTY as u16,
             route_count: 0,
+            node: None,
+            forged_in_frame: false,
+            request_window: (Timestamp::ZERO, 0),
             hello_seqno_out: 0,
         }
     }

@@ -13,13 +13,14 @@ struct Net {
 
 impl Net {
     fn new(n: usize) -> Self {
-        let ids: Vec<NodeId> = (0..n)
-            .map(|i| Identity::from_seed([i as u8 + 1; 32]).node_id())
+        let keys: Vec<Identity> = (0..n)
+            .map(|i| Identity::from_seed([i as u8 + 1; 32]))
             .collect();
-        let nodes = ids
+        let ids: Vec<NodeId> = keys.iter().map(|k| k.node_id()).collect();
+        let nodes = keys
             .iter()
             .enumerate()
-            .map(|(i, id)| Babel::new(*id, BabelConfig::default(), Timestamp::ZERO, [i as u8; 32]))
+            .map(|(i, k)| Babel::new(k, BabelConfig::default(), Timestamp::ZERO, [i as u8; 32]))
             .collect();
         Net {
             nodes,
@@ -32,8 +33,9 @@ impl Net {
     fn link(&mut self, a: usize, b: usize) {
         self.edges.insert((a, b));
         self.edges.insert((b, a));
-        self.nodes[a].add_neighbour(self.now, b as u32);
-        self.nodes[b].add_neighbour(self.now, a as u32);
+        let (ia, ib) = (self.ids[a], self.ids[b]);
+        self.nodes[a].add_neighbour(self.now, b as u32, ib);
+        self.nodes[b].add_neighbour(self.now, a as u32, ia);
     }
 
     fn cut(&mut self, a: usize, b: usize) {
@@ -179,6 +181,7 @@ fn subnet_filter_rejects_foreign_prefix() {
             suffix: 1,
         },
         prefix: Prefix::from_subnet(victim.subnet()),
+        signature: Some([0; 64]),
     })
     .emit(&mut body);
     net.nodes[0].handle_body(Timestamp::ZERO, 1, &body);
@@ -192,22 +195,166 @@ fn route_limit_per_neighbour() {
     net.nodes[0].cfg.max_routes_per_neighbour = 2;
     net.link(0, 1);
     for seed in 50..55u8 {
-        let id = Identity::from_seed([seed; 32]).node_id();
-        let mut body = Vec::new();
-        Tlv::Update(UpdateRepr {
-            flags: 0,
-            interval_cs: 800,
-            seqno: 1,
-            metric: 10,
-            router_id: RouterId {
-                node: id,
-                suffix: 0,
-            },
-            prefix: Prefix::from_subnet(id.subnet()),
-        })
-        .emit(&mut body);
+        let key = Identity::from_seed([seed; 32]);
+        let rid = RouterId {
+            node: key.node_id(),
+            suffix: 0,
+        };
+        let body = update(Some(&key), rid, 1, 200);
         net.nodes[0].handle_body(Timestamp::ZERO, 1, &body);
     }
     assert_eq!(net.nodes[0].route_count(), 2);
     assert_eq!(net.nodes[0].counters.rejected_limit, 3);
+}
+
+/// An update for `rid`'s /64, signed by `key` (or with a zero signature).
+fn update(key: Option<&Identity>, rid: RouterId, seqno: u16, metric: u16) -> Vec<u8> {
+    let signature = key.map_or([0; 64], |k| {
+        k.sign(&crate::wire::babel::update::origin_signed_bytes(
+            &rid, seqno,
+        ))
+    });
+    let mut body = Vec::new();
+    Tlv::Update(UpdateRepr {
+        flags: 0,
+        interval_cs: 800,
+        seqno,
+        metric,
+        router_id: rid,
+        prefix: Prefix::from_subnet(rid.node.subnet()),
+        signature: Some(signature),
+    })
+    .emit(&mut body);
+    body
+}
+
+/// 0—1—2 (the victim) and 3 (the attacker) hanging off 0.
+fn hijack_net() -> Net {
+    let mut net = Net::new(4);
+    net.link(0, 1);
+    net.link(1, 2);
+    net.link(0, 3);
+    net.run(Duration::from_secs(1));
+    assert_eq!(net.path(0, 2), Some(vec![0, 1, 2]));
+    net
+}
+
+#[test]
+fn a_neighbour_cannot_announce_anothers_prefix() {
+    let mut net = hijack_net();
+    let victim = net.nodes[2].router_id();
+    let seqno = net.nodes[2].seqno();
+    let current_sig = *net.nodes[2].own_sig;
+    let attacker = Identity::from_seed([4; 32]);
+    let forgeries = [
+        // A higher seqno at metric 0: unsigned, signed by the attacker, or with the victim's
+        // signature of its current seqno.
+        update(None, victim, seqno.wrapping_add(1), 0),
+        update(Some(&attacker), victim, seqno.wrapping_add(1), 0),
+        {
+            let mut b = update(None, victim, seqno.wrapping_add(1), 0);
+            let n = b.len();
+            b[n - 64..].copy_from_slice(&current_sig);
+            b
+        },
+        // The real signature of the current seqno, replayed with a metric below one hop.
+        {
+            let mut b = update(None, victim, seqno, 0);
+            let n = b.len();
+            b[n - 64..].copy_from_slice(&current_sig);
+            b
+        },
+    ];
+    for body in &forgeries {
+        net.nodes[0].handle_body(net.now, 3, body);
+        net.run(Duration::from_millis(50));
+        assert_eq!(net.path(0, 2), Some(vec![0, 1, 2]));
+    }
+    assert_eq!(net.nodes[0].counters.forged_origins, forgeries.len() as u64);
+    // Nothing the attacker sent got its router id interned or its route stored.
+    assert!(net.nodes[0].table[&net.ids[2].subnet()].entry(3).is_none());
+    net.run(Duration::from_secs(10));
+    assert_eq!(net.path(0, 2), Some(vec![0, 1, 2]));
+    assert_eq!(net.nodes[2].seqno(), seqno, "no seqno increase was needed");
+    // The same relay message with an honest metric and the real signature is accepted: the
+    // check is about origins, not about who relays.
+    let mut honest = update(None, victim, seqno, 300);
+    let n = honest.len();
+    honest[n - 64..].copy_from_slice(&current_sig);
+    net.nodes[0].handle_body(net.now, 3, &honest);
+    assert!(net.nodes[0].table[&net.ids[2].subnet()].entry(3).is_some());
+}
+
+#[test]
+fn one_forgery_spoils_its_frame() {
+    let mut net = hijack_net();
+    let victim = net.nodes[2].router_id();
+    let mut body = Vec::new();
+    for s in 1..=20u16 {
+        body.extend(update(
+            None,
+            victim,
+            net.nodes[2].seqno().wrapping_add(s),
+            200,
+        ));
+    }
+    let before = net.nodes[0].counters.origin_verifications;
+    net.nodes[0].handle_body(net.now, 3, &body);
+    assert_eq!(net.nodes[0].counters.origin_verifications - before, 1);
+    assert_eq!(net.nodes[0].counters.forged_origins, 20);
+}
+
+#[test]
+fn each_origin_and_seqno_is_verified_once() {
+    // A square: 0 hears every destination from two neighbours, and repeated dumps.
+    let mut net = Net::new(4);
+    net.link(0, 1);
+    net.link(1, 3);
+    net.link(0, 2);
+    net.link(2, 3);
+    net.run(Duration::from_secs(30));
+    // 3 destinations, each at seqno 0: three verifications however often they were heard.
+    assert_eq!(net.nodes[0].counters.origin_verifications, 3);
+    assert!(
+        net.nodes[0].counters.updates_received >= 15,
+        "{:?}",
+        net.nodes[0].counters
+    );
+}
+
+#[test]
+fn seqno_request_flood_is_bounded() {
+    let mut net = hijack_net();
+    let victim = net.nodes[2].router_id();
+    let start = net.nodes[2].seqno();
+    // The attacker asks 0 for ever newer seqnos of the victim, 200 requests every 10 ms
+    // for 3 s (60,000 in all).
+    for round in 0..300u16 {
+        let mut body = Vec::new();
+        for i in 0..200u16 {
+            Tlv::SeqnoRequest(SeqnoRequestRepr {
+                seqno: start.wrapping_add(1 + round * 200 + i),
+                hop_count: 64,
+                router_id: victim,
+                prefix: Prefix::from_subnet(net.ids[2].subnet()),
+            })
+            .emit(&mut body);
+            if body.len() > 1100 {
+                net.nodes[0].handle_body(net.now, 3, &core::mem::take(&mut body));
+            }
+        }
+        net.nodes[0].handle_body(net.now, 3, &body);
+        net.run(Duration::from_millis(10));
+        assert_eq!(net.path(0, 2), Some(vec![0, 1, 2]));
+    }
+    let c = &net.nodes[0].counters;
+    assert!(c.seqno_requests_limited > 50_000, "{c:?}");
+    // 0 forwarded at most 4 a second; 1 passed those on; the victim rose once a second.
+    assert!(
+        net.nodes[1].counters.seqno_requests_received <= 16,
+        "{:?}",
+        net.nodes[1].counters
+    );
+    let rose = net.nodes[2].seqno().wrapping_sub(start);
+    assert!((1..=4).contains(&rose), "victim's seqno rose by {rose}");
 }

@@ -31,7 +31,13 @@ pub struct NetworkKey {
     pub prologue: Vec<u8>,
     /// Tag put in discovery hellos so private networks ignore each other.
     pub tag: [u8; 8],
+    /// Key of the MAC that ends every handshake datagram, so that a node without the network
+    /// key is turned away before any Diffie-Hellman is spent on it.
+    pub mac_key: [u8; 32],
 }
+
+/// Length of the MAC at the end of every handshake datagram.
+pub const HANDSHAKE_MAC_LEN: usize = 16;
 
 impl NetworkKey {
     /// The public mesh: anyone may link.
@@ -57,7 +63,35 @@ impl NetworkKey {
         if !name.is_empty() {
             tag.copy_from_slice(&t[..8]);
         }
-        NetworkKey { psk, prologue, tag }
+        let mac_key = blake3::derive_key("hypha 2026-12 handshake mac v2", &psk);
+        NetworkKey {
+            psk,
+            prologue,
+            tag,
+            mac_key,
+        }
+    }
+
+    fn mac(&self, datagram: &[u8]) -> [u8; HANDSHAKE_MAC_LEN] {
+        let h = blake3::keyed_hash(&self.mac_key, datagram);
+        h.as_bytes()[..HANDSHAKE_MAC_LEN]
+            .try_into()
+            .expect("16 bytes")
+    }
+
+    /// Appends the network MAC to a handshake datagram.
+    pub fn seal_handshake(&self, datagram: &mut Vec<u8>) {
+        let mac = self.mac(datagram);
+        datagram.extend_from_slice(&mac);
+    }
+
+    /// The datagram without its MAC, if the MAC is right (compared in constant time).
+    pub fn open_handshake<'a>(&self, datagram: &'a [u8]) -> Option<&'a [u8]> {
+        let body_len = datagram.len().checked_sub(HANDSHAKE_MAC_LEN)?;
+        let (body, mac) = datagram.split_at(body_len);
+        let want = self.mac(body);
+        let diff = want.iter().zip(mac).fold(0u8, |d, (a, b)| d | (a ^ b));
+        (diff == 0).then_some(body)
     }
 }
 
@@ -115,7 +149,7 @@ impl Random for SeededRandom {
 
 /// Feeds snow's ephemeral key generation from a seed we draw, so simulations replay exactly.
 /// (snow wants a `Sync` resolver, hence the mutex; it asks for the RNG once per handshake.)
-struct SeededResolver(std::sync::Mutex<Option<[u8; 32]>>);
+pub(crate) struct SeededResolver(pub(crate) std::sync::Mutex<Option<[u8; 32]>>);
 
 impl CryptoResolver for SeededResolver {
     fn resolve_rng(&self) -> Option<Box<dyn Random>> {
@@ -153,7 +187,10 @@ fn builder_state(
     })
 }
 
-fn check_identity(noise: &snow::HandshakeState, payload: &[u8]) -> Result<NodeId, HandshakeError> {
+pub(crate) fn check_identity(
+    noise: &snow::HandshakeState,
+    payload: &[u8],
+) -> Result<NodeId, HandshakeError> {
     let bytes: [u8; NODE_ID_LEN] = payload
         .try_into()
         .map_err(|_| HandshakeError::IdentityMismatch)?;

@@ -155,6 +155,9 @@ impl Node {
             self.deliver(now, routed);
             return;
         }
+        if self.cfg.debug_hostile.is_some_and(|v| v.subnet() == dst) {
+            return; // a hostile node black-holes its victim's traffic (tests only)
+        }
         if routed[0] <= 1 {
             self.counters.hop_limit_exceeded += 1;
             if routed[1] & FLAG_PROBE != 0 {

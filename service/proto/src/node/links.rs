@@ -177,6 +177,7 @@ impl Node {
             noise: &msg1,
         }
         .emit(&mut payload);
+        self.cfg.network.seal_handshake(&mut payload);
         self.links.insert(
             index,
             Link {
@@ -201,10 +202,16 @@ impl Node {
             Some(&TYPE_TRANSPORT) => self.handle_transport(now, remote, data),
             // A NAT primer that made it here (no NAT in between): nothing to do.
             Some(&crate::wire::handshake::TYPE_PRIMER) if data.len() == 1 => {}
-            Some(&(TYPE_INIT | TYPE_RESP | TYPE_FINAL)) => match HandshakeRepr::parse(data) {
-                Ok(h) => self.handle_handshake(now, remote, h),
-                Err(_) => self.counters.malformed += 1,
-            },
+            // The network MAC first: a node without the network key costs a hash, no DH.
+            Some(&(TYPE_INIT | TYPE_RESP | TYPE_FINAL)) => {
+                match self.cfg.network.open_handshake(data) {
+                    None => self.counters.handshake_bad_mac += 1,
+                    Some(body) => match HandshakeRepr::parse(body) {
+                        Ok(h) => self.handle_handshake(now, remote, h),
+                        Err(_) => self.counters.malformed += 1,
+                    },
+                }
+            }
             _ => self.counters.malformed += 1,
         }
         self.pump_babel();
@@ -237,6 +244,7 @@ impl Node {
                             noise: &msg2,
                         }
                         .emit(&mut payload);
+                        self.cfg.network.seal_handshake(&mut payload);
                         self.links.insert(
                             index,
                             Link {
@@ -278,6 +286,7 @@ impl Node {
                             noise: &msg3,
                         }
                         .emit(&mut payload);
+                        self.cfg.network.seal_handshake(&mut payload);
                         self.transmits.push_back(super::Transmit {
                             remote,
                             payload,
@@ -409,7 +418,7 @@ impl Node {
         if let Some(&w) = self.priorities.get(&node) {
             self.sched.set_weight(id, w);
         }
-        self.babel.add_neighbour(now, id);
+        self.babel.add_neighbour(now, id, node);
         self.on_link_up_facts(now, id);
         self.events.push_back(Event::LinkUp {
             link: id,

@@ -122,6 +122,11 @@ pub struct NodeConfig {
     pub direct_paths: bool,
     /// Wall-clock milliseconds at our time zero (facts carry wall-clock times).
     pub wall_offset_ms: u64,
+    /// Testing only: behave as a hostile node against this victim. Offer no transit, send
+    /// neighbours forged announcements of the victim's /64 and floods of seqno requests for
+    /// it ([`Babel::debug_attack`]) every 100 ms, and drop any packet for the victim that
+    /// reaches us, so that a forgery that took hold would show as lost traffic.
+    pub debug_hostile: Option<NodeId>,
 }
 
 impl Default for NodeConfig {
@@ -141,6 +146,7 @@ impl Default for NodeConfig {
             // turns it on.
             direct_paths: false,
             wall_offset_ms: 0,
+            debug_hostile: None,
         }
     }
 }
@@ -160,8 +166,11 @@ pub struct NodeCounters {
     pub malformed: u64,
     /// Handshakes completed.
     pub handshakes_ok: u64,
-    /// Handshakes that failed (wrong PSK, bad identity, corrupted).
+    /// Handshakes that failed (bad identity, corrupted).
     pub handshakes_failed: u64,
+    /// Handshake datagrams whose network MAC was wrong (another network, a wrong secret, or
+    /// an older protocol version); refused before any Diffie-Hellman.
+    pub handshake_bad_mac: u64,
     /// Links refused by the allow-list.
     pub refused_not_allowed: u64,
     /// Handshake initiations dropped because too many were pending.
@@ -251,8 +260,11 @@ impl Node {
         let mut rng = ChaCha20Rng::from_seed(seed);
         let mut babel_seed = [0u8; 32];
         rng.fill_bytes(&mut babel_seed);
-        let mut babel = Babel::new(identity.node_id(), cfg.babel.clone(), now, babel_seed);
-        babel.set_transit(now, cfg.transit_rate != Some(0));
+        let mut babel = Babel::new(&identity, cfg.babel.clone(), now, babel_seed);
+        babel.set_transit(
+            now,
+            cfg.transit_rate != Some(0) && cfg.debug_hostile.is_none(),
+        );
         Node {
             sessions: crate::session::Sessions::new(cfg.epoch),
             bus: Bus::new(cfg.bus.clone()),
@@ -393,7 +405,8 @@ impl Node {
     pub fn set_transit_rate(&mut self, now: Timestamp, rate: Option<u64>) {
         self.cfg.transit_rate = rate;
         self.sched.set_rate(rate);
-        self.babel.set_transit(now, rate != Some(0));
+        self.babel
+            .set_transit(now, rate != Some(0) && self.cfg.debug_hostile.is_none());
         self.pump_babel();
     }
 
@@ -491,6 +504,9 @@ impl Node {
             self.maintain_links(now);
             self.maintain_peers(now);
             self.maintain_facts(now);
+            if let Some(victim) = self.cfg.debug_hostile {
+                self.babel.debug_attack(&victim);
+            }
             self.next_maintenance = now + MAINTENANCE;
         }
         self.run_pending_dials(now);

@@ -5,6 +5,9 @@
 //! Resp  : 0x02 | sender_index u32 | receiver_index u32 | noise message 2
 //! Final : 0x03 | receiver_index u32 | noise message 3
 //! ```
+//! On the wire each of them is followed by a 16-byte MAC keyed by the network key
+//! ([`crate::link::handshake::NetworkKey::seal_handshake`]); these types parse and emit the
+//! datagram without it.
 //! Indices are chosen at random by each side and name the session in later transport frames
 //! (as WireGuard does), so a link survives a change of the peer's source address.
 
@@ -20,7 +23,7 @@ pub const TYPE_FINAL: u8 = 0x03;
 /// our own NAT's mapping without reaching (and poisoning) the far side's NAT.
 pub const TYPE_PRIMER: u8 = 0x05;
 /// The link protocol version this code speaks.
-pub const LINK_VERSION: u8 = 1;
+pub const LINK_VERSION: u8 = 2;
 /// Largest Noise message we accept in a handshake datagram.
 pub const MAX_NOISE_LEN: usize = 512;
 
@@ -140,12 +143,12 @@ mod tests {
     fn init_bytes() {
         let mut out = Vec::new();
         HandshakeRepr::Init {
-            version: 1,
+            version: 2,
             sender_index: 0x0102_0304,
             noise: &[0xaa; 3],
         }
         .emit(&mut out);
-        assert_eq!(out, [1, 1, 1, 2, 3, 4, 0xaa, 0xaa, 0xaa]);
+        assert_eq!(out, [1, 2, 1, 2, 3, 4, 0xaa, 0xaa, 0xaa]);
         assert!(matches!(
             HandshakeRepr::parse(&out),
             Ok(HandshakeRepr::Init {

@@ -1,8 +1,32 @@
 //! Update TLV: `flags u8 | plen u8 | interval_cs u16 | seqno u16 | metric u16 |
-//! router_id (36) | prefix (ceil(plen/8))`. Metric 0xFFFF is a retraction.
+//! router_id (36) | prefix (ceil(plen/8)) | origin signature (64, finite metrics only)`.
+//! Metric 0xFFFF is a retraction and carries no signature.
+//!
+//! The origin signature is the originator's ed25519 signature over (router id, seqno) (see
+//! [`origin_signed_bytes`]): relays pass it along unchanged, so nobody but the holder of a node
+//! key can announce its /64 or raise its sequence number.
 
-use super::{Prefix, RouterId};
+use super::{INFINITY, Prefix, RouterId};
+use crate::identity::SIGNATURE_LEN;
 use crate::wire::{Reader, WireError};
+
+/// Domain separation of origin signatures.
+pub const ORIGIN_CONTEXT: &[u8] = b"hypha route origin v1";
+/// Length of the bytes an originator signs.
+pub const ORIGIN_SIGNED_LEN: usize = ORIGIN_CONTEXT.len() + RouterId::LEN + 2;
+
+/// What the originator of `router_id` signs to vouch for `seqno`:
+/// `"hypha route origin v1" ‖ router_id (36) ‖ seqno u16`. The prefix is not included: it is
+/// the /64 derived from the router id's node id, the only one a router id may announce.
+pub fn origin_signed_bytes(router_id: &RouterId, seqno: u16) -> [u8; ORIGIN_SIGNED_LEN] {
+    let mut out = [0u8; ORIGIN_SIGNED_LEN];
+    let (ctx, rest) = out.split_at_mut(ORIGIN_CONTEXT.len());
+    ctx.copy_from_slice(ORIGIN_CONTEXT);
+    rest[..32].copy_from_slice(router_id.node.as_bytes());
+    rest[32..36].copy_from_slice(&router_id.suffix.to_be_bytes());
+    rest[36..].copy_from_slice(&seqno.to_be_bytes());
+    out
+}
 
 /// A route update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +43,9 @@ pub struct UpdateRepr {
     pub router_id: RouterId,
     /// Destination prefix.
     pub prefix: Prefix,
+    /// The originator's signature over (router id, seqno); present exactly when the metric is
+    /// finite.
+    pub signature: Option<[u8; SIGNATURE_LEN]>,
 }
 
 impl UpdateRepr {
@@ -35,6 +62,11 @@ impl UpdateRepr {
         let metric = r.u16()?;
         let router_id = RouterId::read(&mut r)?;
         let prefix = Prefix::read(&mut r, plen)?;
+        let signature = if metric == INFINITY {
+            None
+        } else {
+            Some(r.array()?)
+        };
         r.finish()?;
         Ok(UpdateRepr {
             flags,
@@ -43,6 +75,7 @@ impl UpdateRepr {
             metric,
             router_id,
             prefix,
+            signature,
         })
     }
 
@@ -55,5 +88,13 @@ impl UpdateRepr {
         out.extend_from_slice(&self.metric.to_be_bytes());
         self.router_id.write(out);
         self.prefix.write(out);
+        // A finite metric without a signature is a programming error; the receiver would
+        // refuse the TLV as truncated.
+        debug_assert_eq!(self.signature.is_some(), self.metric != INFINITY);
+        if self.metric != INFINITY
+            && let Some(sig) = &self.signature
+        {
+            out.extend_from_slice(sig);
+        }
     }
 }

@@ -1,0 +1,200 @@
+//! Route origin authentication: only the holder of a node key can announce its /64 or raise
+//! its sequence number.
+//!
+//! The originator signs `(router id, seqno)` once per seqno ([`origin_signed_bytes`]); every
+//! finite update carries that signature and relays pass it on unchanged. A receiver checks it
+//! before the update can touch its table, and remembers the last two verified `(seqno,
+//! signature)` pairs per router id, so each `(origin, seqno)` costs one ed25519 verification
+//! per node however many neighbours repeat it, and a relay can re-advertise the route it
+//! selected with the originator's own signature.
+//!
+//! The metric cannot be signed (every hop adds to it). What a neighbour can still do is lie
+//! about its distance to a real, signed route; a node therefore refuses a metric below one
+//! hop's minimum cost from any neighbour that is not the originator itself, so the lie is
+//! bounded to "I am adjacent to it".
+
+use std::sync::{Arc, Mutex};
+
+use rustc_hash::FxHashMap;
+
+use super::table::seqno_newer;
+use crate::identity::SIGNATURE_LEN;
+use crate::wire::babel::RouterId;
+use crate::wire::babel::update::origin_signed_bytes;
+
+/// A verified origin signature. Shared (reference-counted) so that nodes of one simulated
+/// world, which all hold the same signatures, store each one once.
+pub type OriginSig = Arc<[u8; SIGNATURE_LEN]>;
+
+/// Verified signatures shared by every node of one process: the simulator passes one to all
+/// its nodes so that a signature is verified (and stored) once per world, not once per node.
+/// A real node has no use for it. Holds no clock and no I/O: the core stays deterministic.
+#[derive(Default)]
+pub struct SharedOrigins {
+    verified: Mutex<FxHashMap<[u8; 32], OriginSig>>,
+}
+
+impl core::fmt::Debug for SharedOrigins {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let n = self.verified.lock().map(|m| m.len()).unwrap_or(0);
+        f.debug_struct("SharedOrigins")
+            .field("verified", &n)
+            .finish()
+    }
+}
+
+impl SharedOrigins {
+    /// Number of distinct signatures verified so far.
+    pub fn len(&self) -> usize {
+        self.verified.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// True when nothing was verified yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn cache_key(rid: &RouterId, seqno: u16, sig: &[u8; SIGNATURE_LEN]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(&origin_signed_bytes(rid, seqno));
+    h.update(sig);
+    *h.finalize().as_bytes()
+}
+
+/// Checks `sig` for `(rid, seqno)`. Returns the signature to store, and whether an ed25519
+/// verification actually ran (for the counters).
+pub fn verify(
+    shared: Option<&SharedOrigins>,
+    rid: &RouterId,
+    seqno: u16,
+    sig: &[u8; SIGNATURE_LEN],
+) -> (Option<OriginSig>, bool) {
+    let check = || {
+        rid.node
+            .verify(&origin_signed_bytes(rid, seqno), sig)
+            .then(|| Arc::new(*sig))
+    };
+    let Some(shared) = shared else {
+        return (check(), true);
+    };
+    let key = cache_key(rid, seqno, sig);
+    if let Some(s) = shared
+        .verified
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&key).cloned())
+    {
+        return (Some(s), false);
+    }
+    let checked = check();
+    if let (Some(s), Ok(mut m)) = (&checked, shared.verified.lock()) {
+        m.insert(key, s.clone());
+    }
+    (checked, true)
+}
+
+/// The last verified signatures of one router id: its newest seqno and the one before, which
+/// is what selected routes use while a newer seqno spreads.
+#[derive(Debug, Clone, Default)]
+pub struct OriginSigs {
+    slots: [Option<(u16, OriginSig)>; 2],
+}
+
+impl OriginSigs {
+    /// The signature of `seqno`, if it was verified and is still kept.
+    pub fn get(&self, seqno: u16) -> Option<&OriginSig> {
+        self.slots
+            .iter()
+            .flatten()
+            .find(|(s, _)| *s == seqno)
+            .map(|(_, sig)| sig)
+    }
+
+    /// True when `sig` is the verified signature of `seqno` (so it need not be checked again).
+    pub fn matches(&self, seqno: u16, sig: &[u8; SIGNATURE_LEN]) -> bool {
+        self.get(seqno).is_some_and(|s| **s == *sig)
+    }
+
+    /// Keeps a verified signature, dropping the older of the two kept if needed.
+    pub fn insert(&mut self, seqno: u16, sig: OriginSig) {
+        if let Some(slot) = self.slots.iter_mut().flatten().find(|(s, _)| *s == seqno) {
+            slot.1 = sig;
+            return;
+        }
+        let victim = match &self.slots {
+            [None, _] => 0,
+            [_, None] => 1,
+            [Some((a, _)), Some((b, _))] => {
+                if seqno_newer(*a, *b) {
+                    1
+                } else {
+                    0
+                }
+            }
+        };
+        // Never let an older seqno push out both newer ones.
+        if let Some((kept, _)) = &self.slots[victim]
+            && seqno_newer(*kept, seqno)
+            && self.slots[1 - victim]
+                .as_ref()
+                .is_some_and(|(o, _)| seqno_newer(*o, seqno))
+        {
+            return;
+        }
+        self.slots[victim] = Some((seqno, sig));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+
+    fn signed(id: &Identity, rid: &RouterId, seqno: u16) -> [u8; SIGNATURE_LEN] {
+        id.sign(&origin_signed_bytes(rid, seqno))
+    }
+
+    #[test]
+    fn only_the_key_holder_signs_and_the_cache_verifies_once() {
+        let v = Identity::from_seed([7; 32]);
+        let m = Identity::from_seed([8; 32]);
+        let rid = RouterId {
+            node: v.node_id(),
+            suffix: 5,
+        };
+        let good = signed(&v, &rid, 3);
+        assert!(verify(None, &rid, 3, &good).0.is_some());
+        // The same signature for another seqno, another suffix, or made by someone else.
+        assert!(verify(None, &rid, 4, &good).0.is_none());
+        let other = RouterId { suffix: 6, ..rid };
+        assert!(verify(None, &other, 3, &good).0.is_none());
+        assert!(verify(None, &rid, 3, &signed(&m, &rid, 3)).0.is_none());
+        let shared = SharedOrigins::default();
+        assert!(verify(Some(&shared), &rid, 3, &good).1);
+        let (again, ran) = verify(Some(&shared), &rid, 3, &good);
+        assert!(again.is_some() && !ran);
+        // A forgery is checked every time and never cached.
+        let bad = signed(&m, &rid, 3);
+        assert_eq!(verify(Some(&shared), &rid, 3, &bad), (None, true));
+        assert_eq!(verify(Some(&shared), &rid, 3, &bad), (None, true));
+        assert_eq!(shared.len(), 1);
+    }
+
+    #[test]
+    fn keeps_the_two_newest() {
+        let mut o = OriginSigs::default();
+        let s = |b: u8| Arc::new([b; SIGNATURE_LEN]);
+        o.insert(1, s(1));
+        o.insert(2, s(2));
+        o.insert(3, s(3));
+        assert!(o.get(1).is_none());
+        assert!(o.matches(2, &[2; SIGNATURE_LEN]) && o.matches(3, &[3; SIGNATURE_LEN]));
+        o.insert(1, s(1)); // older than both: ignored
+        assert!(o.get(1).is_none() && o.get(2).is_some());
+        o.insert(0xffff, s(9)); // older than 0 in wrapping order... and than 2 and 3
+        assert!(o.get(0xffff).is_none());
+        o.insert(4, s(4));
+        assert!(o.get(2).is_none() && o.get(3).is_some() && o.get(4).is_some());
+    }
+}

@@ -1,0 +1,177 @@
+//! Seqno requests: asking for, forwarding and answering them, within rate limits.
+//!
+//! A request for a newer seqno makes the originator sign a new one and every node on the way
+//! send updates, so requests are bounded three ways: per neighbour (a token window per
+//! second), per origin when forwarding, and at the originator, whose seqno rises at most once
+//! per [`MIN_BUMP_INTERVAL`] however many ask.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::table::seqno_newer;
+use super::{Babel, INFINITY, NeighbourId, SEQNO_REQUEST_HOPS};
+use crate::address::Subnet;
+use crate::time::Timestamp;
+use crate::wire::babel::update::origin_signed_bytes;
+use crate::wire::babel::{Prefix, SeqnoRequestRepr, Tlv};
+
+/// Seqno requests taken from one neighbour per second; more are dropped and counted. Enough
+/// for a neighbour that just lost hundreds of routes at once.
+pub const MAX_REQUESTS_PER_NEIGHBOUR: u32 = 256;
+/// Requests forwarded per destination per second.
+pub const MAX_FORWARDS_PER_ORIGIN: u32 = 4;
+/// Our own seqno rises at most this often at others' request.
+pub const MIN_BUMP_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Babel {
+    /// Counts a request from `from` against its window; false when over the limit.
+    fn take_request_budget(&mut self, now: Timestamp, from: NeighbourId) -> bool {
+        let Some(nb) = self.neighbours.get_mut(&from) else {
+            return false;
+        };
+        let w = &mut nb.request_window;
+        if now.saturating_since(w.0) >= Duration::from_secs(1) {
+            *w = (now, 0);
+        }
+        w.1 += 1;
+        w.1 <= MAX_REQUESTS_PER_NEIGHBOUR
+    }
+
+    /// Raises our seqno by one and signs it.
+    pub(super) fn bump_own_seqno(&mut self, now: Timestamp) {
+        self.own_seqno = self.own_seqno.wrapping_add(1);
+        self.last_bump = Some(now);
+        self.own_sig = Arc::new(
+            self.signer
+                .sign(&origin_signed_bytes(&self.own_rid, self.own_seqno)),
+        );
+    }
+
+    pub(super) fn handle_seqno_request(
+        &mut self,
+        now: Timestamp,
+        from: NeighbourId,
+        r: &SeqnoRequestRepr,
+    ) {
+        self.counters.seqno_requests_received += 1;
+        if !self.take_request_budget(now, from) {
+            self.counters.seqno_requests_limited += 1;
+            return;
+        }
+        let Some(subnet) = r.prefix.as_subnet() else {
+            return;
+        };
+        if subnet == self.own_subnet {
+            let due = self
+                .last_bump
+                .is_none_or(|t| now.saturating_since(t) >= MIN_BUMP_INTERVAL);
+            if r.router_id == self.own_rid && seqno_newer(r.seqno, self.own_seqno) && due {
+                self.bump_own_seqno(now);
+                // Everyone downstream needs the newer seqno, not just the requester.
+                self.mark_dirty(now, subnet);
+            } else {
+                // Too soon after the last increase (or nothing newer wanted): the requester
+                // gets what we have; asking again later gets the next number.
+                if r.router_id == self.own_rid && seqno_newer(r.seqno, self.own_seqno) {
+                    self.counters.seqno_requests_limited += 1;
+                }
+                self.queue_direct_update(now, from, subnet);
+            }
+            return;
+        }
+        // Never intern from a request: only a signed update makes a router id known.
+        let Some(rid) = self
+            .rid_index
+            .get(&r.router_id)
+            .copied()
+            .filter(|&i| self.rids[i as usize].1 == subnet)
+        else {
+            return;
+        };
+        let Some(p) = self.table.get(&subnet) else {
+            return;
+        };
+        if let Some(sel) = p.selected {
+            if sel.neigh == from {
+                return; // the requester is our next hop: nothing we could tell it
+            }
+            if sel.rid == rid && !seqno_newer(r.seqno, sel.seqno) {
+                self.queue_direct_update(now, from, subnet);
+                return;
+            }
+        }
+        if r.hop_count < 2 {
+            return;
+        }
+        // Forward towards the originator: along our selected route, or else to the neighbour
+        // with the best (even unfeasible) route that is not the requester.
+        let target = p.selected.map(|s| s.neigh).or_else(|| {
+            p.entries
+                .iter()
+                .filter(|e| e.neigh != from && e.refmetric != INFINITY)
+                .min_by_key(|e| e.refmetric)
+                .map(|e| e.neigh)
+        });
+        let Some(target) = target.filter(|&t| t != from) else {
+            return;
+        };
+        let key = (subnet, rid, r.seqno);
+        if self
+            .recent_requests
+            .get(&key)
+            .is_some_and(|&t| now.saturating_since(t) < Duration::from_secs(2))
+        {
+            return;
+        }
+        // Requests naming ever newer seqnos all differ; this caps the forwarding per origin.
+        let w = self.forwarded_per_origin.entry(subnet).or_insert((now, 0));
+        if now.saturating_since(w.0) >= Duration::from_secs(1) {
+            *w = (now, 0);
+        }
+        if w.1 >= MAX_FORWARDS_PER_ORIGIN {
+            self.counters.seqno_requests_limited += 1;
+            return;
+        }
+        w.1 += 1;
+        self.recent_requests.insert(key, now);
+        self.counters.seqno_requests_sent += 1;
+        let fwd = SeqnoRequestRepr {
+            hop_count: r.hop_count - 1,
+            ..*r
+        };
+        self.queue_direct(now, target, Tlv::SeqnoRequest(fwd));
+    }
+
+    /// Asks the neighbours holding unfeasible routes for a newer seqno.
+    pub(super) fn request_seqno(&mut self, now: Timestamp, subnet: Subnet) {
+        let Some(p) = self.table.get_mut(&subnet) else {
+            return;
+        };
+        if p.last_request
+            .is_some_and(|t| now.saturating_since(t) < Duration::from_millis(500))
+        {
+            return;
+        }
+        p.last_request = Some(now);
+        let mut reqs = Vec::new();
+        for e in &p.entries {
+            if e.refmetric == INFINITY {
+                continue;
+            }
+            let want = p.source_seqno(e.rid).map_or(e.seqno, |s| s.wrapping_add(1));
+            reqs.push((
+                e.neigh,
+                SeqnoRequestRepr {
+                    seqno: want,
+                    hop_count: SEQNO_REQUEST_HOPS,
+                    router_id: self.rids[e.rid as usize].0,
+                    prefix: Prefix::from_subnet(subnet),
+                },
+            ));
+        }
+        for (n, r) in reqs {
+            self.counters.seqno_requests_sent += 1;
+            self.queue_direct(now, n, Tlv::SeqnoRequest(r));
+        }
+    }
+}
