@@ -377,7 +377,6 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
         transit_rate: settings::transit_rate(share_percent, uplink_bps),
         network: network.clone(),
         allow,
-        epoch: wall_micros(),
         debug_hostile: cfg.debug_hostile_routes,
         bus: hypha_proto::bus::BusConfig {
             allowed_topics: (!cfg.bus_topics.is_empty()).then(|| cfg.bus_topics.clone()),

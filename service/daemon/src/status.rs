@@ -44,7 +44,8 @@ pub fn counter_groups(
                 ("spoofedSource", c.spoofed_source),
                 ("e2eAuthFailed", c.e2e_auth_failed),
                 ("e2eReplayed", c.e2e_replayed),
-                ("e2eStaleEpoch", c.e2e_stale_epoch),
+                ("e2eUnknownSession", c.e2e_unknown_session),
+                ("e2eHellosLimited", c.e2e_hellos_limited),
             ],
         ),
         (

@@ -13,7 +13,7 @@ use hypha_proto::wire::discovery::{DiscoveryKind, DiscoveryRepr};
 use hypha_proto::wire::fact::{self, FactRepr};
 use hypha_proto::wire::handshake::{HandshakeRepr, LINK_VERSION};
 use hypha_proto::wire::inner::InnerRepr;
-use hypha_proto::wire::routed::RoutedRepr;
+use hypha_proto::wire::routed::{RoutedBody, RoutedRepr};
 use hypha_proto::wire::transport::TransportRepr;
 use proptest::prelude::*;
 
@@ -186,8 +186,14 @@ proptest! {
     }
 
     #[test]
-    fn routed_roundtrip(hop in any::<u8>(), flags in any::<u8>(), dst in any::<[u8; 16]>(), src in node_id(), epoch in any::<u64>(), counter in any::<u64>(), sealed in proptest::collection::vec(any::<u8>(), 17..300)) {
-        let repr = RoutedRepr { hop_limit: hop, flags, dst, src, epoch, counter, sealed: &sealed };
+    fn routed_roundtrip(hop in any::<u8>(), flags in any::<u8>(), dst in any::<[u8; 16]>(), src in node_id(), which in 0u8..4, a in any::<u32>(), b in any::<u32>(), counter in any::<u64>(), sealed in proptest::collection::vec(any::<u8>(), 17..256)) {
+        let body = match which {
+            0 => RoutedBody::Data { receiver_index: a, counter, sealed: &sealed },
+            1 => RoutedBody::Hello { sender_index: a, noise: &sealed },
+            2 => RoutedBody::HelloBack { sender_index: a, receiver_index: b, noise: &sealed },
+            _ => RoutedBody::Probe { src, id: counter },
+        };
+        let repr = RoutedRepr { hop_limit: hop, flags, dst, body };
         let mut buf = Vec::new();
         repr.emit(&mut buf);
         prop_assert_eq!(RoutedRepr::parse(&buf).unwrap(), repr);

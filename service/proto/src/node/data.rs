@@ -3,19 +3,17 @@
 
 use super::{LinkId, Node};
 use crate::address::{Subnet, in_overlay};
-use crate::session::SessionError;
+use crate::session::{Opened, Sealed, SessionError};
 use crate::time::Timestamp;
 use crate::wire::bus_ack::BusAckRepr;
 use crate::wire::bus_chunk::BusChunkRepr;
 use crate::wire::inner::KIND_ROUTED;
-use crate::wire::probe::{FLAG_PROBE, ProbeReplyRepr};
-use crate::wire::routed::{DEFAULT_HOP_LIMIT, PayloadKind, RoutedRepr};
+use crate::wire::probe::ProbeReplyRepr;
+use crate::wire::routed::{DEFAULT_HOP_LIMIT, PayloadKind, RoutedBody, RoutedRepr, TYPE_PROBE};
 use crate::wire::transport::HEADER_LEN;
 
 /// Smallest IPv6 packet (the fixed header).
 const IPV6_HEADER: usize = 40;
-/// Offset of the counter in the routed header.
-const COUNTER_AT: usize = 60;
 /// Probe answers a node sends per second, at most.
 const MAX_PROBE_ANSWERS_PER_SECOND: u32 = 20;
 
@@ -38,10 +36,7 @@ impl Node {
         let subnet = Subnet::of(&dst);
         // While routing waits for a seqno answer the route is about to come back: drop quietly
         // (the sender retransmits) rather than tell applications the host is unreachable.
-        if self
-            .send_sealed(subnet, PayloadKind::Ipv6, packet, DEFAULT_HOP_LIMIT, 0)
-            .is_none()
-            && !self.babel.is_starving(&subnet)
+        if !self.send_sealed(subnet, PayloadKind::Ipv6, packet) && !self.babel.is_starving(&subnet)
         {
             let (ty, code) = crate::icmp6::UNREACHABLE_NO_ROUTE;
             let me = self.identity.node_id().address().0;
@@ -59,68 +54,102 @@ impl Node {
         kind: PayloadKind,
         payload: &[u8],
     ) -> bool {
-        self.send_sealed(dst.subnet(), kind, payload, DEFAULT_HOP_LIMIT, 0)
-            .is_some()
+        self.send_sealed(dst.subnet(), kind, payload)
     }
 
     /// Sends a trace probe to `dst` that goes at most `hop_limit` hops; the relay where it
     /// runs out, or `dst`, answers with [`super::Event::ProbeReply`]. Returns the probe's id
     /// (none: no route).
     pub fn send_probe(&mut self, dst: &crate::identity::NodeId, hop_limit: u8) -> Option<u64> {
-        self.send_sealed(
-            dst.subnet(),
-            PayloadKind::Probe,
-            &[],
-            hop_limit.max(1),
-            FLAG_PROBE,
-        )
-    }
-
-    /// Seals and sends; returns the packet's counter, or none when there is no route.
-    fn send_sealed(
-        &mut self,
-        dst: Subnet,
-        kind: PayloadKind,
-        payload: &[u8],
-        hop_limit: u8,
-        flags: u8,
-    ) -> Option<u64> {
-        let Some((next, node)) = self.babel.lookup(&dst) else {
+        let Some((next, _)) = self.babel.lookup(&dst.subnet()) else {
             self.counters.no_route += 1;
             return None;
+        };
+        self.probe_ids += 1;
+        let id = self.probe_ids;
+        let mut buf = Vec::with_capacity(HEADER_LEN + 1 + crate::wire::routed::PROBE_LEN + 16);
+        buf.extend_from_slice(&[0; HEADER_LEN]);
+        buf.push(KIND_ROUTED);
+        RoutedRepr {
+            hop_limit: hop_limit.max(1),
+            flags: 0,
+            dst: dst.address().0,
+            body: RoutedBody::Probe {
+                src: self.identity.node_id(),
+                id,
+            },
+        }
+        .emit(&mut buf);
+        self.send_frame(next, buf);
+        Some(id)
+    }
+
+    /// Seals and sends (or queues while the end-to-end session is set up); false when there
+    /// is no route.
+    fn send_sealed(&mut self, dst: Subnet, kind: PayloadKind, payload: &[u8]) -> bool {
+        let Some((next, node)) = self.babel.lookup(&dst) else {
+            self.counters.no_route += 1;
+            return false;
         };
         // Per packet: nothing beyond a flag test unless direct paths are on.
         if self.cfg.direct_paths && kind != PayloadKind::Punch && self.link_node(next) != Some(node)
         {
             self.maybe_direct(self.now_hint, node);
         }
-        let mut buf = Vec::with_capacity(HEADER_LEN + 1 + 68 + 1 + payload.len() + 32);
+        let mut buf = Vec::with_capacity(HEADER_LEN + 1 + 32 + 1 + payload.len() + 32);
         buf.extend_from_slice(&[0; HEADER_LEN]);
         buf.push(KIND_ROUTED);
-        if let Err(e) =
-            self.sessions
-                .seal(&self.identity, &node, hop_limit, kind, payload, &mut buf)
-        {
-            debug_assert_eq!(e, SessionError::BadPeerKey);
-            self.counters.no_route += 1;
-            return None;
-        }
-        let routed = HEADER_LEN + 1;
-        // The flags byte is outside the associated data: set after sealing.
-        buf[routed + 1] = flags;
-        let counter = u64::from_be_bytes(
-            buf[routed + COUNTER_AT..routed + COUNTER_AT + 8]
-                .try_into()
-                .expect("8 bytes"),
+        let now = self.now_hint;
+        let sealed = self.sessions.seal(
+            now,
+            &self.identity,
+            &node,
+            kind,
+            payload,
+            DEFAULT_HOP_LIMIT,
+            &mut buf,
         );
-        self.counters.sent_packets += 1;
-        self.send_frame(next, buf);
-        Some(counter)
+        match sealed {
+            Ok(Sealed::Now) => {
+                self.counters.sent_packets += 1;
+                self.send_frame(next, buf);
+            }
+            Ok(Sealed::Queued) => self.counters.sent_packets += 1,
+            Err(_) => {
+                self.counters.no_route += 1;
+                return false;
+            }
+        }
+        self.flush_sessions();
+        true
+    }
+
+    /// Routes what the session table wants sent: hellos, their answers, drained queues.
+    pub(super) fn flush_sessions(&mut self) {
+        while let Some((subnet, pkt)) = self.sessions.poll_outbox() {
+            let Some((next, _)) = self.babel.lookup(&subnet) else {
+                self.counters.no_route += 1;
+                continue;
+            };
+            let mut buf = Vec::with_capacity(HEADER_LEN + 1 + pkt.len() + 16);
+            buf.extend_from_slice(&[0; HEADER_LEN]);
+            buf.push(KIND_ROUTED);
+            buf.extend_from_slice(&pkt);
+            self.send_frame(next, buf);
+        }
     }
 
     /// Answers a probe (as the relay where it ran out, or as its destination), within the
     /// rate limit: the probe flag is not authenticated, so answers must stay cheap.
     fn answer_probe(&mut self, now: Timestamp, routed: &[u8], reached: bool) {
+        let Ok(RoutedRepr {
+            body: RoutedBody::Probe { src, id },
+            ..
+        }) = RoutedRepr::parse(routed)
+        else {
+            self.counters.malformed += 1;
+            return;
+        };
         if now.saturating_since(self.probe_window.0) >= std::time::Duration::from_secs(1) {
             self.probe_window = (now, 0);
         }
@@ -129,16 +158,12 @@ impl Node {
             return;
         }
         self.probe_window.1 += 1;
-        let Some(src) = RoutedRepr::peek_src(routed) else {
-            return;
-        };
-        let counter = u64::from_be_bytes(
-            routed[COUNTER_AT..COUNTER_AT + 8]
-                .try_into()
-                .expect("checked by peek_src"),
-        );
         let mut reply = Vec::with_capacity(crate::wire::probe::REPLY_LEN);
-        ProbeReplyRepr { counter, reached }.emit(&mut reply);
+        ProbeReplyRepr {
+            counter: id,
+            reached,
+        }
+        .emit(&mut reply);
         if self.send_payload(&src, PayloadKind::ProbeReply, &reply) {
             self.counters.probes_answered += 1;
         }
@@ -160,7 +185,7 @@ impl Node {
         }
         if routed[0] <= 1 {
             self.counters.hop_limit_exceeded += 1;
-            if routed[1] & FLAG_PROBE != 0 {
+            if RoutedRepr::peek_type(routed) == Some(TYPE_PROBE) {
                 self.answer_probe(now, routed, false);
             }
             return;
@@ -190,21 +215,32 @@ impl Node {
     }
 
     fn deliver(&mut self, now: Timestamp, routed: &mut [u8]) {
-        let (src, kind, range) = match self.sessions.open(&self.identity, routed) {
-            Ok(x) => x,
+        if RoutedRepr::peek_type(routed) == Some(TYPE_PROBE) {
+            self.answer_probe(now, routed, true);
+            return;
+        }
+        let opened = self.sessions.open(now, &self.identity, routed);
+        self.flush_sessions();
+        let (src, src_subnet, kind, range) = match opened {
+            Ok(Opened::Data(src, subnet, kind, range)) => (src, subnet, kind, range),
+            Ok(Opened::Control) => return,
             Err(SessionError::Replay) => {
                 self.counters.e2e_replayed += 1;
                 return;
             }
-            Err(SessionError::StaleEpoch) => {
-                self.counters.e2e_stale_epoch += 1;
+            Err(SessionError::UnknownSession) => {
+                self.counters.e2e_unknown_session += 1;
                 return;
             }
             Err(SessionError::Malformed) => {
                 self.counters.malformed += 1;
                 return;
             }
-            Err(SessionError::Auth | SessionError::BadPeerKey) => {
+            Err(SessionError::Limited) => {
+                self.counters.e2e_hellos_limited += 1;
+                return;
+            }
+            Err(SessionError::Auth | SessionError::BadPeerKey | SessionError::Handshake) => {
                 self.counters.e2e_auth_failed += 1;
                 return;
             }
@@ -214,10 +250,6 @@ impl Node {
             PayloadKind::Ipv6 => {
                 // The inner packet must come from the sender's own /64 and be for ours: a node
                 // cannot speak for addresses it does not own.
-                let src_subnet = self
-                    .sessions
-                    .subnet_of(&src)
-                    .unwrap_or_else(|| src.subnet());
                 let ok = payload.len() >= IPV6_HEADER
                     && payload[0] >> 4 == 6
                     && Subnet::of(payload[8..24].try_into().expect("16")) == src_subnet
@@ -241,7 +273,7 @@ impl Node {
                 let p = payload.to_vec();
                 self.handle_punch(now, src, &p);
             }
-            PayloadKind::Probe => self.answer_probe(now, routed, true),
+            PayloadKind::Keepalive => {}
             PayloadKind::ProbeReply => match ProbeReplyRepr::parse(payload) {
                 Ok(r) => self.events.push_back(super::Event::ProbeReply {
                     from: src,

@@ -109,8 +109,8 @@ pub struct NodeConfig {
     pub handshake_timeout: Duration,
     /// Most half-open (responder) handshakes kept at once.
     pub max_pending_handshakes: usize,
-    /// End-to-end epoch; must grow across restarts (the daemon uses its start time).
-    pub epoch: u64,
+    /// End-to-end session tunables (rekeying, limits).
+    pub sessions: crate::session::SessionConfig,
     /// Longest wait between attempts to reach a configured peer.
     pub max_backoff: Duration,
     /// Message-bus tunables.
@@ -138,7 +138,7 @@ impl Default for NodeConfig {
             link_timeout: Duration::from_millis(1250),
             handshake_timeout: Duration::from_secs(2),
             max_pending_handshakes: 1024,
-            epoch: 0,
+            sessions: crate::session::SessionConfig::default(),
             max_backoff: Duration::from_secs(10),
             bus: BusConfig::default(),
             transit_rate: None,
@@ -207,8 +207,10 @@ pub struct NodeCounters {
     pub e2e_auth_failed: u64,
     /// End-to-end payloads replayed.
     pub e2e_replayed: u64,
-    /// End-to-end payloads from an older sender epoch.
-    pub e2e_stale_epoch: u64,
+    /// End-to-end packets naming a session we do not have (never made, erased, evicted).
+    pub e2e_unknown_session: u64,
+    /// Session hellos refused by the per-second limit.
+    pub e2e_hellos_limited: u64,
 }
 
 struct Peer {
@@ -239,6 +241,8 @@ pub struct Node {
     fact_rate: FxHashMap<LinkId, (Timestamp, u32)>,
     /// Probe answers sent in the current second (answers are rate-limited).
     probe_window: (Timestamp, u32),
+    /// Ids of the probes we sent (the last one).
+    probe_ids: u64,
     pending_dials: Vec<(Timestamp, Remote)>,
     sessions: crate::session::Sessions,
     transmits: VecDeque<Transmit>,
@@ -260,13 +264,15 @@ impl Node {
         let mut rng = ChaCha20Rng::from_seed(seed);
         let mut babel_seed = [0u8; 32];
         rng.fill_bytes(&mut babel_seed);
+        let mut sessions_seed = [0u8; 32];
+        rng.fill_bytes(&mut sessions_seed);
         let mut babel = Babel::new(&identity, cfg.babel.clone(), now, babel_seed);
         babel.set_transit(
             now,
             cfg.transit_rate != Some(0) && cfg.debug_hostile.is_none(),
         );
         Node {
-            sessions: crate::session::Sessions::new(cfg.epoch),
+            sessions: crate::session::Sessions::new(cfg.sessions.clone(), sessions_seed),
             bus: Bus::new(cfg.bus.clone()),
             sched: crate::sched::Scheduler::new(cfg.transit_rate),
             priorities: FxHashMap::default(),
@@ -277,6 +283,7 @@ impl Node {
             direct_attempts: FxHashMap::default(),
             fact_rate: FxHashMap::default(),
             probe_window: (now, 0),
+            probe_ids: 0,
             pending_dials: Vec::new(),
             own_subnet: identity.node_id().subnet(),
             identity,
@@ -507,6 +514,8 @@ impl Node {
             if let Some(victim) = self.cfg.debug_hostile {
                 self.babel.debug_attack(&victim);
             }
+            self.sessions.handle_timeout(now);
+            self.flush_sessions();
             self.next_maintenance = now + MAINTENANCE;
         }
         self.run_pending_dials(now);

@@ -1,32 +1,25 @@
-//! Trace probes: the end-to-end payloads behind `hypha trace`.
+//! Trace probes: what `hypha trace` sends and what comes back.
 //!
-//! A probe is a routed packet of kind [`PayloadKind::Probe`] sent with a small hop limit and
-//! the [`FLAG_PROBE`] header flag. A relay that would drop it for its hop limit instead
-//! answers the sender with a [`ProbeReplyRepr`] (`reached = false`); the destination answers
-//! with `reached = true`. Both name the probe by the routed header's counter, which the
-//! sender knows and relays can read (it is in the clear, as associated data), so relays never
-//! need to open the probe.
+//! A probe is a routed packet of type 4 ([`super::routed::TYPE_PROBE`]) sent with a small hop
+//! limit. It is not encrypted: it carries its sender's node id and an id in the clear, so a
+//! relay that would drop it for its hop limit can answer the sender with a
+//! [`ProbeReplyRepr`] (`reached = false`), sealed end to end; the destination answers with
+//! `reached = true`. Anyone can send a probe naming someone else as its sender, so every node
+//! answers at most 20 probes per second.
 //!
 //! ```text
-//! probe:        (empty)
-//! probe reply:  counter u64 | reached u8 (0|1)
+//! probe reply:  probe id u64 | reached u8 (0|1)
 //! ```
-//!
-//! [`PayloadKind::Probe`]: super::routed::PayloadKind::Probe
 
 use super::{Reader, WireError};
 
-/// Routed-header flag: answer when the hop limit runs out (set by the sender of a probe; not
-/// authenticated, so a relay's answer is rate-limited and only ever goes to the claimed
-/// sender, sealed end to end).
-pub const FLAG_PROBE: u8 = 0x01;
 /// Length of a probe reply.
 pub const REPLY_LEN: usize = 9;
 
 /// A relay's or the destination's answer to a probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProbeReplyRepr {
-    /// The probe's routed-header counter.
+    /// The probe's id.
     pub counter: u64,
     /// Whether the answer comes from the destination (else from a relay on the way).
     pub reached: bool,
