@@ -120,6 +120,17 @@ impl Cipher {
         self.0.seal(counter, aad, msg)
     }
 
+    /// Decrypts `ct` in place against a tag kept elsewhere; true when it verified.
+    pub fn open_detached(
+        &self,
+        counter: u64,
+        aad: &[u8],
+        ct: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> bool {
+        self.0.open(counter, aad, ct, tag)
+    }
+
     /// Decrypts `sealed` (ciphertext ‖ tag) in place. On success returns the plaintext part.
     pub fn open<'a>(&self, counter: u64, aad: &[u8], sealed: &'a mut [u8]) -> Option<&'a mut [u8]> {
         let ct_len = sealed.len().checked_sub(TAG_LEN)?;

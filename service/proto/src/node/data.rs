@@ -7,7 +7,6 @@ use crate::session::{Opened, Sealed, SessionError};
 use crate::time::Timestamp;
 use crate::wire::bus_ack::BusAckRepr;
 use crate::wire::bus_chunk::BusChunkRepr;
-use crate::wire::inner::KIND_ROUTED;
 use crate::wire::probe::ProbeReplyRepr;
 use crate::wire::routed::{DEFAULT_HOP_LIMIT, PayloadKind, RoutedBody, RoutedRepr, TYPE_PROBE};
 use crate::wire::transport::HEADER_LEN;
@@ -69,7 +68,6 @@ impl Node {
         let id = self.probe_ids;
         let mut buf = Vec::with_capacity(HEADER_LEN + 1 + crate::wire::routed::PROBE_LEN + 16);
         buf.extend_from_slice(&[0; HEADER_LEN]);
-        buf.push(KIND_ROUTED);
         RoutedRepr {
             hop_limit: hop_limit.max(1),
             flags: 0,
@@ -80,7 +78,7 @@ impl Node {
             },
         }
         .emit(&mut buf);
-        self.send_frame(next, buf);
+        self.send_routed(next, buf);
         Some(id)
     }
 
@@ -98,7 +96,6 @@ impl Node {
         }
         let mut buf = Vec::with_capacity(HEADER_LEN + 1 + 32 + 1 + payload.len() + 32);
         buf.extend_from_slice(&[0; HEADER_LEN]);
-        buf.push(KIND_ROUTED);
         let now = self.now_hint;
         let sealed = self.sessions.seal(
             now,
@@ -112,7 +109,7 @@ impl Node {
         match sealed {
             Ok(Sealed::Now) => {
                 self.counters.sent_packets += 1;
-                self.send_frame(next, buf);
+                self.send_routed(next, buf);
             }
             Ok(Sealed::Queued) => self.counters.sent_packets += 1,
             Err(_) => {
@@ -133,9 +130,8 @@ impl Node {
             };
             let mut buf = Vec::with_capacity(HEADER_LEN + 1 + pkt.len() + 16);
             buf.extend_from_slice(&[0; HEADER_LEN]);
-            buf.push(KIND_ROUTED);
             buf.extend_from_slice(&pkt);
-            self.send_frame(next, buf);
+            self.send_routed(next, buf);
         }
     }
 
@@ -201,7 +197,6 @@ impl Node {
         routed[0] -= 1;
         let mut buf = Vec::with_capacity(HEADER_LEN + 1 + routed.len() + 16);
         buf.extend_from_slice(&[0; HEADER_LEN]);
-        buf.push(KIND_ROUTED);
         buf.extend_from_slice(routed);
         // Transit goes through the sharing scheduler; our own traffic never does. It counts
         // the carried bytes: the routed packet less its header, payload kind and tag.

@@ -15,8 +15,10 @@ use crate::identity::NodeId;
 use crate::link::handshake::{Handshake, LinkKeys};
 use crate::replay::ReplayWindow;
 use crate::time::Timestamp;
+use crate::wire::data_frame::{self, TYPE_DATA_FRAME};
 use crate::wire::handshake::{HandshakeRepr, LINK_VERSION, TYPE_FINAL, TYPE_INIT, TYPE_RESP};
 use crate::wire::inner::{InnerRepr, KIND_CLOSE};
+use crate::wire::routed::{HEADER_LEN as ROUTED_HEADER, TYPE_DATA};
 use crate::wire::transport::{HEADER_LEN, TYPE_TRANSPORT, TransportRepr};
 
 pub(super) struct Established {
@@ -200,6 +202,7 @@ impl Node {
         self.counters.datagrams_in += 1;
         match data.first() {
             Some(&TYPE_TRANSPORT) => self.handle_transport(now, remote, data),
+            Some(&TYPE_DATA_FRAME) => self.handle_data_frame(now, remote, data),
             // A NAT primer that made it here (no NAT in between): nothing to do.
             Some(&crate::wire::handshake::TYPE_PRIMER) if data.len() == 1 => {}
             // The network MAC first: a node without the network key costs a hash, no DH.
@@ -363,21 +366,9 @@ impl Node {
             self.counters.link_auth_failed += 1;
             return;
         };
-        est.replay.mark(counter);
-        est.rx_bytes += (HEADER_LEN + plain.len() + TAG_LEN) as u64;
-        link.last_rx = now;
-        // A neighbour that moved (NAT rebinding, new address) keeps its link.
-        if let Remote::Udp(_) = remote {
-            link.remote = remote;
-        }
-        let newly_confirmed = !est.confirmed;
-        est.confirmed = true;
         let plain_len = plain.len();
-        if newly_confirmed {
-            self.link_established(now, index);
-            if !self.links.contains_key(&index) {
-                return; // lost the duplicate-link tie-break
-            }
+        if !self.frame_accepted(now, remote, index, counter, data.len()) {
+            return;
         }
         let plain = &mut data[HEADER_LEN..HEADER_LEN + plain_len];
         match InnerRepr::parse(plain) {
@@ -390,6 +381,102 @@ impl Node {
             Ok(InnerRepr::Facts(body)) => self.handle_facts(now, index, body),
             Err(_) => self.counters.malformed += 1,
         }
+    }
+
+    /// A data frame (a routed data packet sealed once, see [`crate::wire::data_frame`]).
+    fn handle_data_frame(&mut self, now: Timestamp, remote: Remote, data: &mut [u8]) {
+        let Ok((index, counter)) = data_frame::parse(data) else {
+            self.counters.malformed += 1;
+            return;
+        };
+        let Some(link) = self.links.get_mut(&index) else {
+            self.counters.unknown_index += 1;
+            return;
+        };
+        let State::Up(est) = &mut link.state else {
+            self.counters.unknown_index += 1;
+            return;
+        };
+        if !est.replay.check(counter) {
+            self.counters.link_replayed += 1;
+            return;
+        }
+        let len = data.len();
+        let (front, tag) = data.split_at_mut(len - TAG_LEN);
+        let tag: &[u8; TAG_LEN] = (&*tag).try_into().expect("16 bytes");
+        let (header, aad) = front[HEADER_LEN..].split_at_mut(ROUTED_HEADER);
+        if !est.keys.recv.open_detached(counter, aad, header, tag) {
+            self.counters.link_auth_failed += 1;
+            return;
+        }
+        if !self.frame_accepted(now, remote, index, counter, len) {
+            return;
+        }
+        self.handle_routed(now, index, &mut data[HEADER_LEN..len - TAG_LEN]);
+        self.pump_bus(now);
+    }
+
+    /// Bookkeeping once a frame authenticated: replay window, byte count, roaming, key
+    /// confirmation. False when the link is gone (it lost a duplicate-link tie-break).
+    fn frame_accepted(
+        &mut self,
+        now: Timestamp,
+        remote: Remote,
+        index: LinkId,
+        counter: u64,
+        len: usize,
+    ) -> bool {
+        let Some(link) = self.links.get_mut(&index) else {
+            return false;
+        };
+        let State::Up(est) = &mut link.state else {
+            return false;
+        };
+        est.replay.mark(counter);
+        est.rx_bytes += len as u64;
+        link.last_rx = now;
+        // A neighbour that moved (NAT rebinding, new address) keeps its link.
+        if let Remote::Udp(_) = remote {
+            link.remote = remote;
+        }
+        let newly_confirmed = !est.confirmed;
+        est.confirmed = true;
+        if newly_confirmed {
+            self.link_established(now, index);
+            return self.links.contains_key(&index);
+        }
+        true
+    }
+
+    /// Sends a routed packet to neighbour `id`; `buf` is [`HEADER_LEN`] reserved bytes and
+    /// the routed packet. Data packets go in a data frame (header-only link encryption),
+    /// everything else in a transport frame.
+    pub(super) fn send_routed(&mut self, id: LinkId, mut buf: Vec<u8>) {
+        let data = buf.get(HEADER_LEN + 2) == Some(&TYPE_DATA)
+            && buf.len() >= data_frame::MIN_LEN - TAG_LEN;
+        if !data {
+            buf.insert(HEADER_LEN, crate::wire::inner::KIND_ROUTED);
+            self.send_frame(id, buf);
+            return;
+        }
+        let Some(link) = self.links.get_mut(&id) else {
+            return;
+        };
+        let State::Up(est) = &mut link.state else {
+            return;
+        };
+        let counter = est.send_counter;
+        est.send_counter += 1;
+        buf[..HEADER_LEN].copy_from_slice(&data_frame::header(est.remote_index, counter));
+        let (header, aad) = buf[HEADER_LEN..].split_at_mut(ROUTED_HEADER);
+        let tag = est.keys.send.seal_detached(counter, aad, header);
+        buf.extend_from_slice(&tag);
+        est.tx_bytes += buf.len() as u64;
+        self.transmits.push_back(super::Transmit {
+            remote: link.remote,
+            payload: buf,
+            ttl: None,
+        });
     }
 
     /// A link just became usable: resolve duplicates, then hand it to routing.

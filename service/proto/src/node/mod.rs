@@ -458,7 +458,7 @@ impl Node {
         for (next, frame) in self.sched.dequeue(now) {
             self.counters.forwarded_packets += 1;
             self.counters.forwarded_bytes += frame.len() as u64;
-            self.send_frame(next, frame);
+            self.send_routed(next, frame);
         }
     }
 

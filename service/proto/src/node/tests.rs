@@ -350,3 +350,53 @@ fn probe_answers_are_rate_limited() {
     assert_eq!(answers, 20);
     assert_eq!(m.nodes[1].counters.probes_rate_limited, 30);
 }
+
+/// a—b—c: a data packet travels in data frames (payload sealed once, end to end; only the
+/// routed header is encrypted per link), and a relay refuses a frame whose payload was
+/// altered on the wire instead of passing it on.
+#[test]
+fn data_frames_hide_the_header_and_relays_refuse_tampered_payloads() {
+    let mut m = Mesh::new(3, |_| NodeConfig::default());
+    m.link_chain();
+    assert!(m.ping(0, 2), "session a—c up");
+    let (src, dst) = (
+        m.nodes[0].node_id().address(),
+        m.nodes[2].node_id().address(),
+    );
+    let mut pkt = vec![0u8; 200];
+    pkt[0] = 0x60;
+    pkt[6] = 59;
+    pkt[7] = 64;
+    pkt[8..24].copy_from_slice(&src.0);
+    pkt[24..40].copy_from_slice(&dst.0);
+    pkt[40..].copy_from_slice(&[0xAB; 160]);
+    m.nodes[0].handle_tun(m.now, &pkt);
+    let frame = m.nodes[0].poll_transmit().expect("a sends").payload;
+    assert_eq!(frame[0], crate::wire::data_frame::TYPE_DATA_FRAME);
+    // One seal of the payload, plus 13 + 32 + 1 + 16 + 16 bytes of headers and tags.
+    assert_eq!(frame.len(), pkt.len() + 13 + 32 + 1 + 16 + 16);
+    let visible = |needle: &[u8]| frame.windows(needle.len()).any(|w| w == needle);
+    assert!(!visible(&dst.0), "destination address readable on the wire");
+    assert!(!visible(&[0xAB; 16]), "payload readable on the wire");
+
+    let (fwd, auth) = (
+        m.nodes[1].counters.forwarded_packets,
+        m.nodes[1].counters.link_auth_failed,
+    );
+    for at in [60, frame.len() - 20] {
+        let mut bad = frame.clone();
+        bad[at] ^= 1;
+        m.nodes[1].handle_datagram(m.now, addr(0), &mut bad);
+    }
+    assert_eq!(m.nodes[1].counters.link_auth_failed, auth + 2);
+    assert_eq!(m.nodes[1].counters.forwarded_packets, fwd);
+    let mut good = frame.clone();
+    m.nodes[1].handle_datagram(m.now, addr(0), &mut good);
+    assert_eq!(m.nodes[1].counters.forwarded_packets, fwd + 1);
+    m.deliver_all();
+    assert_eq!(m.nodes[2].poll_tun().as_deref(), Some(&pkt[..]));
+    // A replay of the same frame is refused by the link window.
+    let mut again = frame;
+    m.nodes[1].handle_datagram(m.now, addr(0), &mut again);
+    assert_eq!(m.nodes[1].counters.forwarded_packets, fwd + 1);
+}

@@ -11,6 +11,7 @@
 pub mod babel;
 pub mod bus_ack;
 pub mod bus_chunk;
+pub mod data_frame;
 pub mod discovery;
 pub mod fact;
 pub mod handshake;
