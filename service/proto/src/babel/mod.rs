@@ -30,7 +30,7 @@ use crate::wire::babel::update::origin_signed_bytes;
 use crate::wire::babel::{
     HelloRepr, Prefix, RouteRequestRepr, RouterId, SeqnoRequestRepr, Tlv, UpdateRepr, parse_tlvs,
 };
-use neighbour::{MIN_HOP_COST, Neighbour};
+use neighbour::Neighbour;
 use origin::{OriginSig, OriginSigs, SharedOrigins};
 use table::{PrefixState, RidIdx, RouteEntry, Selected};
 
@@ -442,63 +442,6 @@ impl Babel {
         .emit(&mut body);
         Tlv::Ihu(nb.ihu(now, self.cfg.hello_interval)).emit(&mut body);
         self.out.push_back((n, body));
-    }
-
-    /// Interns a router id that owns `subnet`; `None` (nothing stored) when it does not. Only
-    /// called once an origin signature by that router id verified, so a neighbour cannot grow
-    /// the table with router ids it does not hold the keys of.
-    fn intern(&mut self, rid: RouterId, subnet: Subnet) -> Option<RidIdx> {
-        if let Some(&i) = self.rid_index.get(&rid) {
-            return (self.rids[i as usize].1 == subnet).then_some(i);
-        }
-        let owned = rid.node.subnet();
-        if owned != subnet {
-            return None;
-        }
-        let i = self.rids.len() as RidIdx;
-        self.rids.push((rid, owned));
-        self.origins.push(OriginSigs::default());
-        self.rid_index.insert(rid, i);
-        Some(i)
-    }
-
-    /// Checks a finite update's origin: the signature of (router id, seqno), verified once per
-    /// pair, and a metric no smaller than one hop unless the neighbour is the originator.
-    /// Returns the interned router id, or `None` after counting the forgery.
-    fn authenticate(
-        &mut self,
-        from: NeighbourId,
-        u: &UpdateRepr,
-        subnet: Subnet,
-    ) -> Option<RidIdx> {
-        let from_origin = self
-            .neighbours
-            .get(&from)
-            .and_then(|nb| nb.node)
-            .is_some_and(|n| n == u.router_id.node);
-        let known = self.rid_index.get(&u.router_id).copied();
-        let sig = u.signature?;
-        let ok = (from_origin || u.metric >= MIN_HOP_COST)
-            && (known.is_some_and(|i| self.origins[i as usize].matches(u.seqno, &sig)) || {
-                let shared = self.cfg.shared_origins.as_deref();
-                let (checked, ran) = origin::verify(shared, &u.router_id, u.seqno, &sig);
-                self.counters.origin_verifications += ran as u64;
-                match checked.zip(self.intern(u.router_id, subnet)) {
-                    Some((sig, i)) => {
-                        self.origins[i as usize].insert(u.seqno, sig);
-                        true
-                    }
-                    None => false,
-                }
-            });
-        if !ok {
-            self.counters.forged_origins += 1;
-            if let Some(nb) = self.neighbours.get_mut(&from) {
-                nb.forged_in_frame = true;
-            }
-            return None;
-        }
-        self.rid_index.get(&u.router_id).copied()
     }
 
     fn handle_update(&mut self, now: Timestamp, from: NeighbourId, u: &UpdateRepr) {

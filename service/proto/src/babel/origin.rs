@@ -17,9 +17,13 @@ use std::sync::{Arc, Mutex};
 
 use rustc_hash::FxHashMap;
 
-use super::table::seqno_newer;
+use super::neighbour::MIN_HOP_COST;
+use super::table::{RidIdx, seqno_newer};
+use super::{Babel, NeighbourId};
+use crate::address::Subnet;
 use crate::identity::SIGNATURE_LEN;
 use crate::wire::babel::RouterId;
+use crate::wire::babel::UpdateRepr;
 use crate::wire::babel::update::origin_signed_bytes;
 
 /// A verified origin signature. Shared (reference-counted) so that nodes of one simulated
@@ -143,6 +147,65 @@ impl OriginSigs {
             return;
         }
         self.slots[victim] = Some((seqno, sig));
+    }
+}
+
+impl Babel {
+    /// Interns a router id that owns `subnet`; `None` (nothing stored) when it does not. Only
+    /// called once an origin signature by that router id verified, so a neighbour cannot grow
+    /// the table with router ids it does not hold the keys of.
+    pub(super) fn intern(&mut self, rid: RouterId, subnet: Subnet) -> Option<RidIdx> {
+        if let Some(&i) = self.rid_index.get(&rid) {
+            return (self.rids[i as usize].1 == subnet).then_some(i);
+        }
+        let owned = rid.node.subnet();
+        if owned != subnet {
+            return None;
+        }
+        let i = self.rids.len() as RidIdx;
+        self.rids.push((rid, owned));
+        self.origins.push(OriginSigs::default());
+        self.rid_index.insert(rid, i);
+        Some(i)
+    }
+
+    /// Checks a finite update's origin: the signature of (router id, seqno), verified once per
+    /// pair, and a metric no smaller than one hop unless the neighbour is the originator.
+    /// Returns the interned router id, or `None` after counting the forgery.
+    pub(super) fn authenticate(
+        &mut self,
+        from: NeighbourId,
+        u: &UpdateRepr,
+        subnet: Subnet,
+    ) -> Option<RidIdx> {
+        let from_origin = self
+            .neighbours
+            .get(&from)
+            .and_then(|nb| nb.node)
+            .is_some_and(|n| n == u.router_id.node);
+        let known = self.rid_index.get(&u.router_id).copied();
+        let sig = u.signature?;
+        let ok = (from_origin || u.metric >= MIN_HOP_COST)
+            && (known.is_some_and(|i| self.origins[i as usize].matches(u.seqno, &sig)) || {
+                let shared = self.cfg.shared_origins.as_deref();
+                let (checked, ran) = verify(shared, &u.router_id, u.seqno, &sig);
+                self.counters.origin_verifications += ran as u64;
+                match checked.zip(self.intern(u.router_id, subnet)) {
+                    Some((sig, i)) => {
+                        self.origins[i as usize].insert(u.seqno, sig);
+                        true
+                    }
+                    None => false,
+                }
+            });
+        if !ok {
+            self.counters.forged_origins += 1;
+            if let Some(nb) = self.neighbours.get_mut(&from) {
+                nb.forged_in_frame = true;
+            }
+            return None;
+        }
+        self.rid_index.get(&u.router_id).copied()
     }
 }
 
