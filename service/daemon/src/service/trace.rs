@@ -33,8 +33,12 @@ pub(super) struct PendingTrace {
 impl Service {
     /// Starts tracing `target`; the answer goes to `reply` when done.
     pub(super) fn start_trace(&mut self, target: &str, max_hops: Option<u8>, reply: Reply) {
-        let dst = match self.resolve(target) {
-            Ok(r) => NodeId::from_hex(&r.node_id).expect("resolve gives hex ids"),
+        let dst = match self.resolve(target).and_then(|r| {
+            // Never trust the id to be a usable key: a bad one is an error, not a panic.
+            NodeId::from_hex(&r.node_id)
+                .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("{target}: {e}")))
+        }) {
+            Ok(id) => id,
             Err(e) => {
                 let _ = reply.send(Err(e));
                 return;

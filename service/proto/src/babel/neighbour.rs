@@ -95,7 +95,9 @@ impl Neighbour {
                     self.hist = 1;
                     self.hist_len = 1;
                 } else {
-                    self.hist = (self.hist << gap) | 1;
+                    // Shifted in 32 bits: a gap of 16 must empty the 16-bit history, not
+                    // overflow the shift (a panic in debug builds, a wrong cost in release).
+                    self.hist = ((u32::from(self.hist) << gap) as u16) | 1;
                     self.hist_len = (self.hist_len as i16 + gap).min(16) as u8;
                 }
             }
@@ -229,6 +231,19 @@ mod tests {
             n.on_hello(t, &hello(s));
         }
         assert_eq!(n.rxcost(), MIN_HOP_COST * 2);
+    }
+
+    #[test]
+    fn a_gap_of_sixteen_hellos_is_fifteen_lost() {
+        // 16 received, then 15 lost and the 16th after them arrives: the history holds
+        // 1 of the last 16 (an overflowing shift used to keep the old 16 instead).
+        let mut n = Neighbour::new();
+        let t = Timestamp::ZERO;
+        for s in 0..16 {
+            n.on_hello(t, &hello(s));
+        }
+        n.on_hello(t, &hello(31));
+        assert_eq!(n.rxcost(), MIN_HOP_COST * 16);
     }
 
     #[test]
