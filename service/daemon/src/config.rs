@@ -119,7 +119,12 @@ pub fn parse_rate(s: &str) -> Result<u64> {
     if !(v.is_finite() && v > 0.0) {
         bail!("rate {s:?} must be positive");
     }
-    Ok((v * mult) as u64)
+    // Below 1 kbit/s a share would forward nothing at all: surely a typo (`0.5bit`).
+    let bps = v * mult;
+    if bps < 1000.0 {
+        bail!("rate {s:?} is below 1kbit: use e.g. 100mbit");
+    }
+    Ok(bps as u64)
 }
 
 fn yes() -> bool {
@@ -286,5 +291,8 @@ mod tests {
         assert_eq!(parse_rate("100mbit").unwrap(), 100_000_000);
         assert_eq!(parse_rate("1.5gbit").unwrap(), 1_500_000_000);
         assert_eq!(parse_rate("64000").unwrap(), 64_000);
+        assert!(parse_rate("0.5bit").is_err());
+        assert!(parse_rate("999").is_err());
+        assert_eq!(parse_rate("1kbit").unwrap(), 1000);
     }
 }

@@ -93,7 +93,13 @@ impl Settings {
     /// Loads `dir/settings.json` (defaults if absent).
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join("settings.json");
-        let stored = crate::peers::read_json_or_default(&path)?;
+        let stored: Stored = crate::peers::read_json_or_default(&path)?;
+        if let Some(p) = stored.sharing.percent.filter(|&p| p > 100) {
+            anyhow::bail!(
+                "{}: sharing \"percent\" is {p}; it must be 0 to 100 (fix or delete the entry)",
+                path.display()
+            );
+        }
         Ok(Settings { path, stored })
     }
 
@@ -131,6 +137,18 @@ mod tests {
         });
         let back: Stored = serde_json::from_str(&serde_json::to_string(&s2).unwrap()).unwrap();
         assert_eq!(back, s2);
+    }
+
+    #[test]
+    fn a_share_above_100_percent_is_refused_with_the_file_named() {
+        let dir = std::env::temp_dir().join(format!("hypha-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("settings.json"), r#"{"percent": 250}"#).unwrap();
+        let e = Settings::load(&dir).err().expect("refused").to_string();
+        assert!(e.contains("settings.json") && e.contains("250"), "{e}");
+        std::fs::write(dir.join("settings.json"), r#"{"percent": 100}"#).unwrap();
+        assert_eq!(Settings::load(&dir).unwrap().sharing.percent, Some(100));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -101,6 +101,13 @@ impl Store {
     /// Opens (or creates) `path`.
     pub fn open(path: &Path) -> Result<Self> {
         let db = Database::create(path).with_context(|| format!("opening {}", path.display()))?;
+        // Messages are private: owner only, like the key file.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("making {} private", path.display()))?;
+        }
         let w = db.begin_write()?;
         let next_seq = {
             w.open_table(OUTBOX)?;
@@ -286,6 +293,12 @@ mod tests {
         };
         {
             let mut s = Store::open(&path).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600, "bus.redb is private");
+            }
             s.put_outgoing(&m, 1).unwrap();
             s.add_incoming(
                 &Incoming {
