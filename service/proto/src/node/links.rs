@@ -349,20 +349,11 @@ impl Node {
             return;
         };
         let (index, counter) = (t.receiver_index, t.counter);
-        let Some(link) = self.links.get_mut(&index) else {
-            self.counters.unknown_index += 1;
+        let Some(recv) = self.receive_key(index, counter) else {
             return;
         };
-        let State::Up(est) = &mut link.state else {
-            self.counters.unknown_index += 1;
-            return;
-        };
-        if !est.replay.check(counter) {
-            self.counters.link_replayed += 1;
-            return;
-        }
         let (head, sealed) = data.split_at_mut(HEADER_LEN);
-        let Some(plain) = est.keys.recv.open(counter, head, sealed) else {
+        let Some(plain) = recv.open(counter, head, sealed) else {
             self.counters.link_auth_failed += 1;
             return;
         };
@@ -389,23 +380,14 @@ impl Node {
             self.counters.malformed += 1;
             return;
         };
-        let Some(link) = self.links.get_mut(&index) else {
-            self.counters.unknown_index += 1;
+        let Some(recv) = self.receive_key(index, counter) else {
             return;
         };
-        let State::Up(est) = &mut link.state else {
-            self.counters.unknown_index += 1;
-            return;
-        };
-        if !est.replay.check(counter) {
-            self.counters.link_replayed += 1;
-            return;
-        }
         let len = data.len();
         let (front, tag) = data.split_at_mut(len - TAG_LEN);
         let tag: &[u8; TAG_LEN] = (&*tag).try_into().expect("16 bytes");
         let (header, aad) = front[HEADER_LEN..].split_at_mut(ROUTED_HEADER);
-        if !est.keys.recv.open_detached(counter, aad, header, tag) {
+        if !recv.open_detached(counter, aad, header, tag) {
             self.counters.link_auth_failed += 1;
             return;
         }
@@ -414,6 +396,20 @@ impl Node {
         }
         self.handle_routed(now, index, &mut data[HEADER_LEN..len - TAG_LEN]);
         self.pump_bus(now);
+    }
+
+    /// The key that opens frame `counter` on link `index`, once the replay window allows it
+    /// (refusals counted).
+    fn receive_key(&mut self, index: LinkId, counter: u64) -> Option<&crate::crypto::Cipher> {
+        let Some(State::Up(est)) = self.links.get(&index).map(|l| &l.state) else {
+            self.counters.unknown_index += 1;
+            return None;
+        };
+        if !est.replay.check(counter) {
+            self.counters.link_replayed += 1;
+            return None;
+        }
+        Some(&est.keys.recv)
     }
 
     /// Bookkeeping once a frame authenticated: replay window, byte count, roaming, key

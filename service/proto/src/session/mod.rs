@@ -165,6 +165,53 @@ struct Session {
     unanswered_since: Option<Timestamp>,
 }
 
+impl Session {
+    fn new(peer: NodeId, remote_index: u32, keys: Keys, now: Timestamp, confirmed: bool) -> Self {
+        Session {
+            peer,
+            peer_addr: peer.address().0,
+            peer_subnet: peer.subnet(),
+            remote_index,
+            keys,
+            send_counter: 0,
+            replay: ReplayWindow::new(),
+            created: now,
+            confirmed,
+            last_used: now,
+            last_rx: None,
+            last_tx: None,
+            unanswered_since: None,
+        }
+    }
+
+    fn usable(&self, cfg: &SessionConfig, now: Timestamp) -> bool {
+        self.confirmed
+            && self.send_counter < REJECT_AFTER_PACKETS
+            && now.saturating_since(self.created) < cfg.reject_after
+    }
+
+    fn ageing(&self, cfg: &SessionConfig, now: Timestamp) -> bool {
+        now.saturating_since(self.created) >= cfg.rekey_after
+            || self.send_counter >= cfg.rekey_after_packets
+            || self
+                .unanswered_since
+                .is_some_and(|t| now.saturating_since(t) >= cfg.no_reply)
+    }
+
+    /// An empty packet on this session, for the outbox.
+    fn keepalive(&mut self) -> (Subnet, Vec<u8>) {
+        let mut pkt = Vec::with_capacity(HEADER_LEN + 1 + TAG_LEN);
+        seal_into(
+            self,
+            DEFAULT_HOP_LIMIT,
+            PayloadKind::Keepalive,
+            &[],
+            &mut pkt,
+        );
+        (self.peer_subnet, pkt)
+    }
+}
+
 struct Pending {
     peer: NodeId,
     hs: Initiator,
@@ -240,21 +287,6 @@ impl Sessions {
         }
     }
 
-    fn usable(&self, i: u32, now: Timestamp) -> bool {
-        self.sessions.get(&i).is_some_and(|s| {
-            s.confirmed
-                && s.send_counter < REJECT_AFTER_PACKETS
-                && now.saturating_since(s.created) < self.cfg.reject_after
-        })
-    }
-
-    fn ageing(&self, s: &Session, now: Timestamp) -> bool {
-        now.saturating_since(s.created) >= self.cfg.rekey_after
-            || s.send_counter >= self.cfg.rekey_after_packets
-            || s.unanswered_since
-                .is_some_and(|t| now.saturating_since(t) >= self.cfg.no_reply)
-    }
-
     /// Seals `kind ‖ payload` for `dst`: appends a routed data packet to `out` when a session
     /// is up, else queues it and starts a handshake.
     #[allow(clippy::too_many_arguments)]
@@ -268,16 +300,21 @@ impl Sessions {
         hop_limit: u8,
         out: &mut Vec<u8>,
     ) -> Result<Sealed, SessionError> {
-        let current = self.peers.get(dst).and_then(|p| p.current);
-        if let Some(i) = current.filter(|&i| self.usable(i, now)) {
-            let s = self.sessions.get_mut(&i).expect("usable");
+        // Per packet: one lookup for the peer, one for its session.
+        let (current, pending) = self
+            .peers
+            .get(dst)
+            .map_or((None, false), |p| (p.current, p.pending.is_some()));
+        let cfg = &self.cfg;
+        if let Some(s) = current
+            .and_then(|i| self.sessions.get_mut(&i))
+            .filter(|s| s.usable(cfg, now))
+        {
             s.last_used = now;
             s.last_tx = Some(now);
             s.unanswered_since.get_or_insert(now);
             seal_into(s, hop_limit, kind, payload, out);
-            let rekey = self.ageing(&self.sessions[&i], now);
-            let has_pending = self.peers.get(dst).is_some_and(|p| p.pending.is_some());
-            if rekey && !has_pending {
+            if s.ageing(cfg, now) && !pending {
                 self.counters.rekeys += 1;
                 self.start_hello(now, me, dst)?;
             }
@@ -444,24 +481,8 @@ impl Sessions {
             handshake::respond(me, seed, noise).map_err(|_| SessionError::Handshake)?;
         let index = self.new_index();
         self.make_room(now);
-        self.sessions.insert(
-            index,
-            Session {
-                peer,
-                peer_addr: peer.address().0,
-                peer_subnet: peer.subnet(),
-                remote_index: sender_index,
-                keys,
-                send_counter: 0,
-                replay: ReplayWindow::new(),
-                created: now,
-                confirmed: false,
-                last_used: now,
-                last_rx: None,
-                last_tx: None,
-                unanswered_since: None,
-            },
-        );
+        self.sessions
+            .insert(index, Session::new(peer, sender_index, keys, now, false));
         let mut packet = Vec::with_capacity(28 + msg2.len());
         RoutedRepr {
             hop_limit: DEFAULT_HOP_LIMIT,
@@ -499,21 +520,7 @@ impl Sessions {
         self.make_room(now);
         self.sessions.insert(
             receiver_index,
-            Session {
-                peer,
-                peer_addr: peer.address().0,
-                peer_subnet: peer.subnet(),
-                remote_index: sender_index,
-                keys,
-                send_counter: 0,
-                replay: ReplayWindow::new(),
-                created: now,
-                confirmed: true,
-                last_used: now,
-                last_rx: None,
-                last_tx: None,
-                unanswered_since: None,
-            },
+            Session::new(peer, sender_index, keys, now, true),
         );
         self.counters.established += 1;
         let p = self.peers.entry(peer).or_default();
@@ -526,9 +533,7 @@ impl Sessions {
         if !had_queue {
             // Confirm the session to the responder so it can send on it too.
             let s = self.sessions.get_mut(&receiver_index).expect("inserted");
-            let mut pkt = Vec::with_capacity(HEADER_LEN + 1 + TAG_LEN);
-            seal_into(s, DEFAULT_HOP_LIMIT, PayloadKind::Keepalive, &[], &mut pkt);
-            self.outbox.push_back((s.peer_subnet, pkt));
+            self.outbox.push_back(s.keepalive());
         }
         Ok(Opened::Control)
     }
@@ -610,9 +615,7 @@ impl Sessions {
             let quiet = s.last_tx.is_none_or(|t| now.saturating_since(t) >= ka);
             if heard && quiet && s.confirmed {
                 s.last_tx = Some(now);
-                let mut pkt = Vec::with_capacity(HEADER_LEN + 1 + TAG_LEN);
-                seal_into(s, DEFAULT_HOP_LIMIT, PayloadKind::Keepalive, &[], &mut pkt);
-                self.outbox.push_back((s.peer_subnet, pkt));
+                self.outbox.push_back(s.keepalive());
             }
         }
         let reject_after = self.cfg.reject_after;
