@@ -31,6 +31,8 @@ pub fn counter_groups(
                 ("unknownIndex", c.unknown_index),
                 ("linkAuthFailed", c.link_auth_failed),
                 ("linkReplayed", c.link_replayed),
+                ("linkRekeys", c.link_rekeys),
+                ("linkRekeysFailed", c.link_rekeys_failed),
                 ("forwardedPackets", c.forwarded_packets),
                 ("forwardedBytes", c.forwarded_bytes),
                 ("deliveredPackets", c.delivered_packets),

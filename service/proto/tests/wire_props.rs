@@ -110,6 +110,7 @@ proptest! {
         let _ = TransportRepr::parse(&data);
         let _ = DiscoveryRepr::parse(&data).map(|d| d.verify());
         let _ = InnerRepr::parse(&data);
+        let _ = hypha_proto::wire::rekey::RekeyRepr::parse(&data);
         let _ = RoutedRepr::parse(&data);
         let _ = RoutedRepr::peek_dst(&data);
         let _ = BusChunkRepr::parse(&data);

@@ -130,6 +130,24 @@ pub struct LinkKeys {
     pub send: Cipher,
     /// Opens what we receive.
     pub recv: Cipher,
+    /// Secret that keys the next rekey ([`super::rekey`]); wiped when dropped.
+    pub chain: zeroize::Zeroizing<[u8; 32]>,
+}
+
+impl LinkKeys {
+    /// Keys from a Noise split (`i2r`, `r2i`), seen from the initiator's side or not.
+    pub(crate) fn from_split(i2r: &[u8; 32], r2i: &[u8; 32], initiator: bool) -> Self {
+        let mut h = blake3::Hasher::new_derive_key("hypha 2026-12 link rekey chain v2");
+        h.update(i2r);
+        h.update(r2i);
+        let chain = zeroize::Zeroizing::new(*h.finalize().as_bytes());
+        let (send, recv) = if initiator { (i2r, r2i) } else { (r2i, i2r) };
+        LinkKeys {
+            send: Cipher::new(send),
+            recv: Cipher::new(recv),
+            chain,
+        }
+    }
 }
 
 /// An in-progress handshake.
@@ -283,15 +301,7 @@ impl Handshake {
             return Err(HandshakeError::Unexpected);
         }
         let (i2r, r2i) = self.noise.dangerously_get_raw_split();
-        let (send, recv) = if self.initiator {
-            (i2r, r2i)
-        } else {
-            (r2i, i2r)
-        };
-        Ok(LinkKeys {
-            send: Cipher::new(&send),
-            recv: Cipher::new(&recv),
-        })
+        Ok(LinkKeys::from_split(&i2r, &r2i, self.initiator))
     }
 }
 

@@ -1,3 +1,4 @@
 //! Neighbour links: handshakes, established sessions, and their frames.
 
 pub mod handshake;
+pub mod rekey;

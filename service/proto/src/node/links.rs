@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use super::rekey::{Pending, PrevKeys};
 use super::{Event, LinkId, Node, Remote};
 use crate::crypto::TAG_LEN;
 use crate::identity::NodeId;
@@ -22,16 +23,38 @@ use crate::wire::routed::{HEADER_LEN as ROUTED_HEADER, TYPE_DATA};
 use crate::wire::transport::{HEADER_LEN, TYPE_TRANSPORT, TransportRepr};
 
 pub(super) struct Established {
-    keys: LinkKeys,
-    remote_index: u32,
-    node: NodeId,
-    send_counter: u64,
-    replay: ReplayWindow,
+    /// Current keys (see [`super::rekey`] for how they are replaced).
+    pub(super) keys: LinkKeys,
+    /// The index the neighbour puts on frames sealed with `keys.recv`.
+    pub(super) rx_index: u32,
+    /// The index we put on frames sealed with `keys.send`.
+    pub(super) remote_index: u32,
+    /// The neighbour's index at the handshake: part of the duplicate tie key, which must not
+    /// change when the link rekeys.
+    tie_remote: u32,
+    pub(super) node: NodeId,
+    pub(super) send_counter: u64,
+    pub(super) replay: ReplayWindow,
     confirmed: bool,
-    initiator: bool,
+    pub(super) initiator: bool,
     since: Timestamp,
+    /// When `keys` were agreed (the handshake or the last rekey).
+    pub(super) keys_since: Timestamp,
+    /// Receive keys from before the last rekey, for frames still in flight.
+    pub(super) prev: Option<PrevKeys>,
+    /// A rekey under way.
+    pub(super) rekey: Option<Pending>,
     rx_bytes: u64,
     tx_bytes: u64,
+}
+
+/// Which of a link's keys a frame names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Slot {
+    Current,
+    Previous,
+    /// The answerer's new keys, before the offerer has used them.
+    Next,
 }
 
 impl Established {
@@ -39,23 +62,71 @@ impl Established {
     /// initiator's last message); the initiator's waits for the first frame back.
     fn new(
         keys: LinkKeys,
-        remote_index: u32,
+        (local_index, remote_index): (u32, u32),
         node: NodeId,
         initiator: bool,
         now: Timestamp,
     ) -> Self {
         Established {
             keys,
+            rx_index: local_index,
             remote_index,
+            tie_remote: remote_index,
             node,
             send_counter: 0,
             replay: ReplayWindow::new(),
             confirmed: !initiator,
             initiator,
             since: now,
+            keys_since: now,
+            prev: None,
+            rekey: None,
             rx_bytes: 0,
             tx_bytes: 0,
         }
+    }
+
+    /// The key and replay window for frames naming `index`.
+    fn receive_slot(&self, index: u32) -> Option<(Slot, &crate::crypto::Cipher, &ReplayWindow)> {
+        if index == self.rx_index {
+            return Some((Slot::Current, &self.keys.recv, &self.replay));
+        }
+        if let Some(p) = &self.prev
+            && p.index == index
+        {
+            return Some((Slot::Previous, &p.recv, &p.replay));
+        }
+        match &self.rekey {
+            Some(Pending::Answered {
+                keys,
+                index: i,
+                replay,
+                ..
+            }) if *i == index => Some((Slot::Next, &keys.recv, replay)),
+            _ => None,
+        }
+    }
+
+    fn replay_mut(&mut self, slot: Slot) -> Option<&mut ReplayWindow> {
+        match slot {
+            Slot::Current => Some(&mut self.replay),
+            Slot::Previous => self.prev.as_mut().map(|p| &mut p.replay),
+            Slot::Next => match &mut self.rekey {
+                Some(Pending::Answered { replay, .. }) => Some(replay),
+                _ => None,
+            },
+        }
+    }
+
+    /// Every index the neighbour may put on frames to us now.
+    pub(super) fn indexes(&self) -> impl Iterator<Item = u32> + '_ {
+        let pending = match &self.rekey {
+            Some(Pending::Offered { index, .. } | Pending::Answered { index, .. }) => Some(*index),
+            None => None,
+        };
+        std::iter::once(self.rx_index)
+            .chain(self.prev.as_ref().map(|p| p.index))
+            .chain(pending)
     }
 }
 
@@ -298,7 +369,9 @@ impl Node {
                         if !self.allowed(&node) {
                             return;
                         }
-                        let est = Established::new(keys, sender_index, node, true, now);
+                        let indexes = (receiver_index, sender_index);
+                        let est = Established::new(keys, indexes, node, true, now);
+                        self.link_rx.insert(receiver_index, receiver_index);
                         self.links
                             .insert(receiver_index, Link::up(remote, est, link.created, now));
                     }
@@ -323,7 +396,9 @@ impl Node {
                         if !self.allowed(&node) {
                             return;
                         }
-                        let est = Established::new(keys, remote_index, node, false, now);
+                        let indexes = (receiver_index, remote_index);
+                        let est = Established::new(keys, indexes, node, false, now);
+                        self.link_rx.insert(receiver_index, receiver_index);
                         self.links
                             .insert(receiver_index, Link::up(remote, est, link.created, now));
                         self.link_established(now, receiver_index);
@@ -349,7 +424,7 @@ impl Node {
             return;
         };
         let (index, counter) = (t.receiver_index, t.counter);
-        let Some(recv) = self.receive_key(index, counter) else {
+        let Some((id, slot, recv)) = self.receive_key(index, counter) else {
             return;
         };
         let (head, sealed) = data.split_at_mut(HEADER_LEN);
@@ -358,18 +433,23 @@ impl Node {
             return;
         };
         let plain_len = plain.len();
-        if !self.frame_accepted(now, remote, index, counter, data.len()) {
+        if !self.frame_accepted(now, remote, (id, slot), counter, data.len()) {
             return;
         }
         let plain = &mut data[HEADER_LEN..HEADER_LEN + plain_len];
         match InnerRepr::parse(plain) {
-            Ok(InnerRepr::Babel(body)) => self.babel.handle_body(now, index, body),
+            Ok(InnerRepr::Babel(body)) => self.babel.handle_body(now, id, body),
             Ok(InnerRepr::Routed(_)) => {
-                self.handle_routed(now, index, &mut plain[1..]);
+                self.handle_routed(now, id, &mut plain[1..]);
                 self.pump_bus(now);
             }
-            Ok(InnerRepr::Close) => self.drop_link(now, index, "closed by neighbour"),
-            Ok(InnerRepr::Facts(body)) => self.handle_facts(now, index, body),
+            Ok(InnerRepr::Close) => self.drop_link(now, id, "closed by neighbour"),
+            Ok(InnerRepr::Facts(body)) => self.handle_facts(now, id, body),
+            // Rekey messages from before the last switch are stale.
+            Ok(InnerRepr::Rekey(body)) if slot != Slot::Previous => {
+                self.handle_rekey(now, id, body)
+            }
+            Ok(InnerRepr::Rekey(_)) => {}
             Err(_) => self.counters.malformed += 1,
         }
     }
@@ -380,7 +460,7 @@ impl Node {
             self.counters.malformed += 1;
             return;
         };
-        let Some(recv) = self.receive_key(index, counter) else {
+        let Some((id, slot, recv)) = self.receive_key(index, counter) else {
             return;
         };
         let len = data.len();
@@ -391,25 +471,35 @@ impl Node {
             self.counters.link_auth_failed += 1;
             return;
         }
-        if !self.frame_accepted(now, remote, index, counter, len) {
+        if !self.frame_accepted(now, remote, (id, slot), counter, len) {
             return;
         }
-        self.handle_routed(now, index, &mut data[HEADER_LEN..len - TAG_LEN]);
+        self.handle_routed(now, id, &mut data[HEADER_LEN..len - TAG_LEN]);
         self.pump_bus(now);
     }
 
-    /// The key that opens frame `counter` on link `index`, once the replay window allows it
-    /// (refusals counted).
-    fn receive_key(&mut self, index: LinkId, counter: u64) -> Option<&crate::crypto::Cipher> {
-        let Some(State::Up(est)) = self.links.get(&index).map(|l| &l.state) else {
+    /// The link, keys and key that open frame `counter` sent to our index `index`, once the
+    /// replay window allows it (refusals counted).
+    fn receive_key(
+        &mut self,
+        index: u32,
+        counter: u64,
+    ) -> Option<(LinkId, Slot, &crate::crypto::Cipher)> {
+        let found = self.link_rx.get(&index).and_then(|id| {
+            let State::Up(est) = &self.links.get(id)?.state else {
+                return None;
+            };
+            Some((*id, est.receive_slot(index)?))
+        });
+        let Some((id, (slot, key, replay))) = found else {
             self.counters.unknown_index += 1;
             return None;
         };
-        if !est.replay.check(counter) {
+        if !replay.check(counter) {
             self.counters.link_replayed += 1;
             return None;
         }
-        Some(&est.keys.recv)
+        Some((id, slot, key))
     }
 
     /// Bookkeeping once a frame authenticated: replay window, byte count, roaming, key
@@ -418,7 +508,7 @@ impl Node {
         &mut self,
         now: Timestamp,
         remote: Remote,
-        index: LinkId,
+        (index, slot): (LinkId, Slot),
         counter: u64,
         len: usize,
     ) -> bool {
@@ -428,7 +518,9 @@ impl Node {
         let State::Up(est) = &mut link.state else {
             return false;
         };
-        est.replay.mark(counter);
+        if let Some(replay) = est.replay_mut(slot) {
+            replay.mark(counter);
+        }
         est.rx_bytes += len as u64;
         link.last_rx = now;
         // A neighbour that moved (NAT rebinding, new address) keeps its link.
@@ -437,6 +529,10 @@ impl Node {
         }
         let newly_confirmed = !est.confirmed;
         est.confirmed = true;
+        if slot == Slot::Next {
+            // The offerer used the new keys: it has them, so we switch too.
+            self.rekey_confirmed(now, index);
+        }
         if newly_confirmed {
             self.link_established(now, index);
             return self.links.contains_key(&index);
@@ -514,7 +610,7 @@ impl Node {
         if e.initiator {
             (self.identity.node_id(), id)
         } else {
-            (e.node, e.remote_index)
+            (e.node, e.tie_remote)
         }
     }
 
@@ -545,6 +641,11 @@ impl Node {
         };
         self.sched.remove(id);
         self.fact_rate.remove(&id);
+        if let State::Up(e) = &link.state {
+            for i in e.indexes() {
+                self.link_rx.remove(&i);
+            }
+        }
         if let State::Up(e) = link.state
             && e.confirmed
         {
@@ -605,5 +706,6 @@ impl Node {
         for (id, reason) in dead {
             self.drop_link(now, id, reason);
         }
+        self.maintain_rekeys(now);
     }
 }

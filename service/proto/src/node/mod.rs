@@ -9,6 +9,7 @@
 mod data;
 mod direct;
 mod links;
+mod rekey;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use crate::link::handshake::NetworkKey;
 use crate::time::Timestamp;
 
 pub use links::{LinkInfo, LinkState};
+pub use rekey::LinkRekeyConfig;
 
 /// Identifies a link (its local session index).
 pub type LinkId = u32;
@@ -111,6 +113,8 @@ pub struct NodeConfig {
     pub max_pending_handshakes: usize,
     /// End-to-end session tunables (rekeying, limits).
     pub sessions: crate::session::SessionConfig,
+    /// When links get new keys.
+    pub link_rekey: LinkRekeyConfig,
     /// Longest wait between attempts to reach a configured peer.
     pub max_backoff: Duration,
     /// Message-bus tunables.
@@ -139,6 +143,7 @@ impl Default for NodeConfig {
             handshake_timeout: Duration::from_secs(2),
             max_pending_handshakes: 1024,
             sessions: crate::session::SessionConfig::default(),
+            link_rekey: LinkRekeyConfig::default(),
             max_backoff: Duration::from_secs(10),
             bus: BusConfig::default(),
             transit_rate: None,
@@ -181,6 +186,10 @@ pub struct NodeCounters {
     pub link_auth_failed: u64,
     /// Transport frames replayed or too old.
     pub link_replayed: u64,
+    /// Links that switched to new keys.
+    pub link_rekeys: u64,
+    /// Rekey messages refused (wrong chain key, corrupted).
+    pub link_rekeys_failed: u64,
     /// Packets forwarded for others.
     pub forwarded_packets: u64,
     /// Bytes forwarded for others.
@@ -227,6 +236,9 @@ pub struct Node {
     cfg: NodeConfig,
     rng: ChaCha20Rng,
     links: FxHashMap<LinkId, links::Link>,
+    /// Every index a neighbour may put on a frame to us now, and the link it names (a link
+    /// that rekeyed is still named by the index it started with).
+    link_rx: FxHashMap<u32, LinkId>,
     peers: Vec<Peer>,
     babel: Babel,
     bus: Bus,
@@ -289,6 +301,7 @@ impl Node {
             identity,
             rng,
             links: FxHashMap::default(),
+            link_rx: FxHashMap::default(),
             peers: Vec::new(),
             babel,
             transmits: VecDeque::new(),
@@ -543,7 +556,7 @@ impl Node {
     fn random_index(&mut self) -> LinkId {
         loop {
             let i = self.rng.next_u32();
-            if i != 0 && !self.links.contains_key(&i) {
+            if i != 0 && !self.links.contains_key(&i) && !self.link_rx.contains_key(&i) {
                 return i;
             }
         }

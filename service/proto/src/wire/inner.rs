@@ -5,6 +5,7 @@
 //! 0x02 | routed packet         overlay data (see `routed`)
 //! 0x03                         close: the sender is tearing the link down
 //! 0x04 | facts                 signed endpoint facts (see `fact`)
+//! 0x05 | rekey message         new link keys (see `rekey`)
 //! ```
 
 use super::WireError;
@@ -18,6 +19,8 @@ pub const KIND_CLOSE: u8 = 0x03;
 /// Inner kind: facts gossiped to a neighbour.
 pub const KIND_FACTS: u8 = 0x04;
 
+pub use super::rekey::KIND_REKEY;
+
 /// What a decrypted transport frame carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InnerRepr<'a> {
@@ -29,6 +32,8 @@ pub enum InnerRepr<'a> {
     Close,
     /// Facts (parse with [`super::fact::parse_list`]).
     Facts(&'a [u8]),
+    /// A rekey message (parse with [`super::rekey::RekeyRepr`]).
+    Rekey(&'a [u8]),
 }
 
 impl<'a> InnerRepr<'a> {
@@ -41,6 +46,7 @@ impl<'a> InnerRepr<'a> {
             KIND_CLOSE if body.is_empty() => Ok(InnerRepr::Close),
             KIND_CLOSE => Err(WireError::Malformed("close carries no body")),
             KIND_FACTS => Ok(InnerRepr::Facts(body)),
+            KIND_REKEY => Ok(InnerRepr::Rekey(body)),
             t => Err(WireError::UnknownType(t)),
         }
     }
@@ -59,6 +65,10 @@ impl<'a> InnerRepr<'a> {
             InnerRepr::Close => out.push(KIND_CLOSE),
             InnerRepr::Facts(b) => {
                 out.push(KIND_FACTS);
+                out.extend_from_slice(b);
+            }
+            InnerRepr::Rekey(b) => {
+                out.push(KIND_REKEY);
                 out.extend_from_slice(b);
             }
         }

@@ -17,6 +17,7 @@ pub mod fact;
 pub mod handshake;
 pub mod inner;
 pub mod probe;
+pub mod rekey;
 pub mod routed;
 pub mod transport;
 
