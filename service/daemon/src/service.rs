@@ -378,6 +378,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
         network: network.clone(),
         allow,
         debug_hostile: cfg.debug_hostile_routes,
+        tun_mtu: cfg.mtu,
         bus: hypha_proto::bus::BusConfig {
             allowed_topics: (!cfg.bus_topics.is_empty()).then(|| cfg.bus_topics.clone()),
             ..Default::default()

@@ -72,16 +72,32 @@ pub fn send_with_ttl(sock: &UdpSocket, data: &[u8], to: SocketAddr, ttl: u8) {
     }
 }
 
-/// Lets the kernel fragment datagrams larger than the path MTU again (Linux's default,
-/// `IP_PMTUDISC_WANT`), after quinn-udp set "never fragment". Best effort.
+/// Sends one datagram allowing the kernel to fragment it (the socket otherwise forbids
+/// fragments, see `udp_io`), then restores the socket's options. Best effort; used only for
+/// datagrams small enough that every path must carry them, when the kernel refused one.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[allow(unsafe_code)]
-pub fn allow_fragmentation(sock: &UdpSocket) {
+pub fn send_fragmentable(sock: &UdpSocket, data: &[u8], to: SocketAddr) {
     use std::os::fd::AsRawFd;
     let fd = sock.as_raw_fd();
+    let get = |level: libc::c_int, name: libc::c_int| -> Option<libc::c_int> {
+        let mut value: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `fd` is an open socket owned by `sock` for the whole call; `value` and `len`
+        // are valid for writes of a c_int and its size.
+        let r = unsafe {
+            libc::getsockopt(
+                fd,
+                level,
+                name,
+                (&mut value as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        (r == 0).then_some(value)
+    };
     let set = |level: libc::c_int, name: libc::c_int, value: libc::c_int| {
-        // SAFETY: `fd` is an open socket owned by `sock` for the whole call, and the option
-        // value is a c_int whose size is passed with it.
+        // SAFETY: as above; the option value is a c_int whose size is passed with it.
         unsafe {
             libc::setsockopt(
                 fd,
@@ -92,20 +108,39 @@ pub fn allow_fragmentation(sock: &UdpSocket) {
             )
         }
     };
-    set(
+    let v6 = sock.local_addr().map(|a| a.is_ipv6()).unwrap_or(false);
+    let mut options = vec![(
         libc::IPPROTO_IP,
         libc::IP_MTU_DISCOVER,
         libc::IP_PMTUDISC_WANT,
-    );
-    if sock.local_addr().map(|a| a.is_ipv6()).unwrap_or(false) {
-        set(
+    )];
+    if v6 {
+        options.push((
             libc::IPPROTO_IPV6,
             libc::IPV6_MTU_DISCOVER,
             libc::IPV6_PMTUDISC_WANT,
-        );
+        ));
+        options.push((libc::IPPROTO_IPV6, libc::IPV6_DONTFRAG, 0));
+    }
+    let saved: Vec<_> = options
+        .iter()
+        .map(|&(level, name, value)| {
+            let old = get(level, name);
+            set(level, name, value);
+            (level, name, old)
+        })
+        .collect();
+    let _ = sock.try_send_to(data, for_socket(v6, to));
+    for (level, name, old) in saved {
+        if let Some(v) = old {
+            set(level, name, v);
+        }
     }
 }
 
-/// Elsewhere the socket keeps what quinn-udp set.
+/// Elsewhere: one more plain try (the platform may fragment).
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub fn allow_fragmentation(_sock: &UdpSocket) {}
+pub fn send_fragmentable(sock: &UdpSocket, data: &[u8], to: SocketAddr) {
+    let v6 = sock.local_addr().map(|a| a.is_ipv6()).unwrap_or(false);
+    let _ = sock.try_send_to(data, for_socket(v6, to));
+}

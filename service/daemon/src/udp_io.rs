@@ -4,6 +4,12 @@
 //!
 //! Datagrams stay datagrams on the wire: GSO only hands the kernel several equal-sized
 //! datagrams in one call, so one lost datagram is still one lost packet.
+//!
+//! Nor are they fragmented: the socket keeps quinn-udp's "don't fragment", because the node
+//! probes each destination's path MTU itself (`hypha_proto::node::pmtu`) and a probe must not
+//! arrive in pieces where a data packet of its size would be lost. One exception: a datagram no
+//! larger than a data frame carrying a minimum-size (1280-byte) IPv6 packet, which every path
+//! must carry, is sent again allowing fragments when the kernel refuses it as too big.
 
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
@@ -17,10 +23,17 @@ use crate::udp;
 
 /// One receive buffer: room for a GRO super-datagram (up to 64 segments).
 const RX_BUF: usize = 65_536;
-/// Largest datagram sent with GSO: one that fits a 1500-byte link MTU under IPv6 + UDP. Larger
-/// datagrams (a jumbo TUN MTU) go one at a time, so the kernel may fragment them; a GSO
-/// segment larger than the path MTU would make the kernel refuse GSO for good.
-const GSO_MAX_SEGMENT: usize = 1452;
+/// Largest datagram sent with GSO: one that fits a 1500-byte link MTU under IPv4 + UDP (IPv6:
+/// 20 bytes less). Larger datagrams (a jumbo TUN MTU) go one at a time. A GSO segment larger
+/// than the interface MTU makes the kernel refuse the whole send (and quinn-udp stop using
+/// GSO): that destination then gets single datagrams, and GSO comes back for the others.
+const GSO_MAX_SEGMENT: usize = 1472;
+/// IPv6 headers are 20 bytes longer than IPv4's.
+const GSO_V6_LESS: usize = 20;
+/// Destinations remembered as refusing GSO, at most (then forgotten all at once).
+const MAX_NO_GSO: usize = 1024;
+/// Datagrams up to this size are sent in fragments rather than not at all.
+const MIN_FRAME: usize = hypha_proto::node::pmtu::MIN_MTU + hypha_proto::node::pmtu::DATA_OVERHEAD;
 /// Most bytes in one GSO send: the segments travel as one UDP datagram to the kernel, whose
 /// length field is 16 bits (64 segments of a 1280-byte TUN MTU would not fit).
 const GSO_MAX_BYTES: usize = 65_000;
@@ -37,6 +50,8 @@ pub struct UdpIo {
     tx_to: Option<SocketAddr>,
     tx_seg: usize,
     tx_n: usize,
+    /// Destinations whose interface refused a GSO send (segments larger than its MTU).
+    no_gso: std::collections::HashSet<SocketAddr>,
     /// Counters: system calls and datagrams each way.
     pub stats: UdpStats,
 }
@@ -53,16 +68,22 @@ pub struct UdpStats {
     pub send_calls: u64,
     /// Datagrams sent.
     pub send_datagrams: u64,
+    /// Datagrams the kernel refused as larger than the path MTU.
+    pub too_big: u64,
+    /// Of those, datagrams sent again allowing fragments (no larger than [`MIN_FRAME`]).
+    pub fragmented: u64,
 }
 
 impl UdpStats {
     /// The counters under their metric names.
-    pub fn named(&self) -> [(&'static str, u64); 4] {
+    pub fn named(&self) -> [(&'static str, u64); 6] {
         [
             ("udp_recv_calls", self.recv_calls),
             ("udp_recv_datagrams", self.recv_datagrams),
             ("udp_send_calls", self.send_calls),
             ("udp_send_datagrams", self.send_datagrams),
+            ("udp_too_big", self.too_big),
+            ("udp_fragmented", self.fragmented),
         ]
     }
 }
@@ -70,10 +91,8 @@ impl UdpStats {
 impl UdpIo {
     /// Wraps a bound, non-blocking socket.
     pub fn new(sock: UdpSocket) -> Result<Self> {
+        // quinn-udp sets "don't fragment" (IP_PMTUDISC_PROBE / IPV6_DONTFRAG on Linux): kept.
         let state = UdpSocketState::new((&sock).into())?;
-        // quinn-udp forbids fragmentation (it does its own path-MTU probing); until Hypha
-        // probes path MTUs itself, a large TUN MTU still relies on the kernel fragmenting.
-        udp::allow_fragmentation(&sock);
         let v6 = sock.local_addr()?.is_ipv6();
         Ok(UdpIo {
             sock,
@@ -85,6 +104,7 @@ impl UdpIo {
             tx_to: None,
             tx_seg: 0,
             tx_n: 0,
+            no_gso: Default::default(),
             stats: UdpStats::default(),
         })
     }
@@ -125,8 +145,14 @@ impl UdpIo {
     /// Queues a datagram. Consecutive datagrams to one address and of one size (the last may
     /// be shorter) leave in one GSO send; anything else first sends what is queued.
     pub async fn send(&mut self, to: SocketAddr, data: &[u8]) {
+        let v4 = udp::normalize(to).is_ipv4();
         let to = udp::for_socket(self.v6, to);
-        let max = self.state.max_gso_segments();
+        let max = if self.no_gso.contains(&to) {
+            1
+        } else {
+            self.state.max_gso_segments()
+        };
+        let max_segment = GSO_MAX_SEGMENT - if v4 { 0 } else { GSO_V6_LESS };
         let joins = self.tx_to == Some(to)
             && self.tx_n < max
             && data.len() <= self.tx_seg
@@ -142,7 +168,7 @@ impl UdpIo {
         self.tx.extend_from_slice(data);
         self.tx_n += 1;
         // A shorter datagram ends a GSO run; so does a datagram GSO must not carry.
-        if data.len() < self.tx_seg || self.tx_seg > GSO_MAX_SEGMENT || max <= 1 {
+        if data.len() < self.tx_seg || self.tx_seg > max_segment || max <= 1 {
             self.flush().await;
         }
     }
@@ -181,9 +207,18 @@ impl UdpIo {
                     }
                 }
                 Err(e) if segment_size.is_some() => {
-                    // GSO refused (quinn-udp then stops using it): send one by one.
+                    // GSO refused: quinn-udp then stops using it for every destination. Start
+                    // it afresh, remember this one, and send these one by one.
                     tracing::debug!("udp gso send to {to}: {e}; sending datagrams singly");
-                    for d in self.tx.chunks(self.tx_seg) {
+                    if let Ok(state) = UdpSocketState::new((&self.sock).into()) {
+                        self.state = state;
+                    }
+                    if self.no_gso.len() >= MAX_NO_GSO {
+                        self.no_gso.clear();
+                    }
+                    self.no_gso.insert(to);
+                    let tx = std::mem::take(&mut self.tx);
+                    for d in tx.chunks(self.tx_seg) {
                         let single = Transmit {
                             destination: to,
                             ecn: None,
@@ -191,8 +226,17 @@ impl UdpIo {
                             segment_size: None,
                             src_ip: None,
                         };
-                        let _ = self.state.try_send((&self.sock).into(), &single);
+                        if let Err(e) = self.state.try_send((&self.sock).into(), &single) {
+                            self.refused(to, d, &e);
+                        }
                     }
+                    self.tx = tx;
+                    break;
+                }
+                Err(e) if is_too_big(&e) => {
+                    let d = std::mem::take(&mut self.tx);
+                    self.refused(to, &d, &e);
+                    self.tx = d;
                     break;
                 }
                 Err(e) => {
@@ -207,4 +251,29 @@ impl UdpIo {
         self.tx.clear();
         self.tx_n = 0;
     }
+
+    /// The kernel refused datagram `d` to `to` as too big: a small one goes again in fragments,
+    /// a large one is dropped (the sender's path-MTU probes notice).
+    fn refused(&mut self, to: SocketAddr, d: &[u8], e: &io::Error) {
+        if !is_too_big(e) {
+            return;
+        }
+        self.stats.too_big += 1;
+        if d.len() <= MIN_FRAME {
+            udp::send_fragmentable(&self.sock, d, to);
+            self.stats.fragmented += 1;
+        }
+    }
+}
+
+fn is_too_big(e: &io::Error) -> bool {
+    // EMSGSIZE (Linux 90, macOS 40), WSAEMSGSIZE.
+    let code = if cfg!(target_os = "linux") {
+        90
+    } else if cfg!(windows) {
+        10040
+    } else {
+        40
+    };
+    e.raw_os_error() == Some(code)
 }

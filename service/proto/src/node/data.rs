@@ -32,6 +32,17 @@ impl Node {
             self.counters.tun_rejected += 1;
             return;
         }
+        if packet.len() > super::pmtu::MIN_MTU
+            && let Some(mtu) = self.too_big(now, &dst, packet.len())
+        {
+            self.counters.packet_too_big += 1;
+            let me = self.identity.node_id().address().0;
+            let ty = crate::icmp6::PACKET_TOO_BIG;
+            if let Some(err) = crate::icmp6::error(me, packet, ty, 0, mtu as u32) {
+                self.tun_out.push_back(err);
+            }
+            return;
+        }
         let subnet = Subnet::of(&dst);
         // While routing waits for a seqno answer the route is about to come back: drop quietly
         // (the sender retransmits) rather than tell applications the host is unreachable.
@@ -78,6 +89,39 @@ impl Node {
             },
         }
         .emit(&mut buf);
+        self.send_routed(next, buf);
+        Some(id)
+    }
+
+    /// Sends a probe to the node of address `dst` (any hop count) padded so that each link
+    /// frame carrying it is `frame_len` bytes long; returns its id, `None` without a route.
+    /// `tag` is or-ed into the id.
+    pub(super) fn send_padded_probe(
+        &mut self,
+        dst: &[u8; 16],
+        frame_len: usize,
+        tag: u64,
+    ) -> Option<u64> {
+        use crate::wire::routed::PROBE_LEN;
+        use crate::wire::transport::TAG_LEN;
+        let (next, _) = self.babel.lookup(&Subnet::of(dst))?;
+        self.probe_ids += 1;
+        let id = self.probe_ids | tag;
+        let mut buf = Vec::with_capacity(frame_len);
+        buf.extend_from_slice(&[0; HEADER_LEN]);
+        RoutedRepr {
+            hop_limit: DEFAULT_HOP_LIMIT,
+            flags: 0,
+            dst: *dst,
+            body: RoutedBody::Probe {
+                src: self.identity.node_id(),
+                id,
+            },
+        }
+        .emit(&mut buf);
+        // The frame adds the inner kind byte and the tag to what is in `buf`.
+        let pad = frame_len.saturating_sub(HEADER_LEN + 1 + PROBE_LEN + TAG_LEN);
+        buf.resize(buf.len() + pad, 0);
         self.send_routed(next, buf);
         Some(id)
     }
@@ -270,6 +314,7 @@ impl Node {
             }
             PayloadKind::Keepalive => {}
             PayloadKind::ProbeReply => match ProbeReplyRepr::parse(payload) {
+                Ok(r) if r.reached && self.pmtu_answer(now, &src, r.counter) => {}
                 Ok(r) => self.events.push_back(super::Event::ProbeReply {
                     from: src,
                     counter: r.counter,

@@ -9,6 +9,7 @@
 mod data;
 mod direct;
 mod links;
+pub mod pmtu;
 mod rekey;
 
 use std::collections::VecDeque;
@@ -115,6 +116,8 @@ pub struct NodeConfig {
     pub sessions: crate::session::SessionConfig,
     /// When links get new keys.
     pub link_rekey: LinkRekeyConfig,
+    /// The TUN MTU: packets up to it are sent where the path carries them ([`pmtu`]).
+    pub tun_mtu: u16,
     /// Longest wait between attempts to reach a configured peer.
     pub max_backoff: Duration,
     /// Message-bus tunables.
@@ -144,6 +147,7 @@ impl Default for NodeConfig {
             max_pending_handshakes: 1024,
             sessions: crate::session::SessionConfig::default(),
             link_rekey: LinkRekeyConfig::default(),
+            tun_mtu: 1280,
             max_backoff: Duration::from_secs(10),
             bus: BusConfig::default(),
             transit_rate: None,
@@ -186,6 +190,13 @@ pub struct NodeCounters {
     pub link_auth_failed: u64,
     /// Transport frames replayed or too old.
     pub link_replayed: u64,
+    /// Packets from the TUN answered with an ICMPv6 packet-too-big (larger than the path
+    /// to their destination carries).
+    pub packet_too_big: u64,
+    /// Path MTU probes sent.
+    pub pmtu_probes: u64,
+    /// Times a path's MTU was lowered because probes of a size went unanswered.
+    pub pmtu_lowered: u64,
     /// Links that switched to new keys.
     pub link_rekeys: u64,
     /// Rekey messages refused (wrong chain key, corrupted).
@@ -239,6 +250,12 @@ pub struct Node {
     /// Every index a neighbour may put on a frame to us now, and the link it names (a link
     /// that rekeyed is still named by the index it started with).
     link_rx: FxHashMap<u32, LinkId>,
+    /// Path MTU per destination ([`pmtu`]).
+    pmtu: FxHashMap<crate::address::Subnet, pmtu::PathMtu>,
+    /// The TUN MTU: the largest packet the local stack sends.
+    tun_mtu: usize,
+    /// Path MTU candidates for this TUN MTU, largest first.
+    pmtu_sizes: Vec<usize>,
     peers: Vec<Peer>,
     babel: Babel,
     bus: Bus,
@@ -302,6 +319,9 @@ impl Node {
             rng,
             links: FxHashMap::default(),
             link_rx: FxHashMap::default(),
+            pmtu: FxHashMap::default(),
+            tun_mtu: usize::from(cfg.tun_mtu).max(pmtu::MIN_MTU),
+            pmtu_sizes: pmtu::candidates(usize::from(cfg.tun_mtu)),
             peers: Vec::new(),
             babel,
             transmits: VecDeque::new(),
@@ -524,6 +544,7 @@ impl Node {
             self.maintain_links(now);
             self.maintain_peers(now);
             self.maintain_facts(now);
+            self.maintain_pmtu(now);
             if let Some(victim) = self.cfg.debug_hostile {
                 self.babel.debug_attack(&victim);
             }

@@ -20,6 +20,8 @@ struct Mesh {
     /// Drop about one datagram in n, pseudo-randomly (0: none).
     drop_every: u64,
     sent: u64,
+    /// Largest datagram each (from, to) link carries; larger ones are lost (no fragments).
+    limits: Vec<((usize, usize), usize)>,
 }
 
 impl Mesh {
@@ -40,6 +42,7 @@ impl Mesh {
             now: Timestamp::ZERO,
             drop_every: 0,
             sent: 0,
+            limits: Vec::new(),
         }
     }
 
@@ -86,7 +89,11 @@ impl Mesh {
                     self.sent += 1;
                     // A fixed hash of the datagram's number: repeatable, but not periodic.
                     let h = self.sent.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
-                    let lost = self.drop_every > 0 && h.is_multiple_of(self.drop_every);
+                    let lost = self.drop_every > 0 && h.is_multiple_of(self.drop_every)
+                        || self
+                            .limits
+                            .iter()
+                            .any(|&(l, max)| l == (i, j) && t.payload.len() > max);
                     if self.up.contains(&(i, j)) && !lost {
                         let mut p = t.payload;
                         self.nodes[j].handle_datagram(self.now, addr(i), &mut p);
@@ -558,4 +565,70 @@ fn frames_from_before_a_rekey_are_refused_and_undecipherable_afterwards() {
         assert!(!key.open_detached(counter, aad, &mut header.to_vec(), &tag));
     }
     assert!(m.ping(0, 1), "the link still works");
+}
+
+fn packet(m: &Mesh, a: usize, b: usize, len: usize) -> Vec<u8> {
+    let mut pkt = vec![0u8; len];
+    pkt[0] = 0x60;
+    pkt[4..6].copy_from_slice(&((len - 40) as u16).to_be_bytes());
+    pkt[6] = 59;
+    pkt[7] = 64;
+    pkt[8..24].copy_from_slice(&m.nodes[a].node_id().address().0);
+    pkt[24..40].copy_from_slice(&m.nodes[b].node_id().address().0);
+    pkt
+}
+
+/// Sends `pkt` from node `a` and says whether node `b` got it.
+fn carried(m: &mut Mesh, a: usize, b: usize, pkt: &[u8]) -> bool {
+    while m.nodes[b].poll_tun().is_some() {}
+    m.nodes[a].handle_tun(m.now, pkt);
+    m.deliver_all();
+    std::iter::from_fn(|| m.nodes[b].poll_tun()).any(|p| p == pkt)
+}
+
+/// A 1400-byte underlay MTU in the middle of a path: probes find what the path carries within
+/// a second, larger packets then get an ICMPv6 packet-too-big naming it, and packets of that
+/// size go through; the path without the narrow link keeps the whole TUN MTU.
+#[test]
+fn path_mtu_is_found_by_probes_and_enforced_with_packet_too_big() {
+    let mut m = Mesh::new(3, |_| NodeConfig {
+        tun_mtu: 1394,
+        ..NodeConfig::default()
+    });
+    // Link 1—2 carries datagrams of 1400 − 28 bytes (an IPv4 underlay with a 1400 MTU).
+    m.limits = vec![((1, 2), 1372), ((2, 1), 1372)];
+    m.link_chain();
+    assert!(m.ping(0, 2), "small packets pass");
+    let big = packet(&m, 0, 2, 1394);
+    // The first one is sent (the path is not known yet) and lost on the narrow link.
+    assert!(!carried(&mut m, 0, 2, &big));
+    assert_eq!(m.nodes[0].counters.packet_too_big, 0);
+    let big_b = packet(&m, 0, 1, 1394);
+    assert!(carried(&mut m, 0, 1, &big_b));
+    m.run(Duration::from_secs(1));
+    let c = m.nodes[2].node_id();
+    assert_eq!(m.nodes[0].path_mtu(&c), Some((1294, true)));
+    assert_eq!(
+        m.nodes[0].path_mtu(&m.nodes[1].node_id()),
+        Some((1394, true))
+    );
+    assert!(m.nodes[0].counters.pmtu_lowered >= 1);
+
+    // Now a packet-too-big comes back at once, naming 1294.
+    while m.nodes[0].poll_tun().is_some() {}
+    assert!(!carried(&mut m, 0, 2, &big));
+    let ptb = m.nodes[0].poll_tun().expect("packet too big");
+    assert_eq!((ptb[6], ptb[40], ptb[41]), (58, 2, 0));
+    assert_eq!(&ptb[44..48], &1294u32.to_be_bytes());
+    assert_eq!(&ptb[24..40], &big[8..24], "to the sender");
+    assert_eq!(m.nodes[0].counters.packet_too_big, 1);
+    let fits = packet(&m, 0, 2, 1294);
+    assert!(carried(&mut m, 0, 2, &fits));
+    assert!(carried(&mut m, 0, 1, &big_b));
+    // Probe answers never reach the user as trace events.
+    assert!(
+        !m.events(0)
+            .iter()
+            .any(|e| matches!(e, Event::ProbeReply { .. }))
+    );
 }

@@ -5,7 +5,7 @@
 //! type 1, data:       20 receiver_index u32 | 24 counter u64 | 32 ciphertext | tag (16)
 //! type 2, hello:      20 sender_index u32   | 24 Noise IK message 1
 //! type 3, hello back: 20 sender_index u32   | 24 receiver_index u32 | 28 Noise IK message 2
-//! type 4, probe:      20 src node id (32)   | 52 probe id u64
+//! type 4, probe:      20 src node id (32)   | 52 probe id u64 | 60 padding (any length)
 //! ```
 //! Relays read only `hop_limit`, `type` and `dst` and decrement `hop_limit`. A data packet's
 //! AEAD covers bytes 2..32 as associated data (everything but the fields a relay may change);
@@ -13,7 +13,8 @@
 //! session with fresh ephemeral keys ([`crate::session`]); the receiver index of a data
 //! packet names that session, so a data packet carries no node id at all (32 bytes of
 //! header, against 68 in version 1). Probes are not encrypted: they carry their sender in the
-//! clear so that relays can answer them (see [`super::probe`]).
+//! clear so that relays can answer them (see [`super::probe`]). Padding (zeros, ignored) makes
+//! a probe as long as a data packet of the size whose path it tests ([`crate::node`]'s path MTU).
 
 use super::{Reader, WireError};
 use crate::identity::NodeId;
@@ -171,7 +172,8 @@ impl<'a> RoutedRepr<'a> {
                     src: NodeId::from_bytes(r.array()?),
                     id: r.u64()?,
                 };
-                r.finish()?;
+                // The rest is padding.
+                let _ = r.rest();
                 body
             }
             t => return Err(WireError::UnknownType(t)),
@@ -279,7 +281,7 @@ mod tests {
     }
 
     #[test]
-    fn probe_is_fixed_size() {
+    fn probe_round_trips_with_or_without_padding() {
         let repr = RoutedRepr {
             hop_limit: 3,
             flags: 0,
@@ -293,7 +295,9 @@ mod tests {
         repr.emit(&mut buf);
         assert_eq!(buf.len(), PROBE_LEN);
         assert_eq!(RoutedRepr::parse(&buf).unwrap(), repr);
-        buf.push(0);
-        assert!(RoutedRepr::parse(&buf).is_err());
+        // Padding (path MTU probes) is ignored; a probe cut short is refused.
+        buf.resize(1400, 0);
+        assert_eq!(RoutedRepr::parse(&buf).unwrap(), repr);
+        assert!(RoutedRepr::parse(&buf[..PROBE_LEN - 1]).is_err());
     }
 }
