@@ -1,5 +1,5 @@
-# hypha with a 16000-byte TUN MTU: the kernel fragments the UDP datagrams on the veth (fine on a
-# LAN; across the internet fragments may be dropped).
+# hypha with a 16000-byte TUN MTU: the link sockets never fragment, so path MTU probing finds
+# what the veths carry (1394) and larger packets get a packet-too-big.
 # shellcheck disable=SC1091
 source "$HERE/systems/hypha.sh"
 HYPHA_MTU=16000

@@ -128,10 +128,11 @@ proptest! {
     }
 
     #[test]
-    fn handshake_roundtrip(kind in 0u8..3, a in any::<u32>(), b in any::<u32>(), noise in proptest::collection::vec(any::<u8>(), 1..512)) {
+    fn handshake_roundtrip(kind in 0u8..4, a in any::<u32>(), b in any::<u32>(), cookie in any::<[u8; 16]>(), noise in proptest::collection::vec(any::<u8>(), 122..512)) {
         let repr = match kind {
-            0 => HandshakeRepr::Init { version: LINK_VERSION, sender_index: a, noise: &noise },
+            0 => HandshakeRepr::Init { version: LINK_VERSION, sender_index: a, cookie, noise: &noise },
             1 => HandshakeRepr::Resp { sender_index: a, receiver_index: b, noise: &noise },
+            2 => HandshakeRepr::Cookie { receiver_index: a, cookie },
             _ => HandshakeRepr::Final { receiver_index: a, noise: &noise },
         };
         let mut buf = Vec::new();

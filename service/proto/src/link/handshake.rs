@@ -36,6 +36,10 @@ pub struct NetworkKey {
     pub mac_key: [u8; 32],
 }
 
+/// Payload of Noise message 1: zeros that bring an Init up to
+/// [`crate::wire::handshake::INIT_MIN_LEN`] (22 header bytes, a 32-byte ephemeral key).
+pub const INIT_PADDING: usize = crate::wire::handshake::INIT_MIN_LEN - 22 - 32;
+
 /// Length of the MAC at the end of every handshake datagram.
 pub const HANDSHAKE_MAC_LEN: usize = 16;
 
@@ -231,7 +235,8 @@ impl Handshake {
     ) -> Result<(Self, Vec<u8>), HandshakeError> {
         let mut noise = builder_state(identity, net, rng_seed, true)?;
         let mut buf = vec![0u8; 256];
-        let n = noise.write_message(&[], &mut buf)?;
+        // Zeros as payload make the Init as long as its answer (no amplification).
+        let n = noise.write_message(&[0; INIT_PADDING], &mut buf)?;
         buf.truncate(n);
         Ok((
             Handshake {

@@ -17,7 +17,9 @@ use crate::link::handshake::{Handshake, LinkKeys};
 use crate::replay::ReplayWindow;
 use crate::time::Timestamp;
 use crate::wire::data_frame::{self, TYPE_DATA_FRAME};
-use crate::wire::handshake::{HandshakeRepr, LINK_VERSION, TYPE_FINAL, TYPE_INIT, TYPE_RESP};
+use crate::wire::handshake::{
+    COOKIE_LEN, HandshakeRepr, LINK_VERSION, TYPE_COOKIE, TYPE_FINAL, TYPE_INIT, TYPE_RESP,
+};
 use crate::wire::inner::{InnerRepr, KIND_CLOSE};
 use crate::wire::routed::{HEADER_LEN as ROUTED_HEADER, TYPE_DATA};
 use crate::wire::transport::{HEADER_LEN, TYPE_TRANSPORT, TransportRepr};
@@ -131,7 +133,8 @@ impl Established {
 }
 
 pub(super) enum State {
-    Initiating(Handshake),
+    /// Waiting for the Resp; Noise message 1 is kept to send again once with a cookie.
+    Initiating(Handshake, Option<Box<[u8]>>),
     Responding(Handshake, u32),
     Up(Box<Established>),
 }
@@ -203,7 +206,7 @@ impl Node {
             .iter()
             .map(|(id, l)| {
                 let (state, node, rx, tx, since) = match &l.state {
-                    State::Initiating(_) | State::Responding(..) => {
+                    State::Initiating(..) | State::Responding(..) => {
                         (LinkState::Handshaking, None, 0, 0, None)
                     }
                     State::Up(e) => (
@@ -243,10 +246,11 @@ impl Node {
             self.counters.handshakes_failed += 1;
             return;
         };
-        let mut payload = Vec::with_capacity(msg1.len() + 6);
+        let mut payload = Vec::with_capacity(msg1.len() + 40);
         HandshakeRepr::Init {
             version: LINK_VERSION,
             sender_index: index,
+            cookie: [0; COOKIE_LEN],
             noise: &msg1,
         }
         .emit(&mut payload);
@@ -255,7 +259,7 @@ impl Node {
             index,
             Link {
                 remote,
-                state: State::Initiating(hs),
+                state: State::Initiating(hs, Some(msg1.into_boxed_slice())),
                 created: now,
                 last_rx: now,
             },
@@ -277,7 +281,7 @@ impl Node {
             // A NAT primer that made it here (no NAT in between): nothing to do.
             Some(&crate::wire::handshake::TYPE_PRIMER) if data.len() == 1 => {}
             // The network MAC first: a node without the network key costs a hash, no DH.
-            Some(&(TYPE_INIT | TYPE_RESP | TYPE_FINAL)) => {
+            Some(&(TYPE_INIT | TYPE_RESP | TYPE_FINAL | TYPE_COOKIE)) => {
                 match self.cfg.network.open_handshake(data) {
                     None => self.counters.handshake_bad_mac += 1,
                     Some(body) => match HandshakeRepr::parse(body) {
@@ -293,18 +297,17 @@ impl Node {
 
     fn handle_handshake(&mut self, now: Timestamp, remote: Remote, h: HandshakeRepr<'_>) {
         match h {
+            HandshakeRepr::Cookie {
+                receiver_index,
+                cookie,
+            } => self.handle_cookie(remote, receiver_index, cookie),
             HandshakeRepr::Init {
                 sender_index,
+                cookie,
                 noise,
                 ..
             } => {
-                let pending = self
-                    .links
-                    .values()
-                    .filter(|l| matches!(l.state, State::Responding(..)))
-                    .count();
-                if pending >= self.cfg.max_pending_handshakes {
-                    self.counters.refused_pending_full += 1;
+                if !self.admit_init(now, remote, sender_index, &cookie, noise) {
                     return;
                 }
                 let index = self.random_index();
@@ -346,7 +349,7 @@ impl Node {
                     self.counters.unknown_index += 1;
                     return;
                 };
-                let State::Initiating(hs) = link.state else {
+                let State::Initiating(hs, _) = link.state else {
                     // Not waiting for a response: put it back untouched.
                     self.links.insert(receiver_index, link);
                     self.counters.unknown_index += 1;

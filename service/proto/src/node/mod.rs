@@ -8,6 +8,7 @@
 
 mod data;
 mod direct;
+mod guard;
 mod links;
 pub mod pmtu;
 mod rekey;
@@ -184,6 +185,12 @@ pub struct NodeCounters {
     pub refused_not_allowed: u64,
     /// Handshake initiations dropped because too many were pending.
     pub refused_pending_full: u64,
+    /// Handshake initiations dropped because their source had too many pending.
+    pub refused_per_source: u64,
+    /// Handshake initiations seen before (replays), dropped.
+    pub handshake_replayed: u64,
+    /// Cookie replies sent instead of answering an Init (under load).
+    pub handshake_cookies_sent: u64,
     /// Frames naming a session index we do not have.
     pub unknown_index: u64,
     /// Transport frames that failed authentication.
@@ -250,6 +257,8 @@ pub struct Node {
     /// Every index a neighbour may put on a frame to us now, and the link it names (a link
     /// that rekeyed is still named by the index it started with).
     link_rx: FxHashMap<u32, LinkId>,
+    /// Init checks: cookies, answered ephemerals ([`guard`]).
+    guard: guard::InitGuard,
     /// Path MTU per destination ([`pmtu`]).
     pmtu: FxHashMap<crate::address::Subnet, pmtu::PathMtu>,
     /// The TUN MTU: the largest packet the local stack sends.
@@ -295,6 +304,8 @@ impl Node {
         rng.fill_bytes(&mut babel_seed);
         let mut sessions_seed = [0u8; 32];
         rng.fill_bytes(&mut sessions_seed);
+        let mut cookie_secret = [0u8; 32];
+        rng.fill_bytes(&mut cookie_secret);
         let mut babel = Babel::new(&identity, cfg.babel.clone(), now, babel_seed);
         babel.set_transit(
             now,
@@ -319,6 +330,7 @@ impl Node {
             rng,
             links: FxHashMap::default(),
             link_rx: FxHashMap::default(),
+            guard: guard::InitGuard::new(now, cookie_secret),
             pmtu: FxHashMap::default(),
             tun_mtu: usize::from(cfg.tun_mtu).max(pmtu::MIN_MTU),
             pmtu_sizes: pmtu::candidates(usize::from(cfg.tun_mtu)),

@@ -56,8 +56,10 @@ impl Mesh {
             .retain(|&(x, y)| !((x, y) == (a, b) || (x, y) == (b, a)));
     }
 
+    /// The node at `r`; `usize::MAX` for an address outside the mesh (spoofed sources).
     fn index_of(r: Remote) -> usize {
         match r {
+            Remote::Udp(s) if s.port() != 7000 => usize::MAX,
             Remote::Udp(s) => match s.ip() {
                 std::net::IpAddr::V6(v6) => v6.segments()[7] as usize - 1,
                 _ => unreachable!(),
@@ -86,6 +88,9 @@ impl Mesh {
                 while let Some(t) = self.nodes[i].poll_transmit() {
                     moved = true;
                     let j = Self::index_of(t.remote);
+                    if j >= self.nodes.len() {
+                        continue;
+                    }
                     self.sent += 1;
                     // A fixed hash of the datagram's number: repeatable, but not periodic.
                     let h = self.sent.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
@@ -631,4 +636,97 @@ fn path_mtu_is_found_by_probes_and_enforced_with_packet_too_big() {
             .iter()
             .any(|e| matches!(e, Event::ProbeReply { .. }))
     );
+}
+
+/// An Init is never smaller than what answers it, and the same Init twice is answered once.
+#[test]
+fn inits_outweigh_their_answers_and_replays_go_unanswered() {
+    let mut m = Mesh::new(2, |_| NodeConfig::default());
+    m.wire(0, 1);
+    m.nodes[0].initiate(m.now, addr(1));
+    let init = m.nodes[0].poll_transmit().unwrap().payload;
+    m.nodes[1].handle_datagram(m.now, addr(0), &mut init.clone());
+    let resp = m.nodes[1].poll_transmit().unwrap().payload;
+    assert!(init.len() >= resp.len(), "{} < {}", init.len(), resp.len());
+    m.nodes[1].handle_datagram(m.now, addr(0), &mut init.clone());
+    assert!(
+        m.nodes[1].poll_transmit().is_none(),
+        "a replayed Init was answered"
+    );
+    assert_eq!(m.nodes[1].counters.handshake_replayed, 1);
+    m.nodes[0].handle_datagram(m.now, addr(1), &mut resp.clone());
+    m.deliver_all();
+    m.run(Duration::from_millis(50));
+    assert!(m.ping(0, 1));
+}
+
+/// 10,000 Inits a second from spoofed addresses: the responder answers them with cookies
+/// (shorter than the Inits), its pending table stays small, and a real peer that dials in the
+/// middle of the flood links within a few milliseconds.
+#[test]
+fn a_spoofed_init_flood_gets_cookies_and_a_real_peer_links_at_once() {
+    use crate::link::handshake::{Handshake, NetworkKey};
+    use crate::wire::handshake::{COOKIE_LEN, HandshakeRepr, LINK_VERSION};
+    let mut m = Mesh::new(2, |_| NodeConfig::default());
+    m.wire(0, 1);
+    let net = NetworkKey::public();
+    let flooder = Identity::from_seed([99; 32]);
+    let inits: Vec<Vec<u8>> = (0..10_000u32)
+        .map(|k| {
+            let mut seed = [0u8; 32];
+            seed[..4].copy_from_slice(&k.to_be_bytes());
+            let (_, msg1) = Handshake::initiate(&flooder, &net, seed).unwrap();
+            let mut d = Vec::new();
+            HandshakeRepr::Init {
+                version: LINK_VERSION,
+                sender_index: k + 1,
+                cookie: [0; COOKIE_LEN],
+                noise: &msg1,
+            }
+            .emit(&mut d);
+            net.seal_handshake(&mut d);
+            d
+        })
+        .collect();
+    let spoofed = |k: usize| {
+        Remote::Udp(SocketAddr::new(
+            Ipv6Addr::new(0x2001, 0xdb8, 0xbad, 0, 0, 0, (k >> 16) as u16, k as u16).into(),
+            9,
+        ))
+    };
+    let mut linked_after = None;
+    for ms in 0..1000usize {
+        for (k, init) in inits.iter().enumerate().skip(ms * 10).take(10) {
+            m.nodes[1].handle_datagram(m.now, spoofed(k), &mut init.clone());
+        }
+        if ms == 500 {
+            m.nodes[0].add_peer(m.now, addr(1));
+        }
+        m.run(Duration::from_millis(1));
+        if ms >= 500
+            && linked_after.is_none()
+            && m.nodes[0].links().iter().any(|l| l.state == LinkState::Up)
+        {
+            linked_after = Some(ms - 500);
+        }
+        let pending = m.nodes[1]
+            .links()
+            .iter()
+            .filter(|l| l.state == LinkState::Handshaking)
+            .count();
+        assert!(
+            pending <= guard::LOAD_PENDING,
+            "{pending} pending at {ms} ms"
+        );
+    }
+    let c = &m.nodes[1].counters;
+    assert!(c.handshake_cookies_sent >= 9_000, "{c:?}");
+    // The first dial waits for the next maintenance tick (100 ms), then one round trip more.
+    let after = linked_after.expect("the real peer never linked");
+    println!(
+        "linked {after} ms after dialling; {} cookies sent",
+        c.handshake_cookies_sent
+    );
+    assert!(after <= 110, "linked {after} ms after dialling");
+    assert!(m.ping(0, 1));
 }

@@ -1,10 +1,15 @@
 //! Link handshake datagrams: the three Noise XXpsk3 messages, with session indices.
 //!
 //! ```text
-//! Init  : 0x01 | version u8 | sender_index u32 | noise message 1
+//! Init  : 0x01 | version u8 | sender_index u32 | cookie (16) | noise message 1 (padded)
 //! Resp  : 0x02 | sender_index u32 | receiver_index u32 | noise message 2
 //! Final : 0x03 | receiver_index u32 | noise message 3
+//! Cookie: 0x07 | receiver_index u32 | cookie (16)
 //! ```
+//! An Init is at least [`INIT_MIN_LEN`] bytes, so answering it never sends more than was
+//! received (no amplification for a spoofed source). Its cookie is zero unless a responder
+//! under load sent a Cookie: then the initiator sends its Init again carrying it, which proves
+//! it receives at its source address (see `node/links.rs`).
 //! On the wire each of them is followed by a 16-byte MAC keyed by the network key
 //! ([`crate::link::handshake::NetworkKey::seal_handshake`]); these types parse and emit the
 //! datagram without it.
@@ -22,8 +27,14 @@ pub const TYPE_FINAL: u8 = 0x03;
 /// Type byte of a NAT primer: one byte sent with a short TTL before a direct dial, to open
 /// our own NAT's mapping without reaching (and poisoning) the far side's NAT.
 pub const TYPE_PRIMER: u8 = 0x05;
+/// Type byte of a cookie reply.
+pub const TYPE_COOKIE: u8 = 0x07;
 /// The link protocol version this code speaks.
-pub const LINK_VERSION: u8 = 2;
+pub const LINK_VERSION: u8 = 3;
+/// Length of a cookie.
+pub const COOKIE_LEN: usize = 16;
+/// Shortest Init (without its MAC): longer than a Resp with its MAC (153 bytes).
+pub const INIT_MIN_LEN: usize = 144;
 /// Largest Noise message we accept in a handshake datagram.
 pub const MAX_NOISE_LEN: usize = 512;
 
@@ -36,6 +47,8 @@ pub enum HandshakeRepr<'a> {
         version: u8,
         /// Initiator's session index.
         sender_index: u32,
+        /// The responder's cookie for our address, or zeros.
+        cookie: [u8; COOKIE_LEN],
         /// Noise message 1.
         noise: &'a [u8],
     },
@@ -55,6 +68,13 @@ pub enum HandshakeRepr<'a> {
         /// Noise message 3.
         noise: &'a [u8],
     },
+    /// "Busy: send your Init again with this cookie" (responder → initiator).
+    Cookie {
+        /// The initiator's index, echoed.
+        receiver_index: u32,
+        /// What the initiator puts in its next Init.
+        cookie: [u8; COOKIE_LEN],
+    },
 }
 
 impl<'a> HandshakeRepr<'a> {
@@ -67,11 +87,23 @@ impl<'a> HandshakeRepr<'a> {
                 if version != LINK_VERSION {
                     return Err(WireError::Version(version));
                 }
+                if buf.len() < INIT_MIN_LEN {
+                    return Err(WireError::Malformed("init shorter than its answer"));
+                }
                 HandshakeRepr::Init {
                     version,
                     sender_index: r.u32()?,
+                    cookie: r.array()?,
                     noise: r.rest(),
                 }
+            }
+            TYPE_COOKIE => {
+                let c = HandshakeRepr::Cookie {
+                    receiver_index: r.u32()?,
+                    cookie: r.array()?,
+                };
+                r.finish()?;
+                return Ok(c);
             }
             TYPE_RESP => HandshakeRepr::Resp {
                 sender_index: r.u32()?,
@@ -97,6 +129,7 @@ impl<'a> HandshakeRepr<'a> {
             HandshakeRepr::Init { noise, .. }
             | HandshakeRepr::Resp { noise, .. }
             | HandshakeRepr::Final { noise, .. } => noise,
+            HandshakeRepr::Cookie { .. } => &[],
         }
     }
 
@@ -106,12 +139,22 @@ impl<'a> HandshakeRepr<'a> {
             HandshakeRepr::Init {
                 version,
                 sender_index,
+                cookie,
                 noise,
             } => {
                 out.push(TYPE_INIT);
                 out.push(version);
                 out.extend_from_slice(&sender_index.to_be_bytes());
+                out.extend_from_slice(&cookie);
                 out.extend_from_slice(noise);
+            }
+            HandshakeRepr::Cookie {
+                receiver_index,
+                cookie,
+            } => {
+                out.push(TYPE_COOKIE);
+                out.extend_from_slice(&receiver_index.to_be_bytes());
+                out.extend_from_slice(&cookie);
             }
             HandshakeRepr::Resp {
                 sender_index,
@@ -142,20 +185,40 @@ mod tests {
     #[test]
     fn init_bytes() {
         let mut out = Vec::new();
+        let noise = [0xaa; 122];
         HandshakeRepr::Init {
-            version: 2,
+            version: LINK_VERSION,
             sender_index: 0x0102_0304,
-            noise: &[0xaa; 3],
+            cookie: [7; COOKIE_LEN],
+            noise: &noise,
         }
         .emit(&mut out);
-        assert_eq!(out, [1, 2, 1, 2, 3, 4, 0xaa, 0xaa, 0xaa]);
+        assert_eq!(out[..6], [1, LINK_VERSION, 1, 2, 3, 4]);
+        assert_eq!(out[6..22], [7; 16]);
         assert!(matches!(
             HandshakeRepr::parse(&out),
             Ok(HandshakeRepr::Init {
                 sender_index: 0x0102_0304,
+                cookie: [7, ..],
                 ..
             })
         ));
+        // One byte short of the minimum: refused, so nobody answers a small Init.
+        assert!(HandshakeRepr::parse(&out[..INIT_MIN_LEN - 1]).is_err());
+    }
+
+    #[test]
+    fn cookie_bytes() {
+        let mut out = Vec::new();
+        let c = HandshakeRepr::Cookie {
+            receiver_index: 9,
+            cookie: [3; COOKIE_LEN],
+        };
+        c.emit(&mut out);
+        assert_eq!(out.len(), 21);
+        assert_eq!(HandshakeRepr::parse(&out), Ok(c));
+        out.push(0);
+        assert!(HandshakeRepr::parse(&out).is_err());
     }
 
     #[test]
