@@ -227,6 +227,7 @@ pub async fn run(shared: Arc<Shared>) {
                      with `sudo systemctl start hyphad` or `sudo hyphad`"
                 ),
             ),
+            ClientError::Timeout(_) => (ServiceState::Error, err.to_string()),
             ClientError::Api(_) | ClientError::Protocol(_) => (
                 ServiceState::Error,
                 format!("hyphad answered unexpectedly: {err}"),

@@ -86,6 +86,8 @@ struct Io {
     events: broadcast::Sender<api::Event>,
     /// Trace probe answers taken from the node: (from, probe id, reached).
     probe_replies: Vec<(NodeId, u64, bool)>,
+    /// TCP connections: told when a stranger's link comes up.
+    hub: Hub,
 }
 
 impl Io {
@@ -138,6 +140,9 @@ impl Io {
                     node: n, remote, ..
                 } => {
                     tracing::info!("link up: {} via {remote}", short(&n));
+                    if let hypha_proto::node::Remote::Stream(id) = remote {
+                        self.hub.link_up(id);
+                    }
                     self.events.send(api::Event::PeerUp {
                         node_id: n.to_hex(),
                         remote: remote.to_string(),
@@ -492,6 +497,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
             writers: HashMap::new(),
             events: events_tx,
             probe_replies: Vec::new(),
+            hub: hub.clone(),
         },
         hub,
         start,
@@ -688,6 +694,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                 if let Some(path) = &cfg.status_file {
                     let mut snap = status::snapshot(&svc.node, svc.mcast.as_ref().map(|(_, d)| &d.counters), svc.tun_name.as_deref());
                     snap["udp"] = serde_json::json!(svc.io.udp.stats);
+                    snap["tcp"] = serde_json::json!(svc.hub.stats.named().into_iter().collect::<std::collections::BTreeMap<_, _>>());
                     if let Err(e) = status::write(path, &snap) {
                         tracing::warn!("status file {}: {e}", path.display());
                     }

@@ -31,13 +31,25 @@ pub enum ClientError {
     /// The service answered out of turn.
     #[error("unexpected answer from hyphad: {0}")]
     Protocol(String),
+    /// The service did not answer in time.
+    #[error(
+        "hyphad did not answer on {0} in time: it may be overloaded or stuck (see `journalctl -u hyphad`)"
+    )]
+    Timeout(PathBuf),
 }
+
+/// How long connecting and the version handshake may take.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a request may take (plus its own wait, for `recv`).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 
 /// A connection to `hyphad`.
 pub struct Client {
+    /// Where the service listens (for error messages).
+    path: PathBuf,
     rd: ReadHalf<Box<dyn Stream>>,
     wr: WriteHalf<Box<dyn Stream>>,
     next_id: u64,
@@ -65,8 +77,14 @@ async fn open(path: &Path) -> Result<Box<dyn Stream>, ClientError> {
 }
 
 impl Client {
-    /// Connects and performs the version handshake.
+    /// Connects and performs the version handshake (at most [`CONNECT_TIMEOUT`]).
     pub async fn connect(path: &Path, client: &str) -> Result<Client, ClientError> {
+        tokio::time::timeout(CONNECT_TIMEOUT, Self::connect_now(path, client))
+            .await
+            .map_err(|_| ClientError::Timeout(path.to_path_buf()))?
+    }
+
+    async fn connect_now(path: &Path, client: &str) -> Result<Client, ClientError> {
         let stream = open(path).await?;
         let (mut rd, mut wr) = tokio::io::split(stream);
         frame::write(
@@ -83,6 +101,7 @@ impl Client {
             other => return Err(ClientError::Protocol(format!("{other:?}"))),
         };
         Ok(Client {
+            path: path.to_path_buf(),
             rd,
             wr,
             next_id: 1,
@@ -97,8 +116,20 @@ impl Client {
     }
 
     /// Sends a request and waits for its answer (events arriving meanwhile are kept for
-    /// [`Client::next_event`]).
+    /// [`Client::next_event`]), at most [`REQUEST_TIMEOUT`] plus the request's own wait. After
+    /// a timeout the connection is out of step: connect again.
     pub async fn request(&mut self, request: Request) -> Result<Response, ClientError> {
+        let wait = match &request {
+            Request::Recv { wait_ms, .. } => std::time::Duration::from_millis(*wait_ms),
+            _ => std::time::Duration::ZERO,
+        };
+        let path = self.path.clone();
+        tokio::time::timeout(REQUEST_TIMEOUT + wait, self.request_now(request))
+            .await
+            .map_err(|_| ClientError::Timeout(path))?
+    }
+
+    async fn request_now(&mut self, request: Request) -> Result<Response, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
         frame::write(&mut self.wr, &ClientMsg::Request { id, request }).await?;

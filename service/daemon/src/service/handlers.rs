@@ -153,6 +153,7 @@ impl Service {
                     None => Vec::new(),
                 };
                 extra.extend(self.io.udp.stats.named());
+                extra.extend(self.hub.stats.named());
                 Ok(Response::Metrics(status::metrics(&self.node, disc, &extra)))
             }
             Request::Send(s) => self.api_send(s),
