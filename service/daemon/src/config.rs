@@ -216,6 +216,10 @@ pub struct Endpoint {
 impl Endpoint {
     /// Parses `udp://h:p`, `tcp://h:p`, `[v6]:p`, `h:p` (UDP).
     pub fn parse(s: &str) -> Result<Self> {
+        // Newlines and NULs would end up in the log and in peers.json.
+        if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            bail!("peer {s:?} contains whitespace or control characters");
+        }
         let (transport, rest) = match s.split_once("://") {
             Some(("udp", r)) => (Transport::Udp, r),
             Some(("tcp", r)) => (Transport::Tcp, r),
@@ -282,6 +286,10 @@ mod tests {
         let c = Config::parse(DEFAULT_CONFIG).unwrap();
         assert!(c.tun && c.multicast);
         assert!(Config::parse("mtu = 500").is_err());
+        assert!(Endpoint::parse("udp://a\nb:1").is_err());
+        assert!(Endpoint::parse("udp://a\0:1").is_err());
+        assert!(Endpoint::parse("udp://a b:1").is_err());
+        assert!(Endpoint::parse("udp://ab:1").is_ok());
         assert!(Config::parse("bogus = 1").is_err());
         assert!(Config::parse("network = \"x\"").is_err());
         assert!(Config::parse("allow = [\"zz\"]").is_err());

@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 
 /// The persisted list.
 pub struct PeerStore {
-    path: PathBuf,
+    /// The file (`peers.json`).
+    pub path: PathBuf,
     /// URIs, in the order added.
     pub uris: Vec<String>,
 }

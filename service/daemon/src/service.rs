@@ -334,6 +334,34 @@ impl Service {
     }
 }
 
+/// A missing key file beside the state of an existing identity (peers, settings, messages)
+/// means the key was lost or misplaced: starting would silently make a new identity, re-send
+/// queued messages under it and give up the old address and name. Refuse, and say what to do.
+fn refuse_lost_identity(key_path: &std::path::Path) -> Result<()> {
+    if key_path.exists() {
+        return Ok(());
+    }
+    let Some(dir) = key_path.parent() else {
+        return Ok(());
+    };
+    let state: Vec<String> = ["peers.json", "settings.json", "bus.redb"]
+        .iter()
+        .filter(|f| dir.join(f).exists())
+        .map(|f| f.to_string())
+        .collect();
+    if state.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the identity key {} is missing, but {} holds the state of an existing node ({}): \
+         restore the key file from a backup to keep this node's address, or move those files \
+         away to start as a new node",
+        key_path.display(),
+        dir.display(),
+        state.join(", ")
+    )
+}
+
 /// Runs the service until SIGINT/SIGTERM.
 pub async fn run(cfg: Config) -> Result<()> {
     run_until(cfg, shutdown_signal()).await
@@ -343,6 +371,7 @@ pub async fn run(cfg: Config) -> Result<()> {
 /// or a signal).
 pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
     let key_path = cfg.key_file.clone().unwrap_or_else(paths::key_file);
+    refuse_lost_identity(&key_path)?;
     let (identity, created) = keyfile::load_or_create(&key_path)?;
     if created {
         tracing::info!("created a new identity key in {}", key_path.display());
@@ -548,14 +577,16 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
             tracing::warn!("reloading a queued message: {e}");
         }
     }
-    let initial: Vec<String> = cfg
-        .peers
-        .iter()
-        .chain(svc.store.uris.iter())
-        .cloned()
-        .collect();
-    for p in initial {
-        svc.add_peer(&p)?;
+    for p in &cfg.peers {
+        svc.add_peer(p)
+            .with_context(|| format!("configured peer {p:?}"))?;
+    }
+    // A bad entry in peers.json (edited by hand, or written by an older version) is skipped,
+    // not a reason to stay down.
+    for p in svc.store.uris.clone() {
+        if let Err(e) = svc.add_peer(&p) {
+            tracing::warn!("{}: skipping peer {p:?}: {e:#}", svc.store.path.display());
+        }
     }
 
     let mut hello_tick = interval(Duration::from_secs(1));

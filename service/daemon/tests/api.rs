@@ -77,11 +77,23 @@ fn status_peers_events_and_persistence() {
             .await;
         assert!(matches!(err, Err(ClientError::Api(e)) if e.code == ErrorCode::BadRequest));
     });
-    // The added peer survives a restart.
+    // The added peer survives a restart, and bad entries written into peers.json by hand are
+    // skipped with a warning naming the file and the entry instead of keeping the node down.
+    let peers_json = lab.path("a").join("peers.json");
+    let mut stored: Vec<String> =
+        serde_json::from_slice(&std::fs::read(&peers_json).unwrap()).unwrap();
+    stored.push("udp://bad host:1".into());
+    stored.push("gopher://x:1".into());
+    std::fs::write(&peers_json, serde_json::to_vec(&stored).unwrap()).unwrap();
     lab.restart(da, "a", &args);
     lab.wait(Duration::from_secs(10), "link back after restart", || {
         lab.d(da).linked().contains(&b_id)
     });
+    let log = lab.d(da).log();
+    assert!(
+        log.contains("peers.json: skipping peer \"gopher://x:1\""),
+        "{log}"
+    );
     rt().block_on(async {
         let mut c = client(&lab, da).await;
         assert_eq!(
@@ -95,6 +107,25 @@ fn status_peers_events_and_persistence() {
         };
         assert!(p.configured.is_empty());
     });
+
+    // A lost key beside an existing node's state: the daemon refuses to start as someone new.
+    lab.stop(da);
+    std::fs::remove_file(lab.path("a").join("key")).unwrap();
+    let again = lab.start(&a, "a", &args);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while lab.d_mut(again).alive() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a started without its key"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = lab.d(again).log();
+    assert!(
+        log.contains("is missing") && log.contains("peers.json"),
+        "{log}"
+    );
+    assert!(!lab.path("a").join("key").exists(), "no new key was made");
 }
 
 async fn raw_exchange(path: &std::path::Path, bytes: &[u8]) -> serde_json::Value {

@@ -64,6 +64,13 @@ pub(super) async fn start(
         match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => {
                 tracing::info!("SOCKS5 proxy on {addr}");
+                if !addr.ip().is_loopback() {
+                    // It has no authentication: anyone who reaches it reaches the mesh as us.
+                    tracing::warn!(
+                        "the SOCKS5 proxy on {addr} is not on loopback: every host that can reach \
+                         it can use the mesh in this node's name (it has no authentication)"
+                    );
+                }
                 tokio::spawn(socks::serve(l, reach.clone(), socks.clone()));
             }
             Err(e) => tracing::error!(
