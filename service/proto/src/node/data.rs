@@ -13,6 +13,8 @@ use crate::wire::transport::HEADER_LEN;
 
 /// Smallest IPv6 packet (the fixed header).
 const IPV6_HEADER: usize = 40;
+/// What the sharing limit charges a transit packet at least, in bytes.
+pub const MIN_TRANSIT_COST: usize = 64;
 /// Probe answers a node sends per second, at most.
 const MAX_PROBE_ANSWERS_PER_SECOND: u32 = 20;
 
@@ -243,10 +245,12 @@ impl Node {
         buf.extend_from_slice(&[0; HEADER_LEN]);
         buf.extend_from_slice(routed);
         // Transit goes through the sharing scheduler; our own traffic never does. It counts
-        // the carried bytes: the routed packet less its header, payload kind and tag.
+        // the carried bytes: the routed packet less its header, payload kind and tag, and at
+        // least MIN_TRANSIT_COST, so that no packet (a probe, a hello) passes for free.
         let cost = routed
             .len()
-            .saturating_sub(crate::wire::routed::HEADER_LEN + 1 + 16) as u32;
+            .saturating_sub(crate::wire::routed::HEADER_LEN + 1 + 16)
+            .max(MIN_TRANSIT_COST) as u32;
         if !self.sched.enqueue(now, from, next, buf, cost) {
             self.counters.dropped_share += 1;
         }

@@ -730,3 +730,25 @@ fn a_spoofed_init_flood_gets_cookies_and_a_real_peer_links_at_once() {
     assert!(after <= 110, "linked {after} ms after dialling");
     assert!(m.ping(0, 1));
 }
+
+/// Small transit packets are charged too: a flood of 60-byte probes through a relay sharing
+/// 6,400 bytes a second gets about 100 of them a second through, not all of them.
+#[test]
+fn small_transit_packets_are_not_free() {
+    let mut m = Mesh::new(3, |i| NodeConfig {
+        transit_rate: (i == 1).then_some(6_400),
+        ..NodeConfig::default()
+    });
+    m.link_chain();
+    let c = m.nodes[2].node_id();
+    let before = m.nodes[1].counters.forwarded_packets;
+    for _ in 0..2000 {
+        m.nodes[0].send_probe(&c, 64);
+    }
+    m.deliver_all();
+    m.run(Duration::from_secs(1));
+    let forwarded = m.nodes[1].counters.forwarded_packets - before;
+    // 100 a second at 64 bytes each, plus what the bucket held (at 11 bytes each, the old
+    // charge, it would be over 580).
+    assert!(forwarded <= 400, "{forwarded} probes forwarded in a second");
+}
