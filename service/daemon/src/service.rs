@@ -308,6 +308,16 @@ impl Service {
         let Some((m, d)) = self.mcast.as_mut() else {
             return;
         };
+        // Hellos never leave the link: a datagram from anything but a link-local address was
+        // routed here on purpose.
+        let link_local = match from {
+            SocketAddr::V6(v6) => (v6.ip().segments()[0] & 0xffc0) == 0xfe80,
+            SocketAddr::V4(_) => false,
+        };
+        if !link_local {
+            d.counters.off_link += 1;
+            return;
+        }
         let links = self.node.links();
         let actions = d.handle(self.node.identity(), &dbuf[..n], wall_micros(), |id| {
             links.iter().any(|l| l.node == Some(*id))

@@ -115,6 +115,8 @@ pub fn counter_groups(
                 ("otherNetwork", d.other_network),
                 ("malformed", d.malformed),
                 ("own", d.own),
+                ("offLink", d.off_link),
+                ("dialsLimited", d.dials_limited),
             ],
         ));
     }

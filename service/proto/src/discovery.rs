@@ -7,6 +7,12 @@
 //! link handshake — so exactly one side dials and the other learns of it within one round trip.
 //! Sequence numbers are the sender's wall-clock microseconds, so they keep growing across
 //! restarts.
+//!
+//! Strangers on the LAN are kept cheap: the replay check (a table lookup) runs before the
+//! signature check, and hellos make us dial at most [`DIALS_PER_SECOND`] new nodes a second
+//! (burst [`DIAL_BURST`]), so a flood of hellos from throwaway identities cannot turn the node
+//! into a handshake cannon aimed at ports of the attacker's choosing. (The daemon also drops
+//! discovery datagrams whose source is not link-local: hellos never leave the link.)
 
 use rustc_hash::FxHashMap;
 
@@ -44,7 +50,16 @@ pub struct DiscoveryCounters {
     pub malformed: u64,
     /// Our own hellos looped back.
     pub own: u64,
+    /// Dropped by the daemon: the source was not a link-local address.
+    pub off_link: u64,
+    /// Dials not made: more new nodes than [`DIALS_PER_SECOND`] asked for one.
+    pub dials_limited: u64,
 }
+
+/// New nodes dialled per second because of their hellos, at most.
+pub const DIALS_PER_SECOND: f64 = 4.0;
+/// How many such dials may come at once.
+pub const DIAL_BURST: f64 = 8.0;
 
 /// Discovery state of one node.
 pub struct Discovery {
@@ -52,6 +67,9 @@ pub struct Discovery {
     tag: [u8; 8],
     next_seq: u64,
     last_seen: FxHashMap<NodeId, u64>,
+    /// Dial budget (token bucket) and when it was last topped up (µs).
+    dial_tokens: f64,
+    dial_at_us: u64,
     /// Counters.
     pub counters: DiscoveryCounters,
 }
@@ -68,6 +86,8 @@ impl Discovery {
             tag,
             next_seq: clock_us.max(1),
             last_seen: FxHashMap::default(),
+            dial_tokens: DIAL_BURST,
+            dial_at_us: clock_us,
             counters: DiscoveryCounters::default(),
         }
     }
@@ -106,12 +126,13 @@ impl Discovery {
             self.counters.other_network += 1;
             return Vec::new();
         }
-        if !d.verify() {
-            self.counters.bad_signature += 1;
-            return Vec::new();
-        }
+        // The cheap check first: a replay costs a lookup, not a signature verification.
         if self.last_seen.get(&d.node_id).is_some_and(|&s| d.seq <= s) {
             self.counters.replayed += 1;
+            return Vec::new();
+        }
+        if !d.verify() {
+            self.counters.bad_signature += 1;
             return Vec::new();
         }
         if self.last_seen.len() >= MAX_REMEMBERED && !self.last_seen.contains_key(&d.node_id) {
@@ -137,12 +158,27 @@ impl Discovery {
             actions.push(DiscoveryAction::Reply(out));
         }
         if me.node_id() < d.node_id {
-            actions.push(DiscoveryAction::Connect {
-                node: d.node_id,
-                port: d.port,
-            });
+            if self.take_dial(clock_us) {
+                actions.push(DiscoveryAction::Connect {
+                    node: d.node_id,
+                    port: d.port,
+                });
+            } else {
+                self.counters.dials_limited += 1;
+            }
         }
         actions
+    }
+
+    fn take_dial(&mut self, clock_us: u64) -> bool {
+        let dt = clock_us.saturating_sub(self.dial_at_us) as f64 / 1e6;
+        self.dial_at_us = self.dial_at_us.max(clock_us);
+        self.dial_tokens = (self.dial_tokens + dt * DIALS_PER_SECOND).min(DIAL_BURST);
+        if self.dial_tokens < 1.0 {
+            return false;
+        }
+        self.dial_tokens -= 1.0;
+        true
     }
 }
 
@@ -177,6 +213,38 @@ mod tests {
         };
         assert!(db.handle(big, confirm, 40, |_| false).is_empty());
         assert_eq!(db.counters.confirms, 1);
+    }
+
+    /// Hellos from 200 throwaway identities at once make us dial at most the burst, then four
+    /// a second; every hello is still answered.
+    #[test]
+    fn hellos_from_many_strangers_make_us_dial_a_few_a_second() {
+        let me = Identity::from_seed([0; 32]);
+        let mut d = Discovery::new(1, [0; 8], 0);
+        let strangers: Vec<Identity> = (1..=200u8)
+            .map(|i| Identity::from_seed([i; 32]))
+            .filter(|s| s.node_id() > me.node_id())
+            .collect();
+        assert!(strangers.len() > 50);
+        let hellos: Vec<Vec<u8>> = strangers
+            .iter()
+            .map(|s| Discovery::new(9, [0; 8], 5).hello(s, 5))
+            .collect();
+        let dials = |d: &mut Discovery, hs: &[Vec<u8>], at: u64| {
+            hs.iter()
+                .flat_map(|h| d.handle(&me, h, at, |_| false))
+                .filter(|a| matches!(a, DiscoveryAction::Connect { .. }))
+                .count()
+        };
+        let (first, rest) = hellos.split_at(hellos.len() / 2);
+        assert_eq!(dials(&mut d, first, 1_000), DIAL_BURST as usize);
+        assert_eq!(
+            d.counters.dials_limited,
+            first.len() as u64 - DIAL_BURST as u64
+        );
+        assert_eq!(d.counters.hellos, first.len() as u64);
+        // One second later: four more.
+        assert_eq!(dials(&mut d, rest, 1_001_000), DIALS_PER_SECOND as usize);
     }
 
     #[test]
