@@ -26,8 +26,9 @@ dns = "127.0.0.1:5380"
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Where to accept links: `udp://addr:port`, `tcp://addr:port`.
-    #[serde(default)]
+    /// Where to accept links: `udp://addr:port`, `tcp://addr:port` (default UDP and TCP on
+    /// port 9651; `[]` accepts none).
+    #[serde(default = "default_listen")]
     pub listen: Vec<String>,
     /// Peers to keep links to: `udp://host:port`, `tcp://host:port`, `[v6]:port`, `host:port`.
     #[serde(default)]
@@ -87,6 +88,9 @@ pub struct Config {
     pub debug_hostile_routes: Option<hypha_proto::identity::NodeId>,
 }
 
+fn default_listen() -> Vec<String> {
+    vec!["udp://[::]:9651".into(), "tcp://[::]:9651".into()]
+}
 fn default_socks() -> String {
     "127.0.0.1:1080".into()
 }
@@ -285,6 +289,13 @@ mod tests {
     fn default_config_and_validation() {
         let c = Config::parse(DEFAULT_CONFIG).unwrap();
         assert!(c.tun && c.multicast);
+        // A key missing from a file takes the embedded default: an empty file is the default.
+        assert_eq!(
+            Config::parse("").unwrap(),
+            Config::parse(DEFAULT_CONFIG).unwrap()
+        );
+        assert_eq!(Config::parse("peers = []").unwrap().listen.len(), 2);
+        assert!(Config::parse("listen = []").unwrap().listen.is_empty());
         assert!(Config::parse("mtu = 500").is_err());
         assert!(Endpoint::parse("udp://a\nb:1").is_err());
         assert!(Endpoint::parse("udp://a\0:1").is_err());

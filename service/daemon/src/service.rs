@@ -452,7 +452,15 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
     }
     let udp_sock = match udp_sock {
         Some(s) => s,
-        None => udp::bind("[::]:0".parse().expect("literal"))?,
+        None => {
+            let s = udp::bind("[::]:0".parse().expect("literal"))?;
+            tracing::warn!(
+                "no udp listen address (`listen` has none): links only to configured peers, \
+                 from UDP port {}, which changes at every start",
+                s.local_addr().map(|a| a.port()).unwrap_or(0)
+            );
+            s
+        }
     };
     let local = udp_sock.local_addr()?;
 
