@@ -98,6 +98,7 @@ pub fn counter_groups(
             ("acksSent", m.acks_sent),
             ("acksReceived", m.acks_received),
             ("received", m.received),
+            ("storeFailed", m.store_failed),
             ("delivered", m.delivered),
             ("expired", m.expired),
             ("refused", m.refused),

@@ -338,10 +338,18 @@ impl Service {
                     });
                 }
                 BusEvent::Received(m) => {
-                    match self.bus_store.add_incoming(&m, wall_micros() / 1000) {
-                        Ok(_) => received = true,
-                        Err(e) => tracing::error!("bus store: {e:#}"),
+                    if let Err(e) = self.bus_store.add_incoming(&m, wall_micros() / 1000) {
+                        // Never acknowledge what is not stored: the sender sees it failed.
+                        tracing::error!(
+                            "bus store: {e:#}; refusing message {} from {}",
+                            store::id_hex(&m.id),
+                            m.from.to_hex()
+                        );
+                        let now = self.now();
+                        self.node.bus_store_failed(now, m.from, m.id);
+                        continue;
                     }
+                    received = true;
                     let _ = self.io.events.send(api::Event::MessageReceived {
                         id: store::id_hex(&m.id),
                         from: m.from.to_hex(),

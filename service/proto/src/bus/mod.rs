@@ -196,6 +196,8 @@ pub struct BusCounters {
     pub refused: u64,
     /// Chunks or acks that made no sense (inconsistent lengths, unknown message).
     pub rejected: u64,
+    /// Messages received whole that the owner could not store: refused, not acknowledged.
+    pub store_failed: u64,
 }
 
 struct OutState {
@@ -284,6 +286,15 @@ impl Bus {
                 }
             }
         }
+    }
+
+    /// The owner could not store message `id` from `from` (a full disk, say), which the bus
+    /// has just reported as received: it is refused instead of acknowledged, so its sender
+    /// sees it failed rather than delivered. Call before the node sends again.
+    pub fn store_failed(&mut self, now: Timestamp, from: NodeId, id: MsgId) {
+        self.completed.remove(&(from, id));
+        self.acks_due.insert((from, id), (now, FLAG_REFUSED));
+        self.counters.store_failed += 1;
     }
 
     /// Next event.

@@ -172,3 +172,45 @@ fn without_a_route_it_stays_queued_and_limits_hold() {
     empty.id = [2; 16];
     a.send(empty).unwrap();
 }
+
+/// A message its receiver could not store is refused, not acknowledged: the sender sees it
+/// failed, never delivered.
+#[test]
+fn a_message_that_could_not_be_stored_is_refused_not_acknowledged() {
+    let (ia, ib) = ids();
+    let mut a = Bus::new(BusConfig::default());
+    let mut b = Bus::new(BusConfig::default());
+    let m = msg(ib, 3000);
+    a.send(m.clone()).unwrap();
+    // Run until b has the whole message, then report the store failure before b sends on.
+    let mut now = Timestamp::ZERO;
+    let mut got = false;
+    for _ in 0..1000 {
+        now = now + Duration::from_millis(1);
+        for (_, kind, p) in a.poll_transmit(now, |_| true) {
+            deliver(&mut b, now, ia, kind, &p);
+        }
+        if events(&mut b)
+            .iter()
+            .any(|e| matches!(e, BusEvent::Received(_)))
+        {
+            b.store_failed(now, ia, m.id);
+            got = true;
+            break;
+        }
+        for (_, kind, p) in b.poll_transmit(now, |_| true) {
+            deliver(&mut a, now, ib, kind, &p);
+        }
+    }
+    assert!(got);
+    run(&mut a, &mut b, (ia, ib), 2000, 0);
+    let statuses: Vec<_> = events(&mut a)
+        .into_iter()
+        .filter_map(|e| match e {
+            BusEvent::Status { status, .. } => Some(status),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(statuses, vec![MsgStatus::Sent, MsgStatus::Failed]);
+    assert_eq!(b.counters.store_failed, 1);
+}

@@ -526,6 +526,12 @@ impl Node {
         self.pump_bus_events();
     }
 
+    /// The message `id` from `from` just reported received could not be stored: refuse it
+    /// instead of acknowledging it ([`crate::bus::Bus::store_failed`]).
+    pub fn bus_store_failed(&mut self, now: Timestamp, from: NodeId, id: crate::bus::MsgId) {
+        self.bus.store_failed(now, from, id);
+    }
+
     /// Records a message already delivered before a restart (so it is not delivered twice).
     pub fn bus_remember(&mut self, from: NodeId, id: crate::bus::MsgId) {
         self.bus.remember_completed(from, id);
