@@ -187,6 +187,7 @@ impl Shared {
             payload: B64.encode(text.as_bytes()),
             deadline_s: None,
             reply_to: None,
+            id: None,
         });
         let id = match self.call(req).await? {
             Response::Sent { id } => id,

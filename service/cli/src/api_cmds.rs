@@ -251,6 +251,10 @@ pub struct SendArgs {
     /// The message id this one answers.
     #[arg(long)]
     reply_to: Option<String>,
+    /// This message's id (32 hex digits), so that running the same command again after a
+    /// crash sends it once.
+    #[arg(long)]
+    id: Option<String>,
 }
 
 /// `hypha send`.
@@ -272,6 +276,7 @@ pub fn send(a: SendArgs) -> Result<()> {
             payload: B64.encode(payload),
             deadline_s: a.deadline,
             reply_to: a.reply_to,
+            id: a.id,
         }),
     )
 }

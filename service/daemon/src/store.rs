@@ -160,6 +160,16 @@ impl Store {
         Ok(())
     }
 
+    /// One outbox entry.
+    pub fn get_outgoing(&self, id: &MsgId) -> Result<Option<OutRecord>> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(OUTBOX)?;
+        Ok(match t.get(&id[..])? {
+            Some(v) => Some(decode::<OutRecord>(v.value())?.0),
+            None => None,
+        })
+    }
+
     /// Every outbox entry.
     pub fn outgoing(&self) -> Result<Vec<OutRecord>> {
         let r = self.db.begin_read()?;

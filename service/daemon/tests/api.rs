@@ -239,3 +239,41 @@ fn only_root_and_the_hypha_group_may_use_the_api() {
     let answer = hello_as_nobody(&lab, &path, Some(gid));
     assert!(answer.contains("welcome"), "{answer}");
 }
+
+/// A send with a client-chosen id is idempotent: the same request again (a retry after a
+/// crash or a lost answer) queues nothing new; the same id for another message is refused.
+#[test]
+fn sending_with_a_chosen_id_twice_queues_one_message() {
+    use base64::Engine;
+    let mut lab = Lab::new();
+    let a = lab.ns("a");
+    let da = lab.start(&a, "a", &["--no-multicast", "--no-tun"]);
+    let to = hypha_proto::identity::Identity::from_seed([5; 32])
+        .node_id()
+        .to_hex();
+    let id = "00112233445566778899aabbccddeeff".to_string();
+    let req = |payload: &[u8]| {
+        Request::Send(hypha_ipc::api::SendRequest {
+            to: to.clone(),
+            topic: "t".into(),
+            payload: base64::engine::general_purpose::STANDARD.encode(payload),
+            deadline_s: None,
+            reply_to: None,
+            id: Some(id.clone()),
+        })
+    };
+    rt().block_on(async {
+        let mut c = client(&lab, da).await;
+        for _ in 0..2 {
+            let r = c.request(req(b"hello")).await.unwrap();
+            assert_eq!(r, Response::Sent { id: id.clone() });
+        }
+        let Response::Messages(m) = c.request(Request::Messages).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(m.outbox.len(), 1, "{:?}", m.outbox);
+        assert_eq!(m.outbox[0].id, id);
+        let err = c.request(req(b"something else")).await;
+        assert!(matches!(err, Err(ClientError::Api(e)) if e.code == ErrorCode::BadRequest));
+    });
+}

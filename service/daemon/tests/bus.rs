@@ -18,6 +18,7 @@ async fn send(c: &mut Client, to: &str, payload: &[u8], deadline_s: Option<u64>)
             payload: B64.encode(payload),
             deadline_s,
             reply_to: None,
+            id: None,
         }))
         .await
         .unwrap()

@@ -158,6 +158,11 @@ pub struct SendRequest {
     pub deadline_s: Option<u64>,
     /// The message this one answers (32 hex digits).
     pub reply_to: Option<String>,
+    /// A message id of the client's choosing (32 hex digits; none: the service draws one).
+    /// Sending the same id again — a retry after a crash or a lost answer — queues nothing
+    /// new and answers with the same id.
+    #[serde(default)]
+    pub id: Option<String>,
 }
 
 /// Frames the service sends.

@@ -299,8 +299,28 @@ impl Service {
             ),
             None => None,
         };
-        let mut id = [0u8; 16];
-        getrandom::fill(&mut id).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+        let id = match &s.id {
+            Some(h) => {
+                let id = store::parse_id(h)
+                    .ok_or_else(|| bad(format!("message id {h:?} is not 32 hex digits")))?;
+                if let Some(rec) = self.bus_store.get_outgoing(&id).map_err(internal)? {
+                    // A retry: the message is queued (or finished) already.
+                    if rec.to != to.to_hex() || rec.topic != s.topic || rec.size != payload.len() {
+                        return Err(bad(format!(
+                            "message id {h} is already used by another message"
+                        )));
+                    }
+                    return Ok(Response::Sent { id: rec.id });
+                }
+                id
+            }
+            None => {
+                let mut id = [0u8; 16];
+                getrandom::fill(&mut id)
+                    .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+                id
+            }
+        };
         let now_ms = wall_micros() / 1000;
         let msg = Outgoing {
             id,
