@@ -66,6 +66,11 @@ pub fn run(c: Conn, request: Request) -> Result<()> {
                 Response::Done => print_json(&serde_json::json!({ "ok": true })),
                 Response::Sent { id } => print_json(&serde_json::json!({ "id": id })),
                 Response::Messages(m) => print_json(&m),
+                Response::Message(None) => {
+                    // Like the text form: "no message" is exit status 2, not success.
+                    print_json(&serde_json::Value::Null)?;
+                    std::process::exit(2);
+                }
                 Response::Message(m) => print_json(&m),
                 Response::Sharing(s) => print_json(&s),
                 Response::Facts(f) => print_json(&f),

@@ -70,12 +70,10 @@ fn status_peers_events_and_persistence() {
             })
             .await;
         assert!(matches!(err, Err(ClientError::Api(e)) if e.code == ErrorCode::NotFound));
-        let err = c
-            .request(Request::AddPeer {
-                uri: "gopher://x:1".into(),
-            })
-            .await;
-        assert!(matches!(err, Err(ClientError::Api(e)) if e.code == ErrorCode::BadRequest));
+        for uri in ["gopher://x:1", "udp://a\nb:1", "udp://a\0b:1"] {
+            let err = c.request(Request::AddPeer { uri: uri.into() }).await;
+            assert!(matches!(err, Err(ClientError::Api(e)) if e.code == ErrorCode::BadRequest));
+        }
     });
     // The added peer survives a restart, and bad entries written into peers.json by hand are
     // skipped with a warning naming the file and the entry instead of keeping the node down.

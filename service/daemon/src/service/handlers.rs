@@ -115,7 +115,7 @@ impl Service {
             }
             Request::AddPeer { uri } => {
                 Endpoint::parse(&uri)
-                    .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("{uri}: {e:#}")))?;
+                    .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("{uri:?}: {e:#}")))?;
                 self.store
                     .add(&uri)
                     .map_err(|e| ApiError::new(ErrorCode::Internal, format!("{e:#}")))?;
