@@ -85,6 +85,7 @@ pub fn counter_groups(
             ("untrusted", f.untrusted),
             ("rateLimited", f.rate_limited),
             ("malformed", f.malformed),
+            ("duplicates", f.duplicates),
         ],
     ));
     let m = &node.bus().counters;

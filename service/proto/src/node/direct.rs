@@ -25,6 +25,11 @@ const FACT_TTL_S: u16 = 300;
 const REFRESH: Duration = Duration::from_secs(60);
 /// Least time between two direct attempts towards one node.
 const RETRY: Duration = Duration::from_secs(5);
+/// After finding no endpoint for a node, how long until its facts are looked at again (the
+/// lookup scans the fact store, and relayed packets ask for it every time).
+const NO_ENDPOINT_RECHECK: Duration = Duration::from_secs(1);
+/// Facts about its sender a punch may carry that are looked at (each costs a signature check).
+const MAX_PUNCH_FACTS: usize = 8;
 /// Facts per link frame (each is about 160 bytes).
 const PER_FRAME: usize = 8;
 /// Endpoints tried per attempt.
@@ -125,6 +130,8 @@ impl Node {
             self.sign_facts(now);
         }
         self.facts.expire(self.wall_ms(now));
+        self.direct_attempts.retain(|_, until| *until > now);
+        self.direct_unknown.retain(|_, until| *until > now);
         let gossip = self.facts.take_gossip();
         if gossip.is_empty() {
             return;
@@ -241,10 +248,8 @@ impl Node {
     /// Dials `dst`'s known endpoints (rate-limited). Returns true when an attempt was made.
     fn try_direct(&mut self, now: Timestamp, dst: NodeId) -> bool {
         // Runs for relayed packets: the rate limit (one lookup) goes before the link scan.
-        if self
-            .direct_attempts
-            .get(&dst)
-            .is_some_and(|&t| now.saturating_since(t) < RETRY)
+        if self.direct_attempts.get(&dst).is_some_and(|&t| now < t)
+            || self.direct_unknown.get(&dst).is_some_and(|&t| now < t)
         {
             return false;
         }
@@ -253,9 +258,10 @@ impl Node {
         }
         let endpoints = self.facts.endpoints(&dst);
         if endpoints.is_empty() {
+            self.direct_unknown.insert(dst, now + NO_ENDPOINT_RECHECK);
             return false;
         }
-        self.direct_attempts.insert(dst, now);
+        self.direct_attempts.insert(dst, now + RETRY);
         self.counters.direct_attempts += 1;
         // Linux-style NATs map a flow to a new port when an unsolicited packet from the far
         // side arrived first; so first open our own mapping with a primer that dies on the way,
@@ -296,9 +302,16 @@ impl Node {
             return;
         };
         let wall = self.wall_ms(now);
-        for f in list.into_iter().filter(|f| f.subject == from) {
+        // Only facts about the sender count, and only a few: each costs a signature check.
+        for f in list
+            .into_iter()
+            .filter(|f| f.subject == from)
+            .take(MAX_PUNCH_FACTS)
+        {
             self.accept_fact(f, wall, None);
         }
+        // Its endpoints may be new: dial back now, together with its own dial.
+        self.direct_unknown.remove(&from);
         self.try_direct(now, from);
     }
 }

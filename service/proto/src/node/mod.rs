@@ -275,7 +275,11 @@ pub struct Node {
     /// The name this node claims and since when (ms since the Unix epoch).
     own_name: Option<(String, u64)>,
     next_fact_refresh: Timestamp,
+    /// Per destination: no direct attempt until then. Pruned on the maintenance tick.
     direct_attempts: FxHashMap<NodeId, Timestamp>,
+    /// Per destination whose facts gave no endpoint: not looked at again until then (a punch
+    /// from it clears the entry). Pruned on the maintenance tick.
+    direct_unknown: FxHashMap<NodeId, Timestamp>,
     fact_rate: FxHashMap<LinkId, (Timestamp, u32)>,
     /// Probe answers sent in the current second (answers are rate-limited).
     probe_window: (Timestamp, u32),
@@ -321,6 +325,7 @@ impl Node {
             own_name: None,
             next_fact_refresh: now,
             direct_attempts: FxHashMap::default(),
+            direct_unknown: FxHashMap::default(),
             fact_rate: FxHashMap::default(),
             probe_window: (now, 0),
             probe_ids: 0,
