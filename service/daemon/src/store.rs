@@ -91,10 +91,49 @@ pub fn parse_id(s: &str) -> Option<MsgId> {
     Some(id)
 }
 
+/// Limits on what others can put in our inbox; a message over them is refused (its sender
+/// sees `failed`).
+#[derive(Debug, Clone, Copy)]
+pub struct Quotas {
+    /// Unread messages from one sender.
+    pub per_sender_messages: usize,
+    /// Unread bytes from one sender.
+    pub per_sender_bytes: usize,
+    /// Unread bytes in all.
+    pub total_bytes: usize,
+    /// Read messages are deleted this long after they arrived (ms).
+    pub keep_read_ms: u64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            per_sender_messages: 1000,
+            per_sender_bytes: 64 << 20,
+            total_bytes: 512 << 20,
+            keep_read_ms: 7 * 24 * 3600 * 1000,
+        }
+    }
+}
+
+/// An incoming message over a [`Quotas`] limit.
+#[derive(Debug)]
+pub struct QuotaExceeded(pub String);
+
+impl std::fmt::Display for QuotaExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "inbox quota: {}", self.0)
+    }
+}
+
+impl std::error::Error for QuotaExceeded {}
+
 /// The database.
 pub struct Store {
     db: Database,
     next_seq: u64,
+    /// Inbox limits.
+    pub quotas: Quotas,
 }
 
 impl Store {
@@ -116,7 +155,11 @@ impl Store {
             last.map_or(1, |s| s + 1)
         };
         w.commit()?;
-        Ok(Store { db, next_seq })
+        Ok(Store {
+            db,
+            next_seq,
+            quotas: Quotas::default(),
+        })
     }
 
     /// Adds a message to the outbox.
@@ -207,8 +250,51 @@ impl Store {
         Ok(v)
     }
 
-    /// Adds a received message to the inbox.
+    /// Adds a received message to the inbox, unless it is over a quota ([`QuotaExceeded`]);
+    /// read messages past their keeping time are deleted on the way.
     pub fn add_incoming(&mut self, m: &Incoming, received_ms: u64) -> Result<InRecord> {
+        let q = self.quotas;
+        let from_hex = m.from.to_hex();
+        let w = self.db.begin_write()?;
+        {
+            let mut t = w.open_table(INBOX)?;
+            let (mut n_from, mut bytes_from, mut bytes_all) = (0usize, 0usize, 0usize);
+            let mut old = Vec::new();
+            for e in t.iter()? {
+                let (k, val) = e?;
+                let (rec, _): (InRecord, &[u8]) = decode(val.value())?;
+                if rec.read {
+                    if received_ms.saturating_sub(rec.received_ms) > q.keep_read_ms {
+                        old.push(k.value());
+                    }
+                    continue;
+                }
+                bytes_all += rec.size;
+                if rec.from == from_hex {
+                    n_from += 1;
+                    bytes_from += rec.size;
+                }
+            }
+            for k in old {
+                t.remove(k)?;
+            }
+            let len = m.payload.len();
+            let over = if n_from + 1 > q.per_sender_messages {
+                Some(format!("{n_from} unread messages from {from_hex} already"))
+            } else if bytes_from + len > q.per_sender_bytes {
+                Some(format!("{bytes_from} unread bytes from {from_hex} already"))
+            } else if bytes_all + len > q.total_bytes {
+                Some(format!("{bytes_all} unread bytes already"))
+            } else {
+                None
+            };
+            if let Some(why) = over {
+                drop(t);
+                w.commit()?;
+                return Err(QuotaExceeded(why).into());
+            }
+        }
+        w.commit()?;
         let rec = InRecord {
             seq: self.next_seq,
             id: id_hex(&m.id),
@@ -285,6 +371,57 @@ impl Store {
 mod tests {
     use super::*;
     use hypha_proto::identity::Identity;
+
+    /// Others cannot fill our disk: unread messages per sender and in all are capped, the
+    /// refusal says which limit, another sender still gets in, and read messages past their
+    /// keeping time are deleted.
+    #[test]
+    fn inbox_quotas_refuse_and_read_messages_expire() {
+        let dir = std::env::temp_dir().join(format!("hypha-quota-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut s = Store::open(&dir.join("bus.redb")).unwrap();
+        s.quotas = Quotas {
+            per_sender_messages: 3,
+            per_sender_bytes: 1000,
+            total_bytes: 1500,
+            keep_read_ms: 100,
+        };
+        let (a, b) = (
+            Identity::from_seed([1; 32]).node_id(),
+            Identity::from_seed([2; 32]).node_id(),
+        );
+        let msg = |from, i: u8, len: usize| Incoming {
+            id: [i; 16],
+            from,
+            topic: "t".into(),
+            reply_to: None,
+            payload: vec![0; len],
+        };
+        for i in 0..3 {
+            s.add_incoming(&msg(a, i, 10), 0).unwrap();
+        }
+        let e = s.add_incoming(&msg(a, 3, 10), 0).unwrap_err();
+        assert!(e.downcast_ref::<QuotaExceeded>().is_some(), "{e:#}");
+        assert!(format!("{e:#}").contains("3 unread messages"), "{e:#}");
+        let e = s.add_incoming(&msg(b, 4, 1001), 0).unwrap_err();
+        assert!(format!("{e:#}").contains("unread bytes from"), "{e:#}");
+        s.add_incoming(&msg(b, 5, 900), 0).unwrap();
+        let c = Identity::from_seed([3; 32]).node_id();
+        let e = s.add_incoming(&msg(c, 6, 600), 0).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("930 unread bytes already"),
+            "{e:#}"
+        );
+        // Reading frees the quota; read messages go once past their keeping time.
+        while s.take_unread(None).unwrap().is_some() {}
+        s.add_incoming(&msg(a, 7, 10), 50).unwrap();
+        assert_eq!(s.incoming().unwrap().len(), 5);
+        s.add_incoming(&msg(a, 8, 10), 500).unwrap();
+        let left: Vec<String> = s.incoming().unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(left, vec![id_hex(&[7; 16]), id_hex(&[8; 16])]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn outbox_and_inbox_survive_reopening() {

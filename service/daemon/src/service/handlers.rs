@@ -360,11 +360,12 @@ impl Service {
                 BusEvent::Received(m) => {
                     if let Err(e) = self.bus_store.add_incoming(&m, wall_micros() / 1000) {
                         // Never acknowledge what is not stored: the sender sees it failed.
-                        tracing::error!(
-                            "bus store: {e:#}; refusing message {} from {}",
-                            store::id_hex(&m.id),
-                            m.from.to_hex()
-                        );
+                        let (id, from) = (store::id_hex(&m.id), m.from.to_hex());
+                        if e.downcast_ref::<store::QuotaExceeded>().is_some() {
+                            tracing::warn!("refusing message {id} from {from}: {e}");
+                        } else {
+                            tracing::error!("bus store: {e:#}; refusing message {id} from {from}");
+                        }
                         let now = self.now();
                         self.node.bus_store_failed(now, m.from, m.id);
                         continue;
