@@ -52,6 +52,47 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     Ok(())
 }
 
+/// `hypha recv`: takes the oldest unread message, prints it, and only then marks it read, so
+/// a message is never lost to a crash or a broken pipe between the two (exit 2: none came).
+pub fn recv(c: Conn, wait_ms: u64, topic: Option<String>) -> Result<()> {
+    runtime()?.block_on(async {
+        let mut client = connect(&c).await?;
+        let resp = client
+            .request(Request::Recv {
+                wait_ms,
+                topic,
+                keep: true,
+            })
+            .await?;
+        let m = match resp {
+            Response::Message(Some(m)) => m,
+            Response::Message(None) => {
+                if c.json {
+                    print_json(&serde_json::Value::Null)?;
+                } else {
+                    eprintln!("no message");
+                }
+                std::process::exit(2);
+            }
+            other => bail!("unexpected answer from hyphad: {other:?}"),
+        };
+        let mut out = std::io::stdout().lock();
+        if c.json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&m)?)?;
+        } else {
+            out.write_all(&B64.decode(m.payload.as_bytes()).context("payload")?)?;
+        }
+        out.flush()?;
+        drop(out);
+        client
+            .request(Request::MarkRead {
+                id: m.info.id.clone(),
+            })
+            .await?;
+        Ok(())
+    })
+}
+
 /// One request, printed.
 pub fn run(c: Conn, request: Request) -> Result<()> {
     runtime()?.block_on(async {

@@ -146,13 +146,7 @@ fn main() {
         Cmd::Metrics(c) => api_cmds::run(c, Request::Metrics),
         Cmd::Events { conn, count, stats } => api_cmds::events(conn, count, stats),
         Cmd::Send(a) => api_cmds::send(a),
-        Cmd::Recv { conn, wait, topic } => api_cmds::run(
-            conn,
-            Request::Recv {
-                wait_ms: wait * 1000,
-                topic,
-            },
-        ),
+        Cmd::Recv { conn, wait, topic } => api_cmds::recv(conn, wait * 1000, topic),
         Cmd::Messages(c) => api_cmds::run(c, Request::Messages),
         Cmd::Facts(c) => api_cmds::run(c, Request::Facts),
         Cmd::Share {

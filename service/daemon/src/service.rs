@@ -706,7 +706,11 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                 }
             },
             Some(call) = api_rx.recv() => match call.request {
-                Request::Recv { wait_ms, topic } => svc.recv(wait_ms, topic, call.reply),
+                Request::Recv {
+                    wait_ms,
+                    topic,
+                    keep,
+                } => svc.recv(wait_ms, topic, keep, call.reply),
                 Request::Trace { target, max_hops } => svc.start_trace(&target, max_hops, call.reply),
                 request => {
                     let r = svc.handle_api(request);

@@ -29,6 +29,7 @@ pub fn counter_groups(
                 ("refusedNotAllowed", c.refused_not_allowed),
                 ("refusedPendingFull", c.refused_pending_full),
                 ("refusedPerSource", c.refused_per_source),
+                ("refusedInitiatingFull", c.refused_initiating_full),
                 ("handshakeReplayed", c.handshake_replayed),
                 ("handshakeCookiesSent", c.handshake_cookies_sent),
                 ("unknownIndex", c.unknown_index),

@@ -339,9 +339,40 @@ impl Store {
         Ok(None)
     }
 
-    /// Takes the oldest unread message (matching `topic` if given): marks it read and
-    /// returns it with its payload.
-    pub fn take_unread(&self, topic: Option<&str>) -> Result<Option<(InRecord, Vec<u8>)>> {
+    /// Marks the received message `id` (32 hex digits) read; false when there is none.
+    pub fn mark_read(&self, id: &str) -> Result<bool> {
+        let w = self.db.begin_write()?;
+        let found = {
+            let mut t = w.open_table(INBOX)?;
+            let mut hit = None;
+            for e in t.iter()? {
+                let (k, val) = e?;
+                let (rec, payload): (InRecord, &[u8]) = decode(val.value())?;
+                if rec.id.eq_ignore_ascii_case(id) {
+                    hit = Some((k.value(), rec, payload.to_vec()));
+                    break;
+                }
+            }
+            match hit {
+                Some((k, mut rec, payload)) => {
+                    rec.read = true;
+                    t.insert(k, &encode(&rec, &payload)[..])?;
+                    true
+                }
+                None => false,
+            }
+        };
+        w.commit()?;
+        Ok(found)
+    }
+
+    /// The oldest unread message (matching `topic` if given) with its payload, marked read
+    /// when `mark` is set.
+    pub fn take_unread(
+        &self,
+        topic: Option<&str>,
+        mark: bool,
+    ) -> Result<Option<(InRecord, Vec<u8>)>> {
         let w = self.db.begin_write()?;
         let found = {
             let mut t = w.open_table(INBOX)?;
@@ -355,8 +386,10 @@ impl Store {
                 }
             }
             if let Some((k, mut rec, payload)) = hit {
-                rec.read = true;
-                t.insert(k, &encode(&rec, &payload)[..])?;
+                if mark {
+                    rec.read = true;
+                    t.insert(k, &encode(&rec, &payload)[..])?;
+                }
                 Some((rec, payload))
             } else {
                 None
@@ -414,7 +447,7 @@ mod tests {
             "{e:#}"
         );
         // Reading frees the quota; read messages go once past their keeping time.
-        while s.take_unread(None).unwrap().is_some() {}
+        while s.take_unread(None, true).unwrap().is_some() {}
         s.add_incoming(&msg(a, 7, 10), 50).unwrap();
         assert_eq!(s.incoming().unwrap().len(), 5);
         s.add_incoming(&msg(a, 8, 10), 500).unwrap();
@@ -464,13 +497,13 @@ mod tests {
         s.set_status(&m.id, MsgStatus::Delivered).unwrap();
         assert!(s.pending_outgoing().unwrap().is_empty());
         assert_eq!(s.outgoing().unwrap()[0].status, "delivered");
-        assert!(s.take_unread(Some("other")).unwrap().is_none());
+        assert!(s.take_unread(Some("other"), true).unwrap().is_none());
         let (got, _) = s.get_incoming(&id_hex(&[5; 16])).unwrap().unwrap();
         assert!(!got.read, "get does not mark read");
         assert!(s.get_incoming(&id_hex(&[9; 16])).unwrap().is_none());
-        let (rec, p) = s.take_unread(None).unwrap().unwrap();
+        let (rec, p) = s.take_unread(None, true).unwrap().unwrap();
         assert_eq!((rec.seq, p.as_slice()), (1, &b"hi"[..]));
-        assert!(s.take_unread(None).unwrap().is_none());
+        assert!(s.take_unread(None, true).unwrap().is_none());
         let r = s
             .add_incoming(
                 &Incoming {

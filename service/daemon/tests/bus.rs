@@ -142,6 +142,7 @@ fn half_a_megabyte_through_a_lossy_relay_arrives_intact() {
             .request(Request::Recv {
                 wait_ms: 0,
                 topic: None,
+                keep: false,
             })
             .await
             .unwrap()
@@ -154,6 +155,48 @@ fn half_a_megabyte_through_a_lossy_relay_arrives_intact() {
             "payload differs"
         );
         assert_eq!(outbox_status(&mut ca, &id).await, "delivered");
+    });
+}
+
+/// A `recv` with `keep` leaves the message unread until the client marks it read: a client
+/// that dies in between gets it again.
+#[test]
+fn recv_with_keep_is_confirmed_by_the_client() {
+    let mut lab = Lab::new();
+    let (a, c) = (lab.ns("a"), lab.ns("c"));
+    let (_, _, _, ac) = lab.veth(&a, &c);
+    let peer = format!("udp://{ac}:9651");
+    let da = lab.start(&a, "a", &["--no-multicast", "--no-tun", "--peers", &peer]);
+    let dc = lab.start(&c, "c", &["--no-multicast", "--no-tun"]);
+    let c_id = lab.d(dc).id();
+    rt().block_on(async {
+        let mut ca = client(&lab, da).await;
+        let id = send(&mut ca, &c_id, b"keep me", None).await;
+        let mut cc = client(&lab, dc).await;
+        let recv = |keep| Request::Recv {
+            wait_ms: 10_000,
+            topic: None,
+            keep,
+        };
+        for _ in 0..2 {
+            let Response::Message(Some(m)) = cc.request(recv(true)).await.unwrap() else {
+                panic!("no message")
+            };
+            assert_eq!(m.info.id, id, "the same message again until confirmed");
+        }
+        let done = cc.request(Request::MarkRead { id: id.clone() }).await;
+        assert_eq!(done.unwrap(), Response::Done);
+        let none = cc
+            .request(Request::Recv {
+                wait_ms: 0,
+                topic: None,
+                keep: true,
+            })
+            .await
+            .unwrap();
+        assert_eq!(none, Response::Message(None));
+        let missing = cc.request(Request::MarkRead { id: "0".repeat(32) }).await;
+        assert!(missing.is_err());
     });
 }
 
@@ -225,6 +268,7 @@ fn a_queued_message_survives_restarts_and_is_delivered_once() {
             .request(Request::Recv {
                 wait_ms: 0,
                 topic: None,
+                keep: false,
             })
             .await
             .unwrap()
@@ -266,6 +310,7 @@ fn recv_wait_returns_when_the_message_arrives_not_at_the_timeout() {
             cc.request(Request::Recv {
                 wait_ms: 10_000,
                 topic: None,
+                keep: false,
             })
             .await
             .unwrap()
@@ -288,6 +333,7 @@ fn recv_wait_returns_when_the_message_arrives_not_at_the_timeout() {
             .request(Request::Recv {
                 wait_ms: 500,
                 topic: None,
+                keep: false,
             })
             .await
             .unwrap();

@@ -140,6 +140,16 @@ pub enum Request {
         wait_ms: u64,
         /// Only this topic.
         topic: Option<String>,
+        /// Leave the message unread until the client confirms it holds it with
+        /// [`Request::MarkRead`]; until then a `recv` returns it again (at-least-once, so a
+        /// client that crashes mid-way loses nothing).
+        #[serde(default)]
+        keep: bool,
+    },
+    /// Marks a received message read (after a `recv` with `keep`).
+    MarkRead {
+        /// Message id (32 hex digits).
+        id: String,
     },
 }
 

@@ -19,6 +19,7 @@ use crate::store;
 pub(super) struct PendingRecv {
     until: Instant,
     topic: Option<String>,
+    keep: bool,
     reply: tokio::sync::oneshot::Sender<Result<Response, ApiError>>,
 }
 
@@ -244,6 +245,16 @@ impl Service {
             | Request::RemoveForward { .. }
             | Request::Expose { .. }
             | Request::Unexpose { .. }) => self.handle_reaching(r),
+            Request::MarkRead { id } => {
+                if self.bus_store.mark_read(&id).map_err(internal)? {
+                    Ok(Response::Done)
+                } else {
+                    Err(ApiError::new(
+                        ErrorCode::NotFound,
+                        format!("no received message {id}"),
+                    ))
+                }
+            }
             Request::Get { id } => {
                 let found = self.bus_store.get_incoming(&id).map_err(internal)?;
                 Ok(Response::Message(found.map(|(r, p)| api::Message {
@@ -385,10 +396,14 @@ impl Service {
         }
     }
 
-    fn take_message(&self, topic: Option<&str>) -> Result<Option<api::Message>, ApiError> {
+    fn take_message(
+        &self,
+        topic: Option<&str>,
+        keep: bool,
+    ) -> Result<Option<api::Message>, ApiError> {
         Ok(self
             .bus_store
-            .take_unread(topic)
+            .take_unread(topic, !keep)
             .map_err(internal)?
             .map(|(r, p)| api::Message {
                 info: in_message(&r),
@@ -403,7 +418,7 @@ impl Service {
             if r.reply.is_closed() {
                 continue;
             }
-            match self.take_message(r.topic.as_deref()) {
+            match self.take_message(r.topic.as_deref(), r.keep) {
                 Ok(Some(m)) => {
                     let _ = r.reply.send(Ok(Response::Message(Some(m))));
                 }
@@ -419,9 +434,10 @@ impl Service {
         &mut self,
         wait_ms: u64,
         topic: Option<String>,
+        keep: bool,
         reply: tokio::sync::oneshot::Sender<Result<Response, ApiError>>,
     ) {
-        match self.take_message(topic.as_deref()) {
+        match self.take_message(topic.as_deref(), keep) {
             Ok(Some(m)) => {
                 let _ = reply.send(Ok(Response::Message(Some(m))));
             }
@@ -431,6 +447,7 @@ impl Service {
             Ok(None) => self.recvs.push(PendingRecv {
                 until: Instant::now() + Duration::from_millis(wait_ms.min(3_600_000)),
                 topic,
+                keep,
                 reply,
             }),
             Err(e) => {

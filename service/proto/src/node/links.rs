@@ -24,6 +24,9 @@ use crate::wire::inner::{InnerRepr, KIND_CLOSE};
 use crate::wire::routed::{HEADER_LEN as ROUTED_HEADER, TYPE_DATA};
 use crate::wire::transport::{HEADER_LEN, TYPE_TRANSPORT, TransportRepr};
 
+/// Handshakes we start that may be pending at once.
+pub const MAX_INITIATING: usize = 256;
+
 pub(super) struct Established {
     /// Current keys (see [`super::rekey`] for how they are replaced).
     pub(super) keys: LinkKeys,
@@ -240,6 +243,16 @@ impl Node {
     }
 
     pub(super) fn initiate(&mut self, now: Timestamp, remote: Remote) {
+        // Discovery, punches and peers all dial through here: a bound on what they can start.
+        let initiating = self
+            .links
+            .values()
+            .filter(|l| matches!(l.state, State::Initiating(..)))
+            .count();
+        if initiating >= MAX_INITIATING {
+            self.counters.refused_initiating_full += 1;
+            return;
+        }
         let index = self.random_index();
         let seed = self.random_seed();
         let Ok((hs, msg1)) = Handshake::initiate(&self.identity, &self.cfg.network, seed) else {

@@ -185,6 +185,8 @@ pub struct NodeCounters {
     pub refused_not_allowed: u64,
     /// Handshake initiations dropped because too many were pending.
     pub refused_pending_full: u64,
+    /// Dials not started: [`links::MAX_INITIATING`] handshakes of ours were pending.
+    pub refused_initiating_full: u64,
     /// Handshake initiations dropped because their source had too many pending.
     pub refused_per_source: u64,
     /// Handshake initiations seen before (replays), dropped.

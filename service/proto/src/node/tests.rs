@@ -752,3 +752,22 @@ fn small_transit_packets_are_not_free() {
     // charge, it would be over 580).
     assert!(forwarded <= 400, "{forwarded} probes forwarded in a second");
 }
+
+/// However many dials are asked for (discovery, punches, peers), at most MAX_INITIATING
+/// handshakes of ours are pending at once.
+#[test]
+fn pending_dials_are_bounded() {
+    let mut m = Mesh::new(1, |_| NodeConfig::default());
+    for k in 0..1000u16 {
+        let r = Remote::Udp(SocketAddr::new(
+            Ipv6Addr::new(0x2001, 0xdb8, 0xbad, 0, 0, 0, 0, k).into(),
+            9,
+        ));
+        m.nodes[0].connect(m.now, r);
+    }
+    assert_eq!(m.nodes[0].links().len(), links::MAX_INITIATING);
+    assert_eq!(
+        m.nodes[0].counters.refused_initiating_full,
+        1000 - links::MAX_INITIATING as u64
+    );
+}
