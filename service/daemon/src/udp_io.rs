@@ -207,16 +207,21 @@ impl UdpIo {
                     }
                 }
                 Err(e) if segment_size.is_some() => {
-                    // GSO refused: quinn-udp then stops using it for every destination. Start
-                    // it afresh, remember this one, and send these one by one.
+                    // Send these one by one, so that a refusal (a firewall dropping one
+                    // datagram, say: EPERM) costs one datagram, not the whole batch.
                     tracing::debug!("udp gso send to {to}: {e}; sending datagrams singly");
-                    if let Ok(state) = UdpSocketState::new((&self.sock).into()) {
-                        self.state = state;
+                    if gso_refused(&e) {
+                        // GSO itself refused (a segment over this interface's MTU): quinn-udp
+                        // then stops using it for every destination. Start it afresh and
+                        // remember this destination only.
+                        if let Ok(state) = UdpSocketState::new((&self.sock).into()) {
+                            self.state = state;
+                        }
+                        if self.no_gso.len() >= MAX_NO_GSO {
+                            self.no_gso.clear();
+                        }
+                        self.no_gso.insert(to);
                     }
-                    if self.no_gso.len() >= MAX_NO_GSO {
-                        self.no_gso.clear();
-                    }
-                    self.no_gso.insert(to);
                     let tx = std::mem::take(&mut self.tx);
                     for d in tx.chunks(self.tx_seg) {
                         let single = Transmit {
@@ -264,6 +269,12 @@ impl UdpIo {
             self.stats.fragmented += 1;
         }
     }
+}
+
+/// EINVAL or EIO from a GSO send: the kernel or the device refused segmentation offload.
+fn gso_refused(e: &io::Error) -> bool {
+    // EINVAL 22, EIO 5 (GSO sends exist on Linux only).
+    matches!(e.raw_os_error(), Some(22 | 5))
 }
 
 fn is_too_big(e: &io::Error) -> bool {

@@ -89,3 +89,52 @@ fn a_narrow_link_in_the_middle_is_found_and_tcp_flows() {
         }
     }
 }
+
+/// A firewall dropping 1 % of a's outgoing datagrams (the kernel answers such a send with
+/// EPERM): a batch that met a drop goes out one by one, but GSO batching stays on for the
+/// rest of the transfer, and the TCP transfer completes.
+#[test]
+fn a_firewall_drop_does_not_turn_batching_off() {
+    let mut lab = Lab::new();
+    let (a, b) = (lab.ns("a"), lab.ns("b"));
+    let (ia, _, _, ab) = lab.veth(&a, &b);
+    let peer = format!("udp://{ab}:9651");
+    let da = lab.start(&a, "a", &["--no-multicast", "--peers", &peer]);
+    let db = lab.start(&b, "b", &["--no-multicast"]);
+    let b_id = lab.d(db).id();
+    lab.wait(UP, "a links to b", || lab.d(da).linked().contains(&b_id));
+    let rules = lab.path("loss.nft");
+    std::fs::write(
+        &rules,
+        format!(
+            "table inet loss {{\n  chain out {{\n    type filter hook output priority 0;\n    \
+             oifname \"{ia}\" numgen random mod 100 < 1 drop\n  }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let out = lab.exec(&a, &["nft", "-f", rules.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (calls0, dgrams0) = (
+        lab.d(da).counter("udp.sendCalls"),
+        lab.d(da).counter("udp.sendDatagrams"),
+    );
+    let b_addr = lab.d(db).address();
+    let sent = tcp_transfer(&lab, &a, &b, &b_addr);
+    assert!(sent >= 8 << 20, "sent {sent}");
+    lab.wait(
+        Duration::from_secs(2),
+        "a's status shows the transfer",
+        || lab.d(da).counter("udp.sendDatagrams") >= dgrams0 + 3000,
+    );
+    let calls = lab.d(da).counter("udp.sendCalls") - calls0;
+    let dgrams = lab.d(da).counter("udp.sendDatagrams") - dgrams0;
+    println!("1 % dropped by a firewall: {dgrams} datagrams in {calls} sends");
+    assert!(
+        dgrams >= 4 * calls,
+        "{dgrams} datagrams in {calls} sends: batching stopped after the drops"
+    );
+}
