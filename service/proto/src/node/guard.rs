@@ -129,18 +129,14 @@ impl Node {
                 .any(|s| InitGuard::cookie(s, &remote) == *cookie);
             if !ok {
                 let cookie = InitGuard::cookie(&self.guard.secrets[0], &remote);
-                let mut payload = Vec::with_capacity(40);
-                HandshakeRepr::Cookie {
-                    receiver_index: sender_index,
-                    cookie,
-                }
-                .emit(&mut payload);
-                self.cfg.network.seal_handshake(&mut payload);
-                self.transmits.push_back(super::Transmit {
+                let receiver_index = sender_index;
+                self.send_handshake(
                     remote,
-                    payload,
-                    ttl: None,
-                });
+                    HandshakeRepr::Cookie {
+                        receiver_index,
+                        cookie,
+                    },
+                );
                 self.counters.handshake_cookies_sent += 1;
                 return false;
             }
@@ -181,25 +177,18 @@ impl Node {
             self.counters.unknown_index += 1;
             return;
         };
-        let mut payload = Vec::with_capacity(msg1.len() + 40);
-        HandshakeRepr::Init {
-            version: LINK_VERSION,
-            sender_index: index,
-            cookie,
-            noise: &msg1,
-        }
-        .emit(&mut payload);
-        self.cfg.network.seal_handshake(&mut payload);
         // Once: a second cookie for the same handshake is not answered.
         if let Some(l) = self.links.get_mut(&index)
             && let State::Initiating(_, m) = &mut l.state
         {
             *m = None;
         }
-        self.transmits.push_back(super::Transmit {
-            remote,
-            payload,
-            ttl: None,
-        });
+        let init = HandshakeRepr::Init {
+            version: LINK_VERSION,
+            sender_index: index,
+            cookie,
+            noise: &msg1,
+        };
+        self.send_handshake(remote, init);
     }
 }

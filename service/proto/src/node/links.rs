@@ -259,15 +259,13 @@ impl Node {
             self.counters.handshakes_failed += 1;
             return;
         };
-        let mut payload = Vec::with_capacity(msg1.len() + 40);
-        HandshakeRepr::Init {
+        let init = HandshakeRepr::Init {
             version: LINK_VERSION,
             sender_index: index,
             cookie: [0; COOKIE_LEN],
             noise: &msg1,
-        }
-        .emit(&mut payload);
-        self.cfg.network.seal_handshake(&mut payload);
+        };
+        self.send_handshake(remote, init);
         self.links.insert(
             index,
             Link {
@@ -277,6 +275,13 @@ impl Node {
                 last_rx: now,
             },
         );
+    }
+
+    /// Emits a handshake datagram, appends the network MAC and queues it for `remote`.
+    pub(super) fn send_handshake(&mut self, remote: Remote, h: HandshakeRepr<'_>) {
+        let mut payload = Vec::with_capacity(h.noise().len() + 40);
+        h.emit(&mut payload);
+        self.cfg.network.seal_handshake(&mut payload);
         self.transmits.push_back(super::Transmit {
             remote,
             payload,
