@@ -101,6 +101,8 @@ pub fn counter_groups(
             ("acksReceived", m.acks_received),
             ("received", m.received),
             ("storeFailed", m.store_failed),
+            ("acksRegressed", m.acks_regressed),
+            ("probes", m.probes),
             ("delivered", m.delivered),
             ("expired", m.expired),
             ("refused", m.refused),

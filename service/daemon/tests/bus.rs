@@ -341,3 +341,166 @@ fn recv_wait_returns_when_the_message_arrives_not_at_the_timeout() {
         assert!(t1.elapsed() >= Duration::from_millis(450));
     });
 }
+
+fn seeded(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Ten rounds of thirty 1 MiB messages a→c; in each, the sender or the receiver is killed with
+/// SIGKILL at a pseudo-random moment (while the client is still handing messages over, or
+/// mid-transfer, or after), restarted, and the client retries its sends with the same ids.
+/// Every message must end `delivered`, and c's inbox must hold each exactly once, intact.
+#[test]
+fn kill_nine_at_random_points_loses_and_duplicates_nothing() {
+    const ROUNDS: u64 = 10;
+    const PER_ROUND: u64 = 30;
+    const LEN: usize = 1024 * 1024;
+    let mut lab = Lab::new();
+    let (a, c) = (lab.ns("a"), lab.ns("c"));
+    let (_, _, _, ac) = lab.veth(&a, &c);
+    let a_args = [
+        "--no-multicast",
+        "--no-tun",
+        "--peers",
+        &format!("udp://{ac}:9651"),
+    ]
+    .map(String::from);
+    let a_args: Vec<&str> = a_args.iter().map(String::as_str).collect();
+    let c_args = ["--no-multicast", "--no-tun"];
+    let da = lab.start(&a, "a", &a_args);
+    let dc = lab.start(&c, "c", &c_args);
+    let c_id = lab.d(dc).id();
+    let mut x = 0x5eed_u64;
+    let mut rand = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let id_of = |round: u64, i: u64| format!("{:016x}{:016x}", 0xb0_0000 + round, i);
+    let req = |round: u64, i: u64| {
+        Request::Send(SendRequest {
+            to: c_id.clone(),
+            topic: "kill9".into(),
+            payload: B64.encode(seeded(round * 1000 + i, LEN)),
+            deadline_s: None,
+            reply_to: None,
+            id: Some(id_of(round, i)),
+        })
+    };
+    let t_all = Instant::now();
+    for round in 0..ROUNDS {
+        lab.wait(Duration::from_secs(20), "a–c link", || {
+            lab.d(da).linked().contains(&c_id)
+        });
+        let (victim, name, args): (usize, &str, &[&str]) = if round % 2 == 0 {
+            (dc, "c", &c_args)
+        } else {
+            (da, "a", &a_args)
+        };
+        let delay = Duration::from_millis(rand(3000));
+        let t0 = Instant::now();
+        // The client hands the messages over from its own thread, so the kill can land
+        // between two of its sends.
+        let sender = {
+            let socket = lab.d(da).socket.clone();
+            let reqs: Vec<Request> = (0..PER_ROUND).map(|i| req(round, i)).collect();
+            std::thread::spawn(move || {
+                rt().block_on(async {
+                    let Ok(mut ca) = Client::connect(&socket, "test").await else {
+                        return 0;
+                    };
+                    let mut accepted = 0;
+                    for r in reqs {
+                        match ca.request(r).await {
+                            Ok(Response::Sent { .. }) => accepted += 1,
+                            _ => break,
+                        }
+                    }
+                    accepted
+                })
+            })
+        };
+        std::thread::sleep(delay);
+        lab.kill9(victim);
+        let accepted = sender.join().unwrap();
+        lab.restart(victim, name, args);
+        rt().block_on(async {
+            let mut ca = client(&lab, da).await;
+            // The client does not know what reached the outbox before the kill: it sends
+            // everything again under the same ids, which queues nothing twice.
+            for i in 0..PER_ROUND {
+                match ca.request(req(round, i)).await.unwrap() {
+                    Response::Sent { id } => assert_eq!(id, id_of(round, i)),
+                    other => panic!("{other:?}"),
+                }
+            }
+            let t1 = Instant::now();
+            loop {
+                let Response::Messages(m) = ca.request(Request::Messages).await.unwrap() else {
+                    panic!()
+                };
+                let mine: Vec<_> = m
+                    .outbox
+                    .iter()
+                    .filter(|o| o.id.starts_with(&id_of(round, 0)[..16]))
+                    .collect();
+                assert_eq!(mine.len() as u64, PER_ROUND, "one outbox entry per id");
+                if mine.iter().all(|o| o.status == "delivered") {
+                    break;
+                }
+                assert!(
+                    t1.elapsed() < Duration::from_secs(120),
+                    "round {round}: stuck: {:?}\n{}\n{}",
+                    mine.iter().map(|o| &o.status).collect::<Vec<_>>(),
+                    lab.d(da).log(),
+                    lab.d(dc).log()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let mut cc = client(&lab, dc).await;
+            let mut got = Vec::new();
+            while let Response::Message(Some(m)) = cc
+                .request(Request::Recv {
+                    wait_ms: 0,
+                    topic: None,
+                    keep: false,
+                })
+                .await
+                .unwrap()
+            {
+                let want = (0..PER_ROUND).find(|&i| id_of(round, i) == m.info.id);
+                let i = want.unwrap_or_else(|| panic!("round {round}: unexpected {}", m.info.id));
+                assert!(
+                    B64.decode(m.payload.as_bytes()).unwrap() == seeded(round * 1000 + i, LEN),
+                    "round {round}: message {i} differs"
+                );
+                got.push(i);
+            }
+            got.sort();
+            assert_eq!(
+                got,
+                (0..PER_ROUND).collect::<Vec<_>>(),
+                "round {round}: each message exactly once"
+            );
+        });
+        println!(
+            "round {round}: killed {name} after {delay:?} ({accepted} of {PER_ROUND} handed over), \
+             all delivered once {:?} after the start",
+            t0.elapsed()
+        );
+    }
+    println!(
+        "{} MiB in {ROUNDS} rounds with a kill each: {:?}",
+        ROUNDS * PER_ROUND,
+        t_all.elapsed()
+    );
+}

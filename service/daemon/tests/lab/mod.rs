@@ -265,7 +265,17 @@ impl Lab {
     /// Stops a daemon (SIGTERM, then waits).
     pub fn stop(&mut self, i: usize) {
         let d = &mut self.daemons[i];
+        if matches!(d.child.try_wait(), Ok(Some(_))) {
+            return; // already gone (killed by the test)
+        }
         let _ = Command::new("kill").arg(d.child.id().to_string()).status();
+        let _ = d.child.wait();
+    }
+
+    /// Kills a daemon with SIGKILL (no chance to flush or say goodbye), then reaps it.
+    pub fn kill9(&mut self, i: usize) {
+        let d = &mut self.daemons[i];
+        let _ = d.child.kill();
         let _ = d.child.wait();
     }
 

@@ -7,7 +7,8 @@
 //! resends a chunk when its retransmission timeout passes (ack-clocked, with backoff while no
 //! progress is made). Receivers remember which messages they completed, so a sender that
 //! restarts and resends gets "complete" back and nothing is delivered twice; the daemon persists
-//! both sides so a restart loses nothing. Deadlines are wall-clock, so they hold across
+//! both sides so a restart loses nothing. An ack replaces what earlier acks said, so a receiver
+//! that lost its half-reassembled message in a crash gets the missing chunks again. Deadlines are wall-clock, so they hold across
 //! restarts too.
 
 pub mod ranges;
@@ -198,6 +199,12 @@ pub struct BusCounters {
     pub rejected: u64,
     /// Messages received whole that the owner could not store: refused, not acknowledged.
     pub store_failed: u64,
+    /// Acks that held less than an earlier one (the receiver lost a reassembly: it
+    /// restarted, or dropped a stale one): the chunks it lost are sent again.
+    pub acks_regressed: u64,
+    /// Chunks sent to ask a receiver that acknowledged every chunk but never reported the
+    /// message complete (it restarted before it had the last one).
+    pub probes: u64,
 }
 
 struct OutState {
@@ -403,10 +410,25 @@ impl Bus {
             self.finish(a.msg_id, MsgStatus::Delivered);
             return;
         }
+        // An ack states everything the receiver holds now, so it replaces what earlier acks
+        // said rather than adding to it: a receiver that restarted (or dropped a stale
+        // reassembly to make room) has lost chunks it once acknowledged, and they must go
+        // again. Only a full ack (MAX_RANGES ranges) may have left ranges out, past its last.
         let before = o.acked.len();
+        let total = o.msg.payload.len() as u32;
+        let mut acked = RangeSet::new();
         for &(s, e) in &a.ranges {
-            o.acked.insert(s, e.min(o.msg.payload.len() as u32));
+            acked.insert(s, e.min(total));
         }
+        if let Some(&(_, last)) = a.ranges.last().filter(|_| a.ranges.len() >= MAX_RANGES) {
+            for &(s, e) in o.acked.ranges() {
+                acked.insert(s.max(last), e);
+            }
+        }
+        if acked.len() < before {
+            self.counters.acks_regressed += 1;
+        }
+        o.acked = acked;
         if o.acked.len() > before {
             o.rto = self.cfg.rto; // progress: back to the base timeout
         }
@@ -450,6 +472,11 @@ impl Bus {
                 continue;
             }
             let total = o.msg.payload.len();
+            // Every chunk acknowledged yet no "complete": the receiver lost its reassembly
+            // after acknowledging (a crash). Its answer to the last chunk, sent again on the
+            // usual timeout, tells what it still holds.
+            let last = o.sent_at.len() - 1;
+            let probe = total > 0 && o.acked.covers(0, total as u32);
             let mut in_flight = 0;
             let mut resent = false;
             for i in 0..o.sent_at.len() {
@@ -457,7 +484,7 @@ impl Bus {
                     (i * chunk_len) as u32,
                     ((i + 1) * chunk_len).min(total) as u32,
                 );
-                if total > 0 && o.acked.covers(s, e) {
+                if total > 0 && o.acked.covers(s, e) && !(probe && i == last) {
                     continue;
                 }
                 match o.sent_at[i] {
@@ -481,6 +508,9 @@ impl Bus {
                     data: &o.msg.payload[s as usize..e as usize],
                 }
                 .emit(&mut buf);
+                if probe {
+                    self.counters.probes += 1;
+                }
                 if o.sent_at[i].is_some() {
                     self.counters.chunks_resent += 1;
                 } else {

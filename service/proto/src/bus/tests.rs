@@ -15,6 +15,18 @@ fn ids() -> (NodeId, NodeId) {
 /// Moves everything between `a` and `b` for `steps` ms, losing `loss_pct` % of the packets
 /// (a fixed pseudo-random sequence, so the test is reproducible).
 fn run(a: &mut Bus, b: &mut Bus, ids: (NodeId, NodeId), steps: u64, loss_pct: u64) -> Timestamp {
+    run_from(Timestamp::ZERO, a, b, ids, steps, loss_pct)
+}
+
+/// [`run`] starting at `start` (to go on after a restart of one side).
+fn run_from(
+    start: Timestamp,
+    a: &mut Bus,
+    b: &mut Bus,
+    ids: (NodeId, NodeId),
+    steps: u64,
+    loss_pct: u64,
+) -> Timestamp {
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut lost = move || {
         x ^= x << 13;
@@ -22,7 +34,7 @@ fn run(a: &mut Bus, b: &mut Bus, ids: (NodeId, NodeId), steps: u64, loss_pct: u6
         x ^= x << 17;
         x % 100 < loss_pct
     };
-    let mut now = Timestamp::ZERO;
+    let mut now = start;
     for _ in 0..steps {
         now = now + Duration::from_millis(1);
         let from_a = a.poll_transmit(now, |_| true);
@@ -213,4 +225,78 @@ fn a_message_that_could_not_be_stored_is_refused_not_acknowledged() {
         .collect();
     assert_eq!(statuses, vec![MsgStatus::Sent, MsgStatus::Failed]);
     assert_eq!(b.counters.store_failed, 1);
+}
+
+#[test]
+fn a_receiver_that_restarts_mid_message_gets_what_it_lost() {
+    let (ia, ib) = ids();
+    let m = msg(ib, 300 * 1024 + 7);
+    for (crash_at, loss) in [(5, 0), (15, 0), (25, 0), (40, 0), (120, 5), (300, 10)] {
+        let mut a = Bus::new(BusConfig::default());
+        let mut b = Bus::new(BusConfig::default());
+        a.send(m.clone()).unwrap();
+        let now = run(&mut a, &mut b, (ia, ib), crash_at, loss);
+        assert_eq!(
+            b.counters.received, 0,
+            "crash at {crash_at} ms: not complete yet"
+        );
+        // b is killed: its half-built message is gone, nothing was stored.
+        let mut b2 = Bus::new(BusConfig::default());
+        run_from(now, &mut a, &mut b2, (ia, ib), 30_000, loss);
+        let got: Vec<_> = events(&mut b2)
+            .into_iter()
+            .filter_map(|e| match e {
+                BusEvent::Received(m) => Some(m.payload),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![m.payload.clone()],
+            "crash at {crash_at} ms: once, intact"
+        );
+        assert!(
+            events(&mut a).contains(&BusEvent::Status {
+                id: m.id,
+                status: MsgStatus::Delivered
+            }),
+            "crash at {crash_at} ms: the sender sees it delivered"
+        );
+        if crash_at >= 40 && loss == 0 {
+            // (Under loss the RTO may resend everything anyway before b2's first ack.)
+            assert!(
+                a.counters.acks_regressed > 0,
+                "crash at {crash_at} ms: {:?}",
+                a.counters
+            );
+        }
+    }
+}
+
+#[test]
+fn a_sender_told_everything_arrived_but_not_complete_asks_again() {
+    let (ia, ib) = ids();
+    let m = msg(ib, 5000);
+    let mut a = Bus::new(BusConfig::default());
+    a.send(m.clone()).unwrap();
+    let now = Timestamp::ZERO + Duration::from_millis(1);
+    assert_eq!(a.poll_transmit(now, |_| true).len(), 5);
+    // A receiver acknowledged every byte, then lost it all before it could complete.
+    a.on_ack(
+        ib,
+        &BusAckRepr {
+            msg_id: m.id,
+            flags: 0,
+            ranges: vec![(0, 5000)],
+        },
+    );
+    assert!(a.poll_transmit(now, |_| true).is_empty(), "nothing due yet");
+    let mut b = Bus::new(BusConfig::default());
+    run_from(now, &mut a, &mut b, (ia, ib), 10_000, 0);
+    assert!(a.counters.probes >= 1);
+    assert_eq!(b.counters.received, 1);
+    assert!(events(&mut a).contains(&BusEvent::Status {
+        id: m.id,
+        status: MsgStatus::Delivered
+    }));
 }
