@@ -17,7 +17,7 @@ step "system packages"
 # Network tools for the netns tests; GTK/WebKit, Xvfb and WebKitWebDriver for the tray app
 # and its end-to-end test.
 pkgs=(iproute2 iputils-ping iperf3 jq procps python3 util-linux nftables systemd curl bind9-dnsutils
-      rpm desktop-file-utils shellcheck clang
+      rpm desktop-file-utils shellcheck clang g++
       libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
       libssl-dev pkg-config xvfb xauth webkit2gtk-driver dbus-daemon)
 command -v npm >/dev/null || pkgs+=(nodejs npm)
@@ -69,7 +69,8 @@ done
 CC_aarch64_apple_darwin=clang cargo check --release --locked --target aarch64-apple-darwin -p hypha-tray \
   --no-default-features --features custom-protocol
 
-# From here on nothing is compiled again: the steps use the binaries built above.
+# From here on nothing is compiled again (but the fuzz targets, whose coverage instrumentation
+# cannot share a build): the steps use the binaries built above.
 export HYPHA_SKIP_BUILD=1
 "$HERE/leftovers.sh" selftest
 "$HERE/leftovers.sh" snapshot "$SNAPSHOT"
@@ -89,6 +90,13 @@ bash installers/macos/check.sh
 
 step "tests"
 cargo nextest run --release --workspace --locked --no-fail-fast
+
+step "fuzz smoke: every target 20 s, coverage-guided (libFuzzer, stable toolchain)"
+# Instrumented builds live in a target dir of their own ($CARGO_TARGET_DIR/fuzz); new inputs
+# go to a scratch directory, so the checked-in corpora are only read.
+FUZZ_WORK="$(mktemp -d)"
+FUZZ_WORK="$FUZZ_WORK" bash service/fuzz/run.sh 20
+rm -rf "$FUZZ_WORK"
 
 step "tray app end to end (two hyphad nodes, the real window under Xvfb, WebDriver)"
 bash ui/e2e/run.sh

@@ -12,7 +12,22 @@ use hickory_proto::rr::rdata::AAAA;
 use hickory_proto::rr::{RData, Record, RecordType};
 use tokio::net::UdpSocket;
 
+use hypha_ipc::api::{ApiError, Resolved};
+
 use crate::reach::Reach;
+
+/// Name lookup for the responder: the service through [`Reach`], or a stand-in in the fuzz
+/// target.
+pub(crate) trait Resolve {
+    /// Resolves a name in the `.hypha` zone (without the trailing dot).
+    async fn resolve(&self, name: &str) -> Result<Resolved, ApiError>;
+}
+
+impl Resolve for Reach {
+    async fn resolve(&self, name: &str) -> Result<Resolved, ApiError> {
+        Reach::resolve(self, name).await
+    }
+}
 
 /// Answers may be cached this long, seconds (names move rarely; routes are not in DNS).
 const TTL: u32 = 60;
@@ -50,7 +65,11 @@ pub async fn serve(socket: UdpSocket, reach: Reach, counters: Arc<DnsCounters>) 
 }
 
 /// The response to one datagram (none: not worth answering).
-async fn answer(packet: &[u8], reach: &Reach, counters: &DnsCounters) -> Option<Vec<u8>> {
+pub(crate) async fn answer(
+    packet: &[u8],
+    reach: &impl Resolve,
+    counters: &DnsCounters,
+) -> Option<Vec<u8>> {
     let Ok(q) = Message::from_vec(packet) else {
         counters.malformed.fetch_add(1, Relaxed);
         return None;

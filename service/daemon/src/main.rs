@@ -1,29 +1,14 @@
 //! `hyphad`: the Hypha service.
 
-mod config;
-mod dns;
-mod forward;
-mod ipc;
-mod mcast;
-mod peers;
-mod reach;
-mod service;
-mod settings;
-mod socks;
-mod status;
-mod store;
-mod tcp;
-mod udp;
-mod udp_io;
-#[cfg(windows)]
-mod winsvc;
-
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Parser;
 
-use config::Config;
+use hypha_daemon::config::Config;
+use hypha_daemon::service;
+#[cfg(windows)]
+use hypha_daemon::winsvc;
 
 /// The Hypha overlay mesh service.
 #[derive(Parser, Debug)]

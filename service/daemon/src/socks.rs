@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use hypha_ipc::api::ErrorCode;
 use hypha_proto::address::in_overlay;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::reach::Reach;
@@ -63,7 +63,7 @@ pub enum Target {
 
 /// Why a request gets no connection: a reply code, or nothing at all (not SOCKS5).
 #[derive(Debug)]
-enum Fail {
+pub(crate) enum Fail {
     Reply(u8, String),
     Garbage(String),
 }
@@ -129,7 +129,9 @@ async fn client(mut s: TcpStream, reach: &Reach, counters: &SocksCounters) -> io
 }
 
 /// Reads the greeting and the request; answers the greeting.
-async fn handshake(s: &mut TcpStream) -> Result<(Target, u16), Fail> {
+pub(crate) async fn handshake(
+    s: &mut (impl AsyncRead + AsyncWrite + Unpin),
+) -> Result<(Target, u16), Fail> {
     let mut head = [0u8; 2];
     s.read_exact(&mut head).await?;
     if head[0] != 5 {

@@ -8,6 +8,7 @@
 /// Packets read in one go: at most [`RecvBatch::capacity`] packets of at most `mtu` bytes.
 pub struct RecvBatch {
     /// Raw read buffer: the OS header plus a whole super-packet (Linux offload only).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) raw: Vec<u8>,
     pub(crate) bufs: Vec<Vec<u8>>,
     pub(crate) sizes: Vec<usize>,
