@@ -77,10 +77,10 @@ print('sent', sent, flush=True)
         .unwrap()
 }
 
-/// 10,000 well-formed Inits a second from forged sources hit a node for four seconds. It
+/// 10,000 well-formed Inits a second from forged sources hit a node for six seconds. It
 /// answers with cookies (which the forgers never see) instead of handshaking with each, its
-/// memory and descriptors stay flat, and a real peer that dials in the middle of the flood
-/// links within half a second.
+/// memory and descriptors stay flat, a real peer that dials in the middle of the flood links
+/// within half a second, and pings over that link through the rest of the flood get answers.
 #[test]
 fn spoofed_init_flood_does_not_keep_a_real_peer_out() {
     const RATE: u32 = 10_000;
@@ -90,12 +90,12 @@ fn spoofed_init_flood_does_not_keep_a_real_peer_out() {
     // The victim routes the forged sources back towards x (so reverse-path filtering keeps
     // them and its cookies leave, to be dropped there), as on the internet.
     lab::run(&["ip", "-n", &v, "route", "add", "10.99.0.0/16", "via", &xv]);
-    let dv = lab.start(&v, "v", &["--no-multicast", "--no-tun"]);
-    let dp = lab.start(&x, "p", &["--no-multicast", "--no-tun"]);
+    let dv = lab.start(&v, "v", &["--no-multicast"]);
+    let dp = lab.start(&x, "p", &["--no-multicast"]);
     let file = lab.path("inits.bin");
     std::fs::File::create(&file)
         .unwrap()
-        .write_all(&inits(RATE * 4))
+        .write_all(&inits(RATE * 6))
         .unwrap();
     let p_id = lab.d(dp).id();
     let (rss0, fds0) = (lab.d(dv).rss_kib(), lab.d(dv).fds());
@@ -130,6 +130,24 @@ fn spoofed_init_flood_does_not_keep_a_real_peer_out() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     });
+    // The link carries traffic while the flood goes on: 40 pings over two seconds.
+    lab.wait(Duration::from_secs(2), "v routes to p", || {
+        lab.d(dv).status()["routes"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["nodeId"] == p_id.as_str()))
+    });
+    let p_addr = lab.d(dp).address();
+    let ping = lab.exec(
+        &v,
+        &[
+            "ping", "-6", "-q", "-i", "0.05", "-W", "1", "-c", "40", &p_addr,
+        ],
+    );
+    let ping_out = String::from_utf8_lossy(&ping.stdout).to_string();
+    let received: u32 = ping_out
+        .split(", ")
+        .find_map(|f| f.strip_suffix(" received")?.parse().ok())
+        .unwrap_or(0);
     let mut line = String::new();
     BufReader::new(flooder.stdout.take().unwrap())
         .read_line(&mut line)
@@ -141,14 +159,15 @@ fn spoofed_init_flood_does_not_keep_a_real_peer_out() {
     let c = &s["counters"];
     let cookies = c["handshakeCookiesSent"].as_u64().unwrap_or(0);
     println!(
-        "{} forged Inits at {RATE}/s: real peer linked in {took:?}; victim RSS {rss0} → {rss1} KiB, \
-         fds {fds0} → {fds1}; counters {c}",
+        "{} forged Inits at {RATE}/s: real peer linked in {took:?}, {received}/40 pings answered \
+         during the flood; victim RSS {rss0} → {rss1} KiB, fds {fds0} → {fds1}; counters {c}",
         line.trim()
     );
-    assert_eq!(line.trim(), format!("sent {}", RATE * 4));
+    assert_eq!(line.trim(), format!("sent {}", RATE * 6));
+    assert!(received >= 38, "pings during the flood: {ping_out}");
     assert!(took < Duration::from_millis(500), "linked after {took:?}");
     assert!(
-        cookies >= RATE as u64 * 3,
+        cookies >= RATE as u64 * 5,
         "only {cookies} cookies: was it loaded?"
     );
     assert!(fds1 <= fds0 + 4, "fds {fds0} → {fds1}");

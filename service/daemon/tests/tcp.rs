@@ -59,6 +59,7 @@ fn tcp_links_work_and_idle_strangers_cannot_crowd_out_peers() {
     );
     assert!(ping.status.success(), "ping a→b over a TCP link");
 
+    let rss0 = lab.d(db).rss_kib();
     let mut holder = hold_connections(&c, &cb, 3000);
     let mut line = String::new();
     {
@@ -83,6 +84,8 @@ fn tcp_links_work_and_idle_strangers_cannot_crowd_out_peers() {
     assert!(api < Duration::from_secs(1), "API answered in {api:?}");
     let fds = lab.d(db).fds();
     assert!(fds < 256 + 100, "b holds {fds} file descriptors");
+    let rss1 = lab.d(db).rss_kib();
+    assert!(rss1 < rss0 + 64 * 1024, "b's RSS grew {rss0} → {rss1} KiB");
 
     // A real peer dialling over TCP in the middle of it links within two seconds.
     let peer_c = format!("tcp://{cb}:9651");
@@ -94,7 +97,7 @@ fn tcp_links_work_and_idle_strangers_cannot_crowd_out_peers() {
     let s = lab.d(db).status();
     let tcp = &s["tcp"];
     println!(
-        "{opened} stranger connections: API {api:?}, {fds} fds, new TCP peer linked in {took:?}; {tcp}"
+        "{opened} stranger connections: API {api:?}, {fds} fds, RSS {rss0} → {rss1} KiB, new TCP peer linked in {took:?}; {tcp}"
     );
     assert!(tcp["tcp_evicted"].as_u64().unwrap_or(0) >= 1000, "{tcp}");
     assert!(tcp["tcp_garbage"].as_u64().unwrap_or(0) >= 1, "{tcp}");

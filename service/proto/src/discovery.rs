@@ -257,6 +257,16 @@ mod tests {
         assert!(!da.handle(&a, &hello, 0, |_| false).is_empty());
         assert!(da.handle(&a, &hello, 0, |_| false).is_empty());
         assert_eq!(da.counters.replayed, 1);
+        // A replay is refused before its signature is looked at: one with a broken signature
+        // counts as replayed, not as forged.
+        let mut stale = hello.clone();
+        *stale.last_mut().unwrap() ^= 0xff;
+        assert!(
+            !DiscoveryRepr::parse(&stale).unwrap().verify(),
+            "really forged"
+        );
+        assert!(da.handle(&a, &stale, 0, |_| false).is_empty());
+        assert_eq!((da.counters.replayed, da.counters.bad_signature), (2, 0));
         let mut forged = db.hello(&b, 200);
         forged[40] ^= 0xff;
         assert!(da.handle(&a, &forged, 0, |_| false).is_empty());

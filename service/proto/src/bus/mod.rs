@@ -25,6 +25,11 @@ use crate::wire::bus_chunk::{BusChunkRepr, MAX_MESSAGE_LEN};
 use crate::wire::routed::PayloadKind;
 use ranges::RangeSet;
 
+/// Most separate byte ranges one message's reassembly may hold. A sender's chunks are
+/// contiguous slices of `chunk_len` bytes, so a 1 MiB message has at most 512 holes; more
+/// means chunks cut to fragment the receiver's state, and the reassembly is dropped.
+pub const MAX_PARTIAL_RANGES: usize = 4096;
+
 /// A message id (random, chosen by the sender).
 pub type MsgId = [u8; 16];
 
@@ -195,7 +200,8 @@ pub struct BusCounters {
     pub expired: u64,
     /// Messages refused (topic not allowed), either way.
     pub refused: u64,
-    /// Chunks or acks that made no sense (inconsistent lengths, unknown message).
+    /// Chunks or acks that made no sense (inconsistent lengths, unknown message), and chunks
+    /// that cut a reassembly into more than [`MAX_PARTIAL_RANGES`] pieces (it is dropped).
     pub rejected: u64,
     /// Messages received whole that the owner could not store: refused, not acknowledged.
     pub store_failed: u64,
@@ -375,6 +381,11 @@ impl Bus {
         p.data[s as usize..e as usize].copy_from_slice(c.data);
         p.have.insert(s, e);
         p.last = now;
+        if p.have.count() > MAX_PARTIAL_RANGES {
+            self.partial.remove(&key);
+            self.counters.rejected += 1;
+            return;
+        }
         if p.have.covers(0, p.total) {
             let p = self.partial.remove(&key).expect("present");
             self.remember_completed(from, c.msg_id);
@@ -421,7 +432,7 @@ impl Bus {
             acked.insert(s, e.min(total));
         }
         if let Some(&(_, last)) = a.ranges.last().filter(|_| a.ranges.len() >= MAX_RANGES) {
-            for &(s, e) in o.acked.ranges() {
+            for (s, e) in o.acked.ranges() {
                 acked.insert(s.max(last), e);
             }
         }
@@ -453,7 +464,7 @@ impl Bus {
             let ranges = self
                 .partial
                 .get(&key)
-                .map(|p| p.have.ranges().iter().take(MAX_RANGES).copied().collect())
+                .map(|p| p.have.ranges().take(MAX_RANGES).collect())
                 .unwrap_or_default();
             let mut buf = Vec::new();
             BusAckRepr {

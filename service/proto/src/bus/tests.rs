@@ -300,3 +300,36 @@ fn a_sender_told_everything_arrived_but_not_complete_asks_again() {
         status: MsgStatus::Delivered
     }));
 }
+
+#[test]
+fn chunks_cut_to_fragment_a_reassembly_get_it_dropped() {
+    let (ia, ib) = ids();
+    let mut b = Bus::new(BusConfig::default());
+    let t = Timestamp::ZERO;
+    let total = 1 << 20;
+    let one = [7u8];
+    for k in 0..=MAX_PARTIAL_RANGES as u32 {
+        b.on_chunk(
+            t,
+            ia,
+            &BusChunkRepr {
+                msg_id: [3; 16],
+                total_len: total,
+                offset: k * 2,
+                topic: "t",
+                reply_to: None,
+                data: &one,
+            },
+        );
+    }
+    assert_eq!(
+        b.counters.rejected, 1,
+        "dropped at the first range over the cap"
+    );
+    assert_eq!(b.counters.received, 0);
+    // The bus still works for an honest sender.
+    let mut a = Bus::new(BusConfig::default());
+    a.send(msg(ib, 5000)).unwrap();
+    run(&mut a, &mut b, (ia, ib), 200, 0);
+    assert_eq!(b.counters.received, 1);
+}

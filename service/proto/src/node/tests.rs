@@ -771,3 +771,46 @@ fn pending_dials_are_bounded() {
         1000 - links::MAX_INITIATING as u64
     );
 }
+
+/// A relayed destination nobody knows an endpoint for is looked up in the fact store once a
+/// second, not on every packet; one with endpoints is dialled at most every 5 s; and both
+/// rate-limit maps forget their entries.
+#[test]
+fn direct_path_lookups_are_rate_limited_and_forgotten() {
+    // Only a tries direct paths, so nobody vouches for c's address: a knows no endpoint.
+    let mut m = Mesh::new(3, |i| NodeConfig {
+        direct_paths: i == 0,
+        ..NodeConfig::default()
+    });
+    m.link_chain();
+    let c = m.nodes[2].node_id();
+    for _ in 0..100 {
+        assert!(m.ping(0, 2));
+    }
+    assert!(
+        m.nodes[0].direct_unknown.contains_key(&c),
+        "c has no endpoint"
+    );
+    assert_eq!(m.nodes[0].counters.direct_attempts, 0);
+    m.run(Duration::from_secs(2));
+    assert!(m.nodes[0].direct_unknown.is_empty(), "unknowns pruned");
+
+    // Everyone on: b vouches for c's address, so a dials it, once for 100 packets (the
+    // direct datagrams go nowhere here: a and c are not wired).
+    let mut m = Mesh::new(3, |_| NodeConfig {
+        direct_paths: true,
+        ..NodeConfig::default()
+    });
+    m.link_chain();
+    let c = m.nodes[2].node_id();
+    for _ in 0..100 {
+        assert!(m.ping(0, 2));
+    }
+    assert_eq!(
+        m.nodes[0].counters.direct_attempts, 1,
+        "one attempt, not one per packet"
+    );
+    assert!(m.nodes[0].direct_attempts.contains_key(&c));
+    m.run(Duration::from_secs(6));
+    assert!(m.nodes[0].direct_attempts.is_empty(), "attempts pruned");
+}
