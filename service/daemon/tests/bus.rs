@@ -504,3 +504,33 @@ fn kill_nine_at_random_points_loses_and_duplicates_nothing() {
         t_all.elapsed()
     );
 }
+
+/// `hypha recv` with nothing waiting: exit status 2, and with `--json` the output `null` (a
+/// script must not take "nothing" for a message).
+#[test]
+fn cli_recv_with_nothing_waiting_exits_2() {
+    // The CLI is another package's binary, built next to hyphad by a workspace build.
+    let hypha = std::path::Path::new(env!("CARGO_BIN_EXE_hyphad")).with_file_name("hypha");
+    assert!(
+        hypha.exists(),
+        "{} is missing: build the workspace (cargo build --workspace) first",
+        hypha.display()
+    );
+    let mut lab = Lab::new();
+    let c = lab.ns("c");
+    let dc = lab.start(&c, "c", &["--no-multicast", "--no-tun"]);
+    lab.d(dc).id(); // up
+    for (args, stdout) in [(&["recv", "--json"][..], "null"), (&["recv"][..], "")] {
+        let out = std::process::Command::new(&hypha)
+            .args(args)
+            .env("HYPHA_SOCKET", &lab.d(dc).socket)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            stdout,
+            "{args:?}"
+        );
+    }
+}

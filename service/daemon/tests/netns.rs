@@ -192,6 +192,36 @@ fn forged_and_replayed_hellos_are_dropped_and_counted() {
         let d = lab.d(da).status()["discovery"].clone();
         d["replayed"] == 1 && d["badSignature"] == 1 && d["hellos"] == 1
     });
+    // A fresh, well-signed hello from a routable (not link-local) source: hellos never leave
+    // their link, so it was sent from afar on purpose and is dropped unread.
+    lab::run(&[
+        "ip",
+        "-n",
+        &x,
+        "addr",
+        "add",
+        "fd00:99::2/64",
+        "dev",
+        &ix,
+        "nodad",
+    ]);
+    let mut fresh = Vec::new();
+    DiscoveryRepr::signed(&attacker, DiscoveryKind::Hello, 3_000, 9651, [0; 8], 0).emit(&mut fresh);
+    let script = format!(
+        "import socket,sys\ns=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\n\
+         s.bind(('fd00:99::2',0))\n\
+         s.sendto(bytes.fromhex(sys.argv[1]),('ff02::4879:7068%{ix}',9652))\n"
+    );
+    let out = lab.exec(&x, &["python3", "-c", &script, &hex::encode(&fresh)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lab.wait(Duration::from_secs(3), "off-link hello counted", || {
+        let d = lab.d(da).status()["discovery"].clone();
+        d["offLink"] == 1 && d["hellos"] == 1
+    });
 }
 
 #[test]
@@ -316,4 +346,29 @@ fn private_network_and_allow_list_keep_others_out() {
         lab.d(df).counter("counters.refusedNotAllowed") >= 1
     });
     assert!(!lab.d(df).linked().contains(&g_id));
+}
+
+/// The SOCKS5 proxy has no authentication: listening anywhere but on loopback is allowed,
+/// and said loudly.
+#[test]
+fn a_socks_proxy_off_loopback_is_warned_about() {
+    let mut lab = Lab::new();
+    let (a, b) = (lab.ns("a"), lab.ns("b"));
+    let da = lab.start(
+        &a,
+        "a",
+        &["--no-multicast", "--no-tun", "--socks", "[::]:1080"],
+    );
+    lab.wait(Duration::from_secs(10), "the warning", || {
+        lab.d(da).log().contains("is not on loopback")
+    });
+    let db = lab.start(
+        &b,
+        "b",
+        &["--no-multicast", "--no-tun", "--socks", "127.0.0.1:1081"],
+    );
+    lab.wait(Duration::from_secs(10), "b's proxy", || {
+        lab.d(db).log().contains("SOCKS5 proxy on 127.0.0.1:1081")
+    });
+    assert!(!lab.d(db).log().contains("is not on loopback"));
 }

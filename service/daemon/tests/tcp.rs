@@ -104,4 +104,35 @@ fn tcp_links_work_and_idle_strangers_cannot_crowd_out_peers() {
     let _ = holder.kill();
     let _ = holder.wait();
     assert!(lab.d(da).linked().contains(&b_id), "a's TCP link survived");
+
+    // One stranger that connects and says nothing is closed after the 5 s handshake deadline.
+    let before = lab.d(db).status()["tcp"]["tcp_handshake_timeouts"]
+        .as_u64()
+        .unwrap_or(0);
+    let silent = lab.exec(
+        &c,
+        &[
+            "python3",
+            "-c",
+            &format!(
+                "import socket,time\ns=socket.create_connection(('{cb}',9651))\nt=time.time()\n\
+                 s.settimeout(8)\ntry:\n    r=s.recv(1)\nexcept ConnectionResetError:\n    r=b''\n\
+                 print('closed' if r==b'' else 'data', round(time.time()-t,1))"
+            ),
+        ],
+    );
+    let said = String::from_utf8_lossy(&silent.stdout).to_string();
+    let secs: f64 = said
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.0);
+    assert!(said.starts_with("closed"), "{said:?}");
+    assert!((4.5..7.0).contains(&secs), "closed after {secs} s");
+    lab.wait(Duration::from_secs(2), "handshake timeout counted", || {
+        lab.d(db).status()["tcp"]["tcp_handshake_timeouts"]
+            .as_u64()
+            .unwrap_or(0)
+            > before
+    });
 }
