@@ -157,3 +157,49 @@ impl Client {
         }
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::api::{ServerMsg, Welcome};
+
+    /// A service that accepts but never answers (overloaded, stuck) makes `connect` fail with
+    /// `Timeout` after [`CONNECT_TIMEOUT`]; one that greets but never answers a request makes
+    /// `request` fail after [`REQUEST_TIMEOUT`]. (Paused clock: the waits take no real time.)
+    #[tokio::test(start_paused = true)]
+    async fn a_service_that_never_answers_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hypha.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        let server = tokio::spawn(async move {
+            let (silent, _) = listener.accept().await.unwrap();
+            let (greeter, _) = listener.accept().await.unwrap();
+            let (mut rd, mut wr) = tokio::io::split(greeter);
+            let _hello: ClientMsg = frame::read(&mut rd).await.unwrap();
+            let welcome = Welcome {
+                version: API_VERSION,
+                service: "test".into(),
+                node_id: "00".repeat(32),
+            };
+            frame::write(&mut wr, &ServerMsg::Welcome(welcome))
+                .await
+                .unwrap();
+            let _request: ClientMsg = frame::read(&mut rd).await.unwrap();
+            std::future::pending::<()>().await;
+            drop((silent, rd, wr));
+        });
+        let t = tokio::time::Instant::now();
+        let err = Client::connect(&path, "test")
+            .await
+            .err()
+            .expect("no welcome");
+        assert!(matches!(err, ClientError::Timeout(_)), "{err}");
+        assert_eq!(t.elapsed(), CONNECT_TIMEOUT);
+        let mut c = Client::connect(&path, "test").await.unwrap();
+        let t = tokio::time::Instant::now();
+        let err = c.request(Request::Status).await.unwrap_err();
+        assert!(matches!(err, ClientError::Timeout(_)), "{err}");
+        assert_eq!(t.elapsed(), REQUEST_TIMEOUT);
+        server.abort();
+    }
+}
