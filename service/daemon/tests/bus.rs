@@ -46,8 +46,8 @@ async fn outbox_status(c: &mut Client, id: &str) -> String {
         .unwrap_or_default()
 }
 
-fn pseudo_random(n: usize) -> Vec<u8> {
-    let mut x = 0x2545_f491_4f6c_dd1du64;
+/// `n` xorshift bytes from state `x` (non-zero).
+fn xorshift_bytes(mut x: u64, n: usize) -> Vec<u8> {
     (0..n)
         .map(|_| {
             x ^= x << 13;
@@ -56,6 +56,10 @@ fn pseudo_random(n: usize) -> Vec<u8> {
             x as u8
         })
         .collect()
+}
+
+fn pseudo_random(n: usize) -> Vec<u8> {
+    xorshift_bytes(0x2545_f491_4f6c_dd1d, n)
 }
 
 #[test]
@@ -342,16 +346,9 @@ fn recv_wait_returns_when_the_message_arrives_not_at_the_timeout() {
     });
 }
 
+/// Bytes that differ per `seed` (one 1 MiB message each in the kill -9 test).
 fn seeded(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    xorshift_bytes(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1, n)
 }
 
 /// Ten rounds of thirty 1 MiB messages a→c; in each, the sender or the receiver is killed with
