@@ -35,7 +35,9 @@ pub fn forward(
         let mut n = 0u64;
         while let Some(packet) = from.recv().await {
             n += 1;
-            if n.checked_rem(drop_every) == Some(0) {
+            let dropped = n.checked_rem(drop_every) == Some(0);
+            watch(&packet, dropped);
+            if dropped {
                 continue;
             }
             if to.send(packet).await.is_err() {
@@ -59,7 +61,9 @@ pub fn forward_lossy(
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            if x % 100 < pct {
+            let dropped = x % 100 < pct;
+            watch(&packet, dropped);
+            if dropped {
                 continue;
             }
             if to.send(packet).await.is_err() {
@@ -67,6 +71,45 @@ pub fn forward_lossy(
             }
         }
     });
+}
+
+/// The last TCP headers seen on the wire (and whether each was dropped), printed when a reset
+/// goes by so that a test failing with "connection reset" shows how it came about.
+fn watch(packet: &[u8], dropped: bool) {
+    static RECENT: std::sync::Mutex<std::collections::VecDeque<([u8; 20], usize, bool)>> =
+        std::sync::Mutex::new(std::collections::VecDeque::new());
+    let Some(tcp) = packet.get(40..60).filter(|_| packet[6] == 6) else {
+        return;
+    };
+    let header: [u8; 20] = tcp.try_into().unwrap();
+    let len = (packet.len() - 40).saturating_sub(usize::from(header[12] >> 4) * 4);
+    let mut recent = RECENT.lock().unwrap();
+    if recent.len() == 80 {
+        recent.pop_front();
+    }
+    recent.push_back((header, len, dropped));
+    if header[13] & 0x04 == 0 {
+        return;
+    }
+    eprintln!("reset on the wire; the last packets:");
+    for (h, len, dropped) in recent.iter() {
+        let be16 = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
+        let be32 = |i: usize| u32::from_be_bytes(h[i..i + 4].try_into().unwrap());
+        let flags: String = [(0x01, 'F'), (0x02, 'S'), (0x04, 'R'), (0x10, '.')]
+            .iter()
+            .filter(|(bit, _)| h[13] & bit != 0)
+            .map(|&(_, c)| c)
+            .collect();
+        eprintln!(
+            "  {}>{} [{flags}] seq {} ack {} win {} len {len}{}",
+            be16(0),
+            be16(2),
+            be32(4),
+            be32(8),
+            be16(14),
+            if *dropped { " DROPPED" } else { "" }
+        );
+    }
 }
 
 /// Stacks at `A` and `B` wired back to back through `pct` % random loss each way.

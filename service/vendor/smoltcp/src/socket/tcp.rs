@@ -2203,6 +2203,16 @@ impl<'a> Socket<'a> {
             self.timer.set_for_idle(cx.now(), self.keep_alive);
         }
 
+        // Hypha: sequence space in flight must stay under the retransmission timer. A
+        // zero-window probe that ends (above), or a retransmission the device had no room
+        // for, leaves the timer idle; with only the FIN outstanding in LAST-ACK (where
+        // duplicate ACKs draw challenge ACKs, not a fast retransmit) nothing was ever sent
+        // again.
+        if self.timer.is_idle() && self.remote_last_seq != self.local_seq_no {
+            let rto = self.rtte.retransmission_timeout();
+            self.timer.set_for_retransmit(cx.now(), rto);
+        }
+
         let payload_len = payload.len();
         if payload_len == 0 {
             return None;
@@ -6001,6 +6011,75 @@ mod test {
         assert_eq!(s.state, State::LastAck);
         // SND.UNA has advanced to the partial ACK number.
         assert_eq!(s.local_seq_no, LOCAL_SEQ + 1 + 1);
+    }
+
+    /// Everything the socket emits from `from` to `to` ms, polled every 10 ms.
+    fn emitted(s: &mut TestSocket, from: i64, to: i64) -> Vec<TcpRepr<'static>> {
+        let mut out = Vec::new();
+        for t in (from..=to).step_by(10) {
+            s.cx.set_now(Instant::from_millis(t));
+            let _ = s.socket.dispatch(&mut s.cx, |_, _, (_, repr)| {
+                out.push(TcpRepr {
+                    payload: &[],
+                    ..repr
+                });
+                Ok::<(), ()>(())
+            });
+        }
+        out
+    }
+
+    // Hypha: a zero-window probe that ended with an ACK of new data left the timer idle while
+    // the FIN (and data) were still in flight; in LAST-ACK duplicate ACKs only draw challenge
+    // ACKs, so nothing was ever retransmitted and the connection hung until aborted.
+    #[test]
+    fn test_last_ack_fin_retransmitted_after_zero_window() {
+        let mut s = socket_close_wait();
+        s.send_slice(b"abcdef").unwrap();
+        s.close();
+        assert_eq!(s.state, State::LastAck);
+        recv!(
+            s,
+            time 0,
+            Ok(TcpRepr {
+                control: TcpControl::Fin,
+                seq_number: LOCAL_SEQ + 1,
+                ack_number: Some(REMOTE_SEQ + 1 + 1),
+                payload: &b"abcdef"[..],
+                ..RECV_TEMPL
+            })
+        );
+        // The peer takes three bytes and closes its window (it dropped "def" and the FIN).
+        send!(
+            s,
+            time 10,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1 + 1,
+                ack_number: Some(LOCAL_SEQ + 1 + 3),
+                window_len: 0,
+                ..SEND_TEMPL
+            }
+        );
+        assert!(s.timer.is_zero_window_probe());
+        // The probe gets one more byte acknowledged, with the window open again.
+        let probes = emitted(&mut s, 20, 3000);
+        assert!(!probes.is_empty(), "no zero-window probe");
+        send!(
+            s,
+            time 3000,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1 + 1,
+                ack_number: Some(LOCAL_SEQ + 1 + 4),
+                window_len: 64,
+                ..SEND_TEMPL
+            }
+        );
+        // "ef" and the FIN must go out again within a few RTOs.
+        let later = emitted(&mut s, 3010, 20_000);
+        assert!(
+            later.iter().any(|r| r.control == TcpControl::Fin),
+            "FIN never retransmitted: {later:?}"
+        );
     }
 
     #[test]
