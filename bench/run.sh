@@ -10,7 +10,7 @@ systems=("$@")
 [ ${#systems[@]} -gt 0 ] || systems=(veth hypha hypha-jumbo yggdrasil nebula tinc)
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
   iproute2 iputils-ping iperf3 jq yggdrasil nebula tinc >/dev/null
-[ -n "${HYPHAD:-}" ] || cargo build --release -p hypha-daemon
+[ -n "${HYPHAD:-}" ] || cargo build --release -p hypha-daemon -p hypha-cli
 export HYPHAD=${HYPHAD:-${CARGO_TARGET_DIR:-$PWD/target}/release/hyphad}
 export WORK=${WORK:-/tmp/hypha-bench}
 mkdir -p "$WORK"

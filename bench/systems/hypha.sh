@@ -1,5 +1,7 @@
 # hypha: hyphad from this repository (HYPHAD, default target/release/hyphad), UDP links to the
 # neighbours' underlay addresses, no multicast. HYPHA_MTU sets the TUN MTU (default 1280).
+# The inbound firewall stays at its default (contacts only); the iperf3 port is opened to any
+# node with `hypha firewall allow` (the `hypha` binary beside hyphad), as a user would.
 # Sourcing this file (again) resets the MTU: the harness keeps variables between systems.
 HYPHA_MTU=1280
 start_node() {
@@ -15,5 +17,9 @@ start_node() {
     --mtu "$HYPHA_MTU" --peers "$peers" >"$WORK/hypha-$i.log" 2>&1 &
   local pid=$!
   for _ in $(seq 50); do [ -s "$WORK/hypha-$i.json" ] && break; sleep 0.1; done
+  # Builds from before the firewall have no such command and let everything in.
+  if "$bin" --help | grep -q -- --incoming; then
+    "$(dirname "$bin")/hypha" --socket "$WORK/hypha-$i.sock" firewall allow any 5201 --tcp >/dev/null
+  fi
   echo "$pid $(jq -r .address "$WORK/hypha-$i.json")"
 }

@@ -119,6 +119,7 @@ pub fn run(c: Conn, request: Request) -> Result<()> {
                 Response::Resolved(r) => print_json(&r),
                 Response::Forwards(f) => print_json(&f),
                 Response::Trace(t) => print_json(&t),
+                Response::Firewall(f) => print_json(&f),
             };
         }
         match resp {
@@ -243,6 +244,7 @@ pub fn run(c: Conn, request: Request) -> Result<()> {
                 let bytes = B64.decode(m.payload.as_bytes()).context("payload")?;
                 std::io::stdout().write_all(&bytes)?;
             }
+            Response::Firewall(f) => crate::firewall_cmds::print(&f),
             r @ (Response::Names(_)
             | Response::Resolved(_)
             | Response::Forwards(_)

@@ -1,6 +1,7 @@
 //! `hypha`: the command-line tool.
 
 mod api_cmds;
+mod firewall_cmds;
 mod inspect;
 mod reach_cmds;
 mod sim;
@@ -105,6 +106,13 @@ enum Cmd {
         #[arg(long)]
         remove: bool,
     },
+    /// The inbound firewall: who may open connections to this host over the mesh.
+    Firewall {
+        #[command(flatten)]
+        conn: api_cmds::Conn,
+        #[command(subcommand)]
+        cmd: Option<firewall_cmds::FirewallCmd>,
+    },
     /// The hops to a node, with round-trip times.
     Trace {
         #[command(flatten)]
@@ -173,6 +181,7 @@ fn main() {
                 Request::Expose { port, to }
             },
         ),
+        Cmd::Firewall { conn, cmd } => api_cmds::run(conn, firewall_cmds::request(cmd)),
         Cmd::Trace {
             conn,
             target,

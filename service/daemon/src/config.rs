@@ -20,6 +20,10 @@ discovery_port = 9652
 # SOCKS5 proxy into the mesh (`off` to disable) and DNS responder for the .hypha zone.
 socks = "127.0.0.1:1080"
 dns = "127.0.0.1:5380"
+# Who may open connections to this host over the mesh: `contacts` (and exposed ports and
+# firewall rules), `everyone` or `nobody`. Answers to this host's own connections and ping
+# always pass.
+incoming = "contacts"
 "#;
 
 /// Settings, as read from TOML.
@@ -80,6 +84,11 @@ pub struct Config {
     /// DNS responder for `.hypha` listen address, or `off` (default `127.0.0.1:5380`).
     #[serde(default = "default_dns")]
     pub dns: String,
+    /// Who may open connections to this host over the mesh: `contacts` (default),
+    /// `everyone` or `nobody`. Changed at run time with `hypha firewall incoming`, which then
+    /// wins.
+    #[serde(default = "default_incoming")]
+    pub incoming: String,
     /// Testing only (a hidden flag, never from the file): gossip forged claims on this name.
     #[serde(skip)]
     pub debug_forge_name: Option<String>,
@@ -96,6 +105,10 @@ fn default_socks() -> String {
 }
 fn default_dns() -> String {
     "127.0.0.1:5380".into()
+}
+
+fn default_incoming() -> String {
+    "contacts".into()
 }
 
 fn full_share() -> u8 {
@@ -183,6 +196,12 @@ impl Config {
         }
         if self.network.is_some() != self.psk_file.is_some() {
             bail!("a private network needs both `network` and `psk_file`");
+        }
+        if hypha_proto::firewall::Incoming::parse(&self.incoming).is_none() {
+            bail!(
+                "incoming {:?}: must be contacts, everyone or nobody",
+                self.incoming
+            );
         }
         if self.share > 100 {
             bail!("share {} is above 100 %", self.share);

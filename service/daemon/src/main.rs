@@ -72,6 +72,9 @@ struct Flags {
     /// DNS responder address for `.hypha` (`off` to disable).
     #[arg(long)]
     dns: Option<String>,
+    /// Who may open connections to this host over the mesh: contacts, everyone or nobody.
+    #[arg(long)]
+    incoming: Option<String>,
     /// Testing only: also gossip forged claims on this name (one with a broken signature,
     /// one for another node's id), so tests can check that receivers refuse them.
     #[arg(long, hide = true)]
@@ -136,6 +139,9 @@ fn apply(mut c: Config, f: Flags) -> Result<Config> {
     }
     if let Some(d) = f.dns {
         c.dns = d;
+    }
+    if let Some(i) = f.incoming {
+        c.incoming = i;
     }
     c.debug_forge_name = f.debug_forge_name;
     c.debug_hostile_routes = f

@@ -28,6 +28,7 @@ use crate::tcp::{Hub, TcpEvent};
 use crate::udp_io::UdpIo;
 use crate::{status, udp};
 
+mod firewall;
 mod handlers;
 mod reaching;
 mod trace;
@@ -249,6 +250,8 @@ struct Service {
     reaching: reaching::Reaching,
     share_percent: u8,
     uplink_bps: Option<u64>,
+    /// The config file's `incoming` (settings changed at run time win over it).
+    incoming_default: String,
 }
 
 impl Service {
@@ -423,6 +426,9 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
         allow,
         debug_hostile: cfg.debug_hostile_routes,
         tun_mtu: cfg.mtu,
+        firewall: settings
+            .firewall_policy(Some(&cfg.incoming))
+            .map_err(|e| anyhow::anyhow!("firewall: {e}"))?,
         bus: hypha_proto::bus::BusConfig {
             allowed_topics: (!cfg.bus_topics.is_empty()).then(|| cfg.bus_topics.clone()),
             ..Default::default()
@@ -562,6 +568,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
         reaching,
         share_percent,
         uplink_bps,
+        incoming_default: cfg.incoming.clone(),
     };
     svc.restore_reaching();
     let priorities: Vec<(String, u32)> = svc

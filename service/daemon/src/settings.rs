@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use hypha_proto::firewall::{Incoming, Policy};
+use hypha_proto::identity::NodeId;
 use serde::{Deserialize, Serialize};
 
 /// What is persisted.
@@ -52,6 +54,42 @@ pub struct ExposeSetting {
     pub to: String,
 }
 
+/// A persisted firewall opening (see `hypha_proto::firewall::Rule`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleSetting {
+    /// Node id (hex), or none for any node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Local port, or none for any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// `tcp`, `udp`, or none for both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proto: Option<String>,
+}
+
+/// The inbound firewall's settings changed at run time.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct FirewallSetting {
+    /// `contacts`, `everyone` or `nobody`; none: the config file's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incoming: Option<String>,
+    /// Trusted node ids (hex).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
+    /// Openings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleSetting>,
+}
+
+impl FirewallSetting {
+    fn is_empty(&self) -> bool {
+        *self == FirewallSetting::default()
+    }
+}
+
 /// Everything in the file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -68,6 +106,9 @@ pub struct Stored {
     /// Exposed ports.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exposed: Vec<ExposeSetting>,
+    /// The inbound firewall.
+    #[serde(default, skip_serializing_if = "FirewallSetting::is_empty")]
+    pub firewall: FirewallSetting,
 }
 
 /// The file and its contents.
@@ -100,6 +141,12 @@ impl Settings {
                 path.display()
             );
         }
+        stored.firewall_policy(None).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: firewall: {e} (fix or delete the entry)",
+                path.display()
+            )
+        })?;
         Ok(Settings { path, stored })
     }
 
@@ -107,6 +154,47 @@ impl Settings {
     pub fn save(&self) -> Result<()> {
         hypha_ipc::keyfile::write_private(&self.path, &serde_json::to_vec_pretty(&self.stored)?)
             .with_context(|| format!("writing {}", self.path.display()))
+    }
+}
+
+impl Stored {
+    /// The firewall policy these settings describe, on top of the config file's `incoming`
+    /// (`None`: check the entries only). Exposed ports are open to the mesh.
+    pub fn firewall_policy(&self, incoming: Option<&str>) -> Result<Policy, String> {
+        use hypha_proto::firewall::{Proto, Rule};
+        let fw = &self.firewall;
+        let word = fw.incoming.as_deref().or(incoming).unwrap_or("contacts");
+        let incoming = Incoming::parse(word)
+            .ok_or_else(|| format!("incoming {word:?} is not contacts, everyone or nobody"))?;
+        let node = |hex: &str| NodeId::from_hex(hex).map_err(|e| format!("node {hex:?}: {e}"));
+        let contacts = fw
+            .contacts
+            .iter()
+            .map(|c| node(c))
+            .collect::<Result<_, _>>()?;
+        let rules = fw
+            .rules
+            .iter()
+            .map(|r| {
+                let proto = match r.proto.as_deref() {
+                    None => None,
+                    Some("tcp") => Some(Proto::Tcp),
+                    Some("udp") => Some(Proto::Udp),
+                    Some(p) => return Err(format!("protocol {p:?} is not tcp or udp")),
+                };
+                Ok(Rule {
+                    node: r.node.as_deref().map(node).transpose()?,
+                    port: r.port,
+                    proto,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Policy {
+            incoming,
+            contacts,
+            rules,
+            exposed: self.exposed.iter().map(|e| e.port).collect(),
+        })
     }
 }
 

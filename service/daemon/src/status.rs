@@ -109,6 +109,16 @@ pub fn counter_groups(
             ("rejected", m.rejected),
         ],
     ));
+    let fw = node.firewall();
+    groups.push((
+        "firewall",
+        vec![
+            ("droppedTcp", fw.counters.dropped_tcp),
+            ("droppedUdp", fw.counters.dropped_udp),
+            ("droppedOther", fw.counters.dropped_other),
+            ("flowsEvicted", fw.counters.flows_evicted),
+        ],
+    ));
     if let Some(d) = disc {
         groups.push((
             "discovery",
@@ -218,6 +228,14 @@ pub fn metrics(node: &Node, disc: Option<&DiscoveryCounters>, extra: &[(&str, u6
         "# HELP hypha_routes Destinations with a selected route.\n# TYPE hypha_routes gauge\n",
     );
     out.push_str(&format!("hypha_routes {}\n", node.babel().route_count()));
+    out.push_str(concat!(
+        "# HELP hypha_firewall_flows Flows of this host's own connections tracked by the ",
+        "inbound firewall.\n# TYPE hypha_firewall_flows gauge\n"
+    ));
+    out.push_str(&format!(
+        "hypha_firewall_flows {}\n",
+        node.firewall().flows()
+    ));
     for (g, cs) in counter_groups(node, disc) {
         for (n, v) in cs {
             let name = format!("hypha_{g}_{}_total", snake(n));

@@ -151,6 +151,84 @@ pub enum Request {
         /// Message id (32 hex digits).
         id: String,
     },
+    /// Shows the inbound firewall, or changes it first (changes apply at once and persist).
+    Firewall {
+        /// The change, if any.
+        change: Option<FirewallChange>,
+    },
+}
+
+/// A change to the inbound firewall. Nodes are given as a name, node id or overlay address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FirewallChange {
+    /// Who may open connections: `contacts`, `everyone` or `nobody`.
+    Incoming {
+        /// The choice.
+        mode: String,
+    },
+    /// Opens `port` (any if none) over `proto` (`tcp`, `udp`; both if none) to `node` (any
+    /// node if none).
+    Allow(FirewallRule),
+    /// Removes an opening given exactly as it was allowed.
+    Remove(FirewallRule),
+    /// Marks a node trusted: everything from it passes (unless `nobody`).
+    AddContact {
+        /// The node.
+        node: String,
+    },
+    /// No longer trusts a node.
+    RemoveContact {
+        /// The node.
+        node: String,
+    },
+}
+
+/// An opening in the inbound firewall.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FirewallRule {
+    /// The node (none: any node). In answers: its node id.
+    pub node: Option<String>,
+    /// Its name, if it holds one (answers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The local port (none: any).
+    pub port: Option<u16>,
+    /// `tcp` or `udp` (none: both).
+    pub proto: Option<String>,
+}
+
+/// A trusted node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    /// Node id.
+    pub node_id: String,
+    /// Its name, if it holds one.
+    pub name: Option<String>,
+}
+
+/// The inbound firewall: policy and what it dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Firewall {
+    /// `contacts`, `everyone` or `nobody`.
+    pub incoming: String,
+    /// Trusted nodes.
+    pub contacts: Vec<Contact>,
+    /// Openings.
+    pub rules: Vec<FirewallRule>,
+    /// TCP ports exposed to the mesh (open to every node unless `nobody`).
+    pub exposed: Vec<u16>,
+    /// Flows of this host's own connections being tracked.
+    pub flows: u64,
+    /// Inbound TCP packets dropped.
+    pub dropped_tcp: u64,
+    /// Inbound UDP packets dropped.
+    pub dropped_udp: u64,
+    /// Other inbound packets dropped.
+    pub dropped_other: u64,
 }
 
 /// What `send` takes.
@@ -239,6 +317,8 @@ pub enum Response {
     Forwards(Forwards),
     /// For `trace`.
     Trace(Trace),
+    /// For `firewall`.
+    Firewall(Firewall),
     /// For requests that only change something.
     Done,
 }

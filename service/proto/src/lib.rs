@@ -10,6 +10,7 @@ pub mod bus;
 pub mod crypto;
 pub mod discovery;
 pub mod facts;
+pub mod firewall;
 pub mod icmp6;
 pub mod identity;
 pub mod link;

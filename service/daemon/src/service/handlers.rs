@@ -245,6 +245,7 @@ impl Service {
             | Request::RemoveForward { .. }
             | Request::Expose { .. }
             | Request::Unexpose { .. }) => self.handle_reaching(r),
+            Request::Firewall { change } => self.handle_firewall(change),
             Request::MarkRead { id } => {
                 if self.bus_store.mark_read(&id).map_err(internal)? {
                     Ok(Response::Done)

@@ -254,6 +254,7 @@ impl Service {
                 self.settings.exposed.retain(|x| x.port != port);
                 self.settings.exposed.push(ExposeSetting { port, to });
                 self.settings.save().map_err(internal)?;
+                self.apply_firewall();
                 fwd(self)
             }
             R::Unexpose { port } => {
@@ -267,6 +268,7 @@ impl Service {
                     ));
                 }
                 self.settings.save().map_err(internal)?;
+                self.apply_firewall();
                 fwd(self)
             }
             other => Err(ApiError::new(

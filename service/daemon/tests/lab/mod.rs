@@ -216,7 +216,9 @@ impl Lab {
         self.dir.join(name)
     }
 
-    /// Starts `hyphad` in `ns` with a key file and status file of its own, plus `args`.
+    /// Starts `hyphad` in `ns` with a key file and status file of its own, plus `args`. The
+    /// inbound firewall lets everyone in unless `args` say otherwise: most tests are about
+    /// something else (the firewall's own test sets `--incoming`).
     pub fn start(&mut self, ns: &str, name: &str, args: &[&str]) -> usize {
         let status_path = self.path(&format!("{name}.json"));
         let log_path = self.path(&format!("{name}.log"));
@@ -237,6 +239,11 @@ impl Lab {
             .arg(&status_path)
             .arg("--ipc-socket")
             .arg(&socket)
+            .args(if args.contains(&"--incoming") {
+                &[][..]
+            } else {
+                &["--incoming", "everyone"][..]
+            })
             .args(args)
             .env("HYPHA_LOG", "info")
             .stdout(Stdio::null())

@@ -45,6 +45,7 @@ impl Node {
             }
             return;
         }
+        self.firewall.outbound(now, packet);
         let subnet = Subnet::of(&dst);
         // While routing waits for a seqno answer the route is about to come back: drop quietly
         // (the sender retransmits) rather than tell applications the host is unreachable.
@@ -300,6 +301,9 @@ impl Node {
                 if !ok {
                     self.counters.spoofed_source += 1;
                     return;
+                }
+                if !self.firewall.inbound(now, &src, payload) {
+                    return; // counted by the firewall
                 }
                 self.counters.delivered_packets += 1;
                 self.tun_out.push_back(payload.to_vec());

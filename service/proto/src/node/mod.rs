@@ -130,6 +130,10 @@ pub struct NodeConfig {
     pub direct_paths: bool,
     /// Wall-clock milliseconds at our time zero (facts carry wall-clock times).
     pub wall_offset_ms: u64,
+    /// What the mesh may deliver to this host ([`crate::firewall`]). The core's default lets
+    /// everything in (the simulator and tests model no services); the daemon's is
+    /// [`crate::firewall::Incoming::Contacts`].
+    pub firewall: crate::firewall::Policy,
     /// Testing only: behave as a hostile node against this victim. Offer no transit, send
     /// neighbours forged announcements of the victim's /64 and floods of seqno requests for
     /// it ([`Babel::debug_attack`]) every 100 ms, and drop any packet for the victim that
@@ -156,6 +160,10 @@ impl Default for NodeConfig {
             // turns it on.
             direct_paths: false,
             wall_offset_ms: 0,
+            firewall: crate::firewall::Policy {
+                incoming: crate::firewall::Incoming::Everyone,
+                ..Default::default()
+            },
             debug_hostile: None,
         }
     }
@@ -271,6 +279,7 @@ pub struct Node {
     babel: Babel,
     bus: Bus,
     sched: crate::sched::Scheduler,
+    firewall: crate::firewall::Firewall,
     priorities: FxHashMap<NodeId, u32>,
     facts: crate::facts::FactStore,
     own_endpoints: Vec<SocketAddr>,
@@ -321,6 +330,7 @@ impl Node {
             sessions: crate::session::Sessions::new(cfg.sessions.clone(), sessions_seed),
             bus: Bus::new(cfg.bus.clone()),
             sched: crate::sched::Scheduler::new(cfg.transit_rate),
+            firewall: crate::firewall::Firewall::new(cfg.firewall.clone()),
             priorities: FxHashMap::default(),
             facts: crate::facts::FactStore::new(),
             own_endpoints: Vec::new(),
@@ -474,6 +484,16 @@ impl Node {
         self.cfg.transit_rate
     }
 
+    /// Replaces the inbound firewall's policy (flows already open stay open).
+    pub fn set_firewall(&mut self, policy: crate::firewall::Policy) {
+        self.firewall.set_policy(policy);
+    }
+
+    /// The inbound firewall: its policy, flows and counters.
+    pub fn firewall(&self) -> &crate::firewall::Firewall {
+        &self.firewall
+    }
+
     /// Sets the forwarding priority weight of a neighbour (1 = normal), now and whenever its
     /// link comes up again.
     pub fn set_priority(&mut self, node: NodeId, weight: u32) {
@@ -570,6 +590,7 @@ impl Node {
             self.maintain_peers(now);
             self.maintain_facts(now);
             self.maintain_pmtu(now);
+            self.firewall.sweep(now);
             if let Some(victim) = self.cfg.debug_hostile {
                 self.babel.debug_attack(&victim);
             }
