@@ -95,6 +95,8 @@ pub fn recv(c: Conn, wait_ms: u64, topic: Option<String>) -> Result<()> {
 
 /// One request, printed.
 pub fn run(c: Conn, request: Request) -> Result<()> {
+    // `join` answers with the invite it joined, printed differently from `invite`'s.
+    let joined = matches!(request, Request::Join { .. });
     runtime()?.block_on(async {
         let mut client = connect(&c).await?;
         let resp = client.request(request).await?;
@@ -120,6 +122,7 @@ pub fn run(c: Conn, request: Request) -> Result<()> {
                 Response::Forwards(f) => print_json(&f),
                 Response::Trace(t) => print_json(&t),
                 Response::Firewall(f) => print_json(&f),
+                Response::Invite(i) => print_json(&i),
             };
         }
         match resp {
@@ -245,6 +248,7 @@ pub fn run(c: Conn, request: Request) -> Result<()> {
                 std::io::stdout().write_all(&bytes)?;
             }
             Response::Firewall(f) => crate::firewall_cmds::print(&f),
+            Response::Invite(i) => crate::invite_cmds::print_invite(&i, joined),
             r @ (Response::Names(_)
             | Response::Resolved(_)
             | Response::Forwards(_)

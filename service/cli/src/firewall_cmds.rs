@@ -85,7 +85,8 @@ pub fn request(cmd: Option<FirewallCmd>) -> Request {
     Request::Firewall { change }
 }
 
-fn who(id: &str, name: &Option<String>) -> String {
+/// A node for people: its name if it holds one, and the short id.
+pub fn who(id: &str, name: &Option<String>) -> String {
     match name {
         Some(n) => format!("{n}.hypha ({})", &id[..12.min(id.len())]),
         None => id[..12.min(id.len())].to_string(),

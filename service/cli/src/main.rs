@@ -3,6 +3,7 @@
 mod api_cmds;
 mod firewall_cmds;
 mod inspect;
+mod invite_cmds;
 mod reach_cmds;
 mod sim;
 
@@ -113,6 +114,24 @@ enum Cmd {
         #[command(subcommand)]
         cmd: Option<firewall_cmds::FirewallCmd>,
     },
+    /// Print a link another node can join this one with (node id and current endpoints).
+    Invite {
+        #[command(flatten)]
+        conn: api_cmds::Conn,
+        /// Refuse it after this long, e.g. 30m, 12h, 7d.
+        #[arg(long, value_parser = invite_cmds::parse_duration)]
+        expires: Option<u64>,
+    },
+    /// Link to the node of an invite link (from `hypha invite`).
+    Join {
+        #[command(flatten)]
+        conn: api_cmds::Conn,
+        /// The link, hypha://join/...
+        link: String,
+        /// Also trust the node (the firewall lets it in).
+        #[arg(long)]
+        contact: bool,
+    },
     /// The hops to a node, with round-trip times.
     Trace {
         #[command(flatten)]
@@ -181,6 +200,14 @@ fn main() {
                 Request::Expose { port, to }
             },
         ),
+        Cmd::Invite { conn, expires } => {
+            api_cmds::run(conn, Request::Invite { expires_s: expires })
+        }
+        Cmd::Join {
+            conn,
+            link,
+            contact,
+        } => api_cmds::run(conn, Request::Join { link, contact }),
         Cmd::Firewall { conn, cmd } => api_cmds::run(conn, firewall_cmds::request(cmd)),
         Cmd::Trace {
             conn,

@@ -30,6 +30,7 @@ use crate::{status, udp};
 
 mod firewall;
 mod handlers;
+mod invite;
 mod reaching;
 mod trace;
 use handlers::PendingRecv;
@@ -252,6 +253,10 @@ struct Service {
     uplink_bps: Option<u64>,
     /// The config file's `incoming` (settings changed at run time win over it).
     incoming_default: String,
+    /// The UDP link socket's port, if any (for invites).
+    udp_port: Option<u16>,
+    /// Joins waiting for one of their endpoints to link.
+    joins: Vec<invite::PendingJoin>,
 }
 
 impl Service {
@@ -569,6 +574,12 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
         share_percent,
         uplink_bps,
         incoming_default: cfg.incoming.clone(),
+        udp_port: cfg
+            .listen
+            .iter()
+            .any(|l| l.starts_with("udp://"))
+            .then(|| local.port()),
+        joins: Vec::new(),
     };
     svc.restore_reaching();
     let priorities: Vec<(String, u32)> = svc
@@ -746,6 +757,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                 let now = svc.now();
                 let eps = crate::mcast::local_endpoints(local.port());
                 svc.node.set_own_endpoints(now, eps);
+                svc.check_joins();
                 if let Some(name) = &cfg.debug_forge_name {
                     svc.gossip_forgeries(name);
                 }

@@ -151,11 +151,41 @@ pub enum Request {
         /// Message id (32 hex digits).
         id: String,
     },
+    /// A link others can join this node with: its node id and current endpoints.
+    Invite {
+        /// The link stops being accepted after this many seconds (none: never).
+        expires_s: Option<u64>,
+    },
+    /// Links to the node of an invite link (its endpoints become configured peers; once one
+    /// links, the others are dropped again).
+    Join {
+        /// The link (`hypha://join/…`).
+        link: String,
+        /// Also mark the node a contact (trusted by the firewall).
+        #[serde(default)]
+        contact: bool,
+    },
     /// Shows the inbound firewall, or changes it first (changes apply at once and persist).
     Firewall {
         /// The change, if any.
         change: Option<FirewallChange>,
     },
+}
+
+/// An invite link and what is in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Invite {
+    /// `hypha://join/<node id>?ep=<endpoint>,…[&exp=<unix seconds>]`.
+    pub link: String,
+    /// The inviting node.
+    pub node_id: String,
+    /// Its name, if it holds one.
+    pub name: Option<String>,
+    /// UDP endpoints in the link.
+    pub endpoints: Vec<String>,
+    /// When it expires, ms since the Unix epoch.
+    pub expires_ms: Option<u64>,
 }
 
 /// A change to the inbound firewall. Nodes are given as a name, node id or overlay address.
@@ -319,6 +349,8 @@ pub enum Response {
     Trace(Trace),
     /// For `firewall`.
     Firewall(Firewall),
+    /// For `invite`, and for `join` (what was joined).
+    Invite(Invite),
     /// For requests that only change something.
     Done,
 }

@@ -5,5 +5,6 @@
 pub mod api;
 pub mod client;
 pub mod frame;
+pub mod invite;
 pub mod keyfile;
 pub mod paths;

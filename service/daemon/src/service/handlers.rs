@@ -246,6 +246,8 @@ impl Service {
             | Request::Expose { .. }
             | Request::Unexpose { .. }) => self.handle_reaching(r),
             Request::Firewall { change } => self.handle_firewall(change),
+            Request::Invite { expires_s } => self.invite(expires_s),
+            Request::Join { link, contact } => self.join(&link, contact),
             Request::MarkRead { id } => {
                 if self.bus_store.mark_read(&id).map_err(internal)? {
                     Ok(Response::Done)
