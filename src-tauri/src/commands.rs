@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use hypha_ipc::api;
 use tauri::{AppHandle, State};
 use tauri_plugin_clipboard_manager::ClipboardExt;
 
@@ -71,4 +72,60 @@ pub fn copy_text(app: AppHandle, text: String) -> Result<(), String> {
 #[tauri::command]
 pub fn retry(shared: State<'_, Arc<Shared>>) {
     shared.retry_now();
+}
+
+/// Who may open connections to this host: `contacts`, `everyone` or `nobody`.
+#[tauri::command]
+pub async fn set_incoming(shared: State<'_, Arc<Shared>>, mode: String) -> Result<(), String> {
+    shared
+        .change_firewall(api::FirewallChange::Incoming { mode })
+        .await
+}
+
+/// Marks a node a contact (trusted by the firewall), or not.
+#[tauri::command]
+pub async fn set_contact(
+    shared: State<'_, Arc<Shared>>,
+    node: String,
+    contact: bool,
+) -> Result<(), String> {
+    let change = if contact {
+        api::FirewallChange::AddContact { node }
+    } else {
+        api::FirewallChange::RemoveContact { node }
+    };
+    shared.change_firewall(change).await
+}
+
+/// This node's invite link, with its QR code as SVG.
+#[tauri::command]
+pub async fn invite(shared: State<'_, Arc<Shared>>) -> Result<InviteView, String> {
+    let invite = shared.invite().await?;
+    let qr = qrcode::QrCode::new(invite.link.as_bytes()).map_err(|e| e.to_string())?;
+    let svg = qr
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    Ok(InviteView { invite, svg })
+}
+
+/// Joins the node of a pasted invite link (and trusts it if asked).
+#[tauri::command]
+pub async fn join(
+    shared: State<'_, Arc<Shared>>,
+    link: String,
+    contact: bool,
+) -> Result<api::Invite, String> {
+    shared.join(link, contact).await
+}
+
+/// An invite for the window: the link and what is in it, and its QR code.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteView {
+    /// The invite.
+    pub invite: api::Invite,
+    /// Its QR code, an SVG document.
+    pub svg: String,
 }

@@ -2,13 +2,14 @@
 //! from the service's events, reconnecting by itself, plus one short connection per user
 //! action.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use hypha_ipc::api::{Event, Request, Response, SendRequest};
+use hypha_ipc::api::{self, Event, Request, Response, SendRequest};
 use hypha_ipc::client::{Client, ClientError};
 use tokio::sync::Notify;
 
@@ -158,6 +159,42 @@ impl Shared {
         }
     }
 
+    /// Changes the inbound firewall (who may connect, contacts).
+    pub async fn change_firewall(&self, change: api::FirewallChange) -> Result<(), String> {
+        match self.call(Request::Firewall { change: Some(change) }).await? {
+            Response::Firewall(f) => {
+                self.update(|snap| snap.firewall = Some(f));
+                Ok(())
+            }
+            other => Err(format!("unexpected answer from hyphad: {other:?}")),
+        }
+    }
+
+    /// This node's invite link.
+    pub async fn invite(&self) -> Result<api::Invite, String> {
+        match self.call(Request::Invite { expires_s: None }).await? {
+            Response::Invite(i) => Ok(i),
+            other => Err(format!("unexpected answer from hyphad: {other:?}")),
+        }
+    }
+
+    /// Joins the node of an invite link.
+    pub async fn join(&self, link: String, contact: bool) -> Result<api::Invite, String> {
+        let link = link.trim().to_string();
+        if link.is_empty() {
+            return Err("paste an invite link (hypha://join/…)".into());
+        }
+        match self.call(Request::Join { link, contact }).await? {
+            Response::Invite(i) => {
+                if let Ok(Response::Peers(p)) = self.call(Request::Peers).await {
+                    self.update(|snap| snap.peers = Some(p));
+                }
+                Ok(i)
+            }
+            other => Err(format!("unexpected answer from hyphad: {other:?}")),
+        }
+    }
+
     /// Adds (or removes) a configured peer.
     pub async fn change_peer(&self, uri: String, add: bool) -> Result<(), String> {
         let req = if add {
@@ -272,6 +309,7 @@ async fn session_inner(shared: &Shared) -> Result<std::convert::Infallible, Clie
         sharing(&mut c).await?,
         messages(&mut c).await?,
     );
+    let (fw, nm) = (firewall(&mut c).await, names(&mut c).await?);
     let known = shared.snapshot().texts;
     for msg in m.inbox.iter().rev().take(BACKLOG_TEXTS) {
         if !known.contains_key(&msg.id)
@@ -291,6 +329,8 @@ async fn session_inner(shared: &Shared) -> Result<std::convert::Infallible, Clie
         s.routes = r;
         s.sharing = Some(sh);
         s.messages = Some(m);
+        s.firewall = fw;
+        s.names = nm;
         for (id, t) in texts {
             s.remember_text(id, t);
         }
@@ -310,6 +350,7 @@ async fn session_inner(shared: &Shared) -> Result<std::convert::Infallible, Clie
                     peers(&mut c).await?,
                     sharing(&mut c).await?,
                 );
+                let (fw, nm) = (firewall(&mut c).await, names(&mut c).await?);
                 shared.update(|s| {
                     s.push_rate(RateSample {
                         t_ms: now_ms(),
@@ -321,6 +362,8 @@ async fn session_inner(shared: &Shared) -> Result<std::convert::Infallible, Clie
                     s.status = Some(st);
                     s.peers = Some(p);
                     s.sharing = Some(sh);
+                    s.firewall = fw;
+                    s.names = nm;
                 });
             }
             Event::PeerUp { .. } | Event::PeerDown { .. } => {
@@ -398,6 +441,22 @@ async fn sharing(c: &mut Client) -> Result<hypha_ipc::api::Sharing, ClientError>
         .await?
     {
         Response::Sharing(s) => Ok(s),
+        r => Err(unexpected(r)),
+    }
+}
+
+/// The firewall, or none from a service that predates it (it answers with an error).
+async fn firewall(c: &mut Client) -> Option<hypha_ipc::api::Firewall> {
+    match c.request(Request::Firewall { change: None }).await {
+        Ok(Response::Firewall(f)) => Some(f),
+        _ => None,
+    }
+}
+
+/// Node id → name for every settled name.
+async fn names(c: &mut Client) -> Result<BTreeMap<String, String>, ClientError> {
+    match c.request(Request::Names).await? {
+        Response::Names(n) => Ok(n.into_iter().map(|r| (r.node_id, r.name)).collect()),
         r => Err(unexpected(r)),
     }
 }

@@ -87,6 +87,10 @@ fn main() {
             commands::send_message,
             commands::copy_text,
             commands::retry,
+            commands::set_incoming,
+            commands::set_contact,
+            commands::invite,
+            commands::join,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

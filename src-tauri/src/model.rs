@@ -72,6 +72,10 @@ pub struct Snapshot {
     pub texts: BTreeMap<String, String>,
     /// Recent traffic, oldest first.
     pub rates: VecDeque<RateSample>,
+    /// Last firewall answer.
+    pub firewall: Option<api::Firewall>,
+    /// Node id → name, for every name known in the mesh.
+    pub names: BTreeMap<String, String>,
 }
 
 impl Snapshot {
@@ -89,6 +93,8 @@ impl Snapshot {
             messages: None,
             texts: BTreeMap::new(),
             rates: VecDeque::new(),
+            firewall: None,
+            names: BTreeMap::new(),
         }
     }
 

@@ -206,6 +206,50 @@ async function main() {
     await shot('messages');
   });
 
+  await step('the firewall control changes `hypha firewall`', async () => {
+    await view('peers');
+    const firewall = () => JSON.parse(cli(a, 'firewall', '--json'));
+    assert.equal(firewall().incoming, 'contacts', 'the default');
+    await waitFor('the control shows contacts', async () =>
+      (await $('#incoming-select').getAttribute('value')) === 'contacts');
+    for (const mode of ['everyone', 'nobody', 'contacts']) {
+      await (await $(`#incoming-select option[value="${mode}"]`)).click();
+      await waitFor(`hypha firewall says ${mode}`, () => firewall().incoming === mode);
+    }
+    // The contact box on b's row: b becomes a contact, and stops being one.
+    const box = `tr.peer-row[data-node-id="${b.id}"] .contact-input`;
+    await (await $(box)).click();
+    await waitFor('b is a contact', () => firewall().contacts.some((c) => c.nodeId === b.id));
+    await (await $(box)).click();
+    await waitFor('b is no contact', () => !firewall().contacts.some((c) => c.nodeId === b.id));
+    await driver.executeScript('document.getElementById("incoming-select").scrollIntoView()');
+    await shot('peers-firewall');
+  });
+
+  await step('an invite link pasted into Join links a new node, shown by its name', async () => {
+    const c = makeNode('c', await freeUdpPort());
+    c.id = (await waitFor("c's API", () => status(c))).nodeId;
+    cli(c, 'name', 'set', 'carol');
+    const link = cli(c, 'invite').trim();
+    assert.match(link, /^hypha:\/\/join\//);
+    await view('peers');
+    await $('#join-link').sendKeys(link);
+    await $('#join-btn').click();
+    await waitFor('a linked to c', () =>
+      JSON.parse(cli(a, 'peers', '--json')).links.some((l) => l.nodeId === c.id && l.state === 'up'));
+    await waitFor('c is a contact', () =>
+      JSON.parse(cli(a, 'firewall', '--json')).contacts.some((x) => x.nodeId === c.id));
+    await waitFor('the peers table names carol', async () => {
+      const rows = await all(`tr.peer-row[data-node-id="${c.id}"] .c-node`);
+      return rows.length && (await driver.executeScript('return arguments[0].textContent', rows[0])) === 'carol.hypha';
+    }, 40000);
+    // This node's own invite: the link and its QR code.
+    await $('#invite-btn').click();
+    await waitFor('invite link shown', async () => (await textOf('#invite-link'))?.includes(a.id));
+    assert.ok((await all('#invite-qr svg')).length === 1, 'no QR code');
+    await shot('peers-invite-firewall');
+  });
+
   await step('stopping hyphad shows "service down", and the app recovers', async () => {
     a.proc.kill('SIGTERM');
     await waitFor('hyphad a exits', () => a.proc.exitCode !== null || a.proc.signalCode !== null);

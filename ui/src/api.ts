@@ -25,6 +25,10 @@ export interface Snapshot {
   texts: Record<string, string>;
   /** Up to the last 120 samples, one per second, oldest first. */
   rates: RateSample[];
+  /** The inbound firewall (null from a service without one). */
+  firewall: Firewall | null;
+  /** Node id -> name, for every name known in the mesh. */
+  names: Record<string, string>;
 }
 
 export interface Status {
@@ -115,6 +119,27 @@ export interface RateSample {
   limitBps: number | null;
 }
 
+/** The inbound firewall, as the service reports it. */
+export interface Firewall {
+  incoming: 'contacts' | 'everyone' | 'nobody';
+  contacts: { nodeId: string; name: string | null }[];
+  rules: { node: string | null; name?: string; port: number | null; proto: string | null }[];
+  exposed: number[];
+  flows: number;
+  droppedTcp: number;
+  droppedUdp: number;
+  droppedOther: number;
+}
+
+/** An invite link and what is in it. */
+export interface Invite {
+  link: string;
+  nodeId: string;
+  name: string | null;
+  endpoints: string[];
+  expiresMs: number | null;
+}
+
 export type ViewName = 'status' | 'peers' | 'routes' | 'messages' | 'sharing';
 
 /** Metric/cost value the service uses for "unreachable". */
@@ -187,4 +212,24 @@ export function onSnapshot(cb: (s: Snapshot) => void): Promise<UnlistenFn> {
 /** Subscribe to navigation requests (e.g. from the tray menu). */
 export function onNavigate(cb: (view: string) => void): Promise<UnlistenFn> {
   return listen<string>('navigate', (ev) => cb(ev.payload));
+}
+
+/** Who may open connections to this host: contacts, everyone or nobody. */
+export function setIncoming(mode: string): Promise<void> {
+  return invoke('set_incoming', { mode });
+}
+
+/** Marks a node a contact (trusted by the firewall), or not. */
+export function setContact(node: string, contact: boolean): Promise<void> {
+  return invoke('set_contact', { node, contact });
+}
+
+/** This node's invite link and its QR code (SVG). */
+export function invite(): Promise<{ invite: Invite; svg: string }> {
+  return invoke('invite');
+}
+
+/** Joins the node of an invite link (and trusts it if asked). */
+export function join(link: string, contact: boolean): Promise<Invite> {
+  return invoke<Invite>('join', { link, contact });
 }

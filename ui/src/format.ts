@@ -110,3 +110,9 @@ export function formatShortTime(ms: number): string {
 export function formatPercent(p: number): string {
   return `${Math.round(p)} %`;
 }
+
+/** A node for people: its name when one is known, else the short id. */
+export function nodeLabel(id: string | null | undefined, names: Record<string, string> | undefined): string {
+  const name = id ? names?.[id] : undefined;
+  return name ? `${name}.hypha` : shortId(id);
+}

@@ -253,8 +253,8 @@ struct Service {
     uplink_bps: Option<u64>,
     /// The config file's `incoming` (settings changed at run time win over it).
     incoming_default: String,
-    /// The UDP link socket's port, if any (for invites).
-    udp_port: Option<u16>,
+    /// The UDP link socket's address, if it listens (for invites).
+    udp_listen: Option<SocketAddr>,
     /// Joins waiting for one of their endpoints to link.
     joins: Vec<invite::PendingJoin>,
 }
@@ -574,11 +574,11 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
         share_percent,
         uplink_bps,
         incoming_default: cfg.incoming.clone(),
-        udp_port: cfg
+        udp_listen: cfg
             .listen
             .iter()
             .any(|l| l.starts_with("udp://"))
-            .then(|| local.port()),
+            .then_some(local),
         joins: Vec::new(),
     };
     svc.restore_reaching();

@@ -1,7 +1,7 @@
 /** Messages view: conversations per node, the selected thread, and a compose box. */
 import { errorText, sendMessage, type InMessage, type OutMessage, type Snapshot } from '../api';
 import { h, q, setText, showError } from '../dom';
-import { formatBytes, formatShortTime, formatTime, shortId } from '../format';
+import { formatBytes, formatShortTime, formatTime, nodeLabel } from '../format';
 import { syncList, type View } from './common';
 
 type Item =
@@ -237,7 +237,7 @@ export function createMessagesView(root: HTMLElement): View {
         el.classList.toggle('selected', c.peer === selected);
         el.classList.toggle('has-unread', c.unread > 0);
         const peer = q(el, '.conv-peer');
-        setText(peer, shortId(c.peer));
+        setText(peer, nodeLabel(c.peer, snap.names));
         peer.title = c.peer;
         setText(q(el, '.conv-time'), formatShortTime(c.last));
         const lastItem = c.items[c.items.length - 1];
@@ -254,7 +254,7 @@ export function createMessagesView(root: HTMLElement): View {
       markSeen(conv.peer, conv.last);
       conv.unread = 0;
     }
-    setText(threadTitle, selected ? (conv ? `Conversation with ${shortId(selected)}` : `New conversation with ${shortId(selected)}`) : 'New conversation');
+    setText(threadTitle, selected ? (conv ? `Conversation with ${nodeLabel(selected, snap.names)}` : `New conversation with ${nodeLabel(selected, snap.names)}`) : 'New conversation');
     threadTitle.title = selected ?? '';
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     const before = list.childElementCount;

@@ -1,5 +1,17 @@
 /** Peers view: live links with quality and priority, plus the configured peer list. */
-import { addPeer, errorText, removePeer, setPriority, UNREACHABLE, type Link, type Snapshot } from '../api';
+import {
+  addPeer,
+  errorText,
+  invite,
+  join,
+  removePeer,
+  setContact,
+  setIncoming,
+  setPriority,
+  UNREACHABLE,
+  type Link,
+  type Snapshot,
+} from '../api';
 import { h, q, setText, showError } from '../dom';
 import { formatBytes, formatMs, shortId } from '../format';
 import { emptyState, syncList, type View } from './common';
@@ -41,6 +53,8 @@ function linkKey(l: Link): string {
 /** Build the peers view inside its section. */
 export function createPeersView(root: HTMLElement): View {
   let weights = new Map<string, number>();
+  let names: Record<string, string> = {};
+  let contacts = new Set<string>();
 
   const tbody = h('tbody');
   const table = h(
@@ -59,6 +73,7 @@ export function createPeersView(root: HTMLElement): View {
         h('th', { class: 'num' }, 'RTT'),
         h('th', { class: 'num' }, 'Rx / Tx'),
         h('th', { class: 'num', title: 'Relative share of forwarded traffic when the transit limit is reached (1–1000)' }, 'Priority'),
+        h('th', { title: 'Contacts may open connections to this computer (the firewall lets them in)' }, 'Contact'),
       ),
     ),
     tbody,
@@ -82,6 +97,83 @@ export function createPeersView(root: HTMLElement): View {
   const addErr = h('div', { id: 'add-peer-error', class: 'error', hidden: true, role: 'alert' });
   const form = h('form', { id: 'add-peer-form', class: 'inline-form' }, uriInput, addBtn);
 
+  // Who may open connections to this host over the mesh.
+  const incoming = h(
+    'select',
+    { id: 'incoming-select', 'aria-label': 'Allow incoming from' },
+    h('option', { value: 'contacts' }, 'contacts'),
+    h('option', { value: 'everyone' }, 'everyone'),
+    h('option', { value: 'nobody' }, 'nobody'),
+  ) as HTMLSelectElement;
+  const incomingErr = h('div', { id: 'incoming-error', class: 'error', hidden: true, role: 'alert' });
+  const dropped = h('span', { id: 'firewall-dropped', class: 'muted small' });
+  incoming.addEventListener('change', async () => {
+    incoming.classList.add('pending');
+    try {
+      await setIncoming(incoming.value);
+      showError(incomingErr, null);
+    } catch (e) {
+      showError(incomingErr, `Could not change the firewall: ${errorText(e)}`);
+    } finally {
+      incoming.classList.remove('pending');
+    }
+  });
+
+  // Invites: this node's link (with a QR code), and joining someone else's.
+  const inviteBtn = h('button', { id: 'invite-btn', type: 'button' }, 'Invite someone');
+  const inviteLink = h('code', { id: 'invite-link', class: 'mono' });
+  const inviteQr = h('div', { id: 'invite-qr', class: 'qr' });
+  const inviteBox = h('div', { id: 'invite-box', hidden: true }, inviteQr, inviteLink);
+  const inviteErr = h('div', { id: 'invite-error', class: 'error', hidden: true, role: 'alert' });
+  inviteBtn.addEventListener('click', async () => {
+    inviteBtn.disabled = true;
+    try {
+      const r = await invite();
+      setText(inviteLink, r.invite.link);
+      inviteQr.innerHTML = r.svg;
+      inviteBox.hidden = false;
+      showError(inviteErr, null);
+    } catch (e) {
+      showError(inviteErr, `Could not make an invite: ${errorText(e)}`);
+    } finally {
+      inviteBtn.disabled = false;
+    }
+  });
+  const joinInput = h('input', {
+    id: 'join-link',
+    type: 'text',
+    placeholder: 'hypha://join/…',
+    spellcheck: 'false',
+    autocomplete: 'off',
+    class: 'mono',
+  }) as HTMLInputElement;
+  const joinContact = h('input', { id: 'join-contact', type: 'checkbox', checked: true }) as HTMLInputElement;
+  const joinBtn = h('button', { id: 'join-btn', type: 'submit', class: 'primary' }, 'Join');
+  const joinErr = h('div', { id: 'join-error', class: 'error', hidden: true, role: 'alert' });
+  const joinDone = h('div', { id: 'join-done', class: 'muted small', hidden: true });
+  const joinForm = h(
+    'form',
+    { id: 'join-form', class: 'inline-form' },
+    joinInput,
+    h('label', { class: 'small' }, joinContact, ' contact'),
+    joinBtn,
+  );
+  joinForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    joinBtn.disabled = true;
+    try {
+      const r = await join(joinInput.value, joinContact.checked);
+      joinInput.value = '';
+      showError(joinErr, null);
+      setText(joinDone, `Joining ${r.name ?? shortId(r.nodeId)} at ${r.endpoints.join(', ')}…`);
+      joinDone.hidden = false;
+    } catch (e) {
+      showError(joinErr, errorText(e));
+    } finally {
+      joinBtn.disabled = false;
+    }
+  });
+
   root.append(
     h('h1', {}, 'Peers'),
     h('div', { class: 'table-wrap' }, table),
@@ -94,6 +186,17 @@ export function createPeersView(root: HTMLElement): View {
     configuredErr,
     form,
     addErr,
+    h('h2', {}, 'Invites'),
+    h('p', { class: 'muted small' }, 'Give someone your link, or paste theirs: no addresses to type.'),
+    inviteBtn,
+    inviteBox,
+    inviteErr,
+    joinForm,
+    joinErr,
+    joinDone,
+    h('h2', {}, 'Firewall'),
+    h('label', { class: 'inline-form' }, 'Allow incoming from: ', incoming, ' ', dropped),
+    incomingErr,
   );
 
   form.addEventListener('submit', async (ev) => {
@@ -148,8 +251,23 @@ export function createPeersView(root: HTMLElement): View {
         input.classList.remove('pending');
       }
     });
+    const contact = h('input', { type: 'checkbox', class: 'contact-input', 'aria-label': 'Contact' }) as HTMLInputElement;
+    contact.addEventListener('change', async () => {
+      const node = tr.dataset.nodeId;
+      if (!node) return;
+      contact.classList.add('pending');
+      try {
+        await setContact(node, contact.checked);
+        showError(tableErr, null);
+      } catch (e) {
+        showError(tableErr, `Could not change contact ${shortId(node)}: ${errorText(e)}`);
+        contact.checked = contacts.has(node);
+      } finally {
+        contact.classList.remove('pending');
+      }
+    });
     const bar = h('span', { class: 'qbar', 'aria-hidden': 'true' }, h('i'), h('i'), h('i'), h('i'));
-    return h(
+    const tr = h(
       'tr',
       { class: 'peer-row' },
       h('td', { class: 'mono c-node' }),
@@ -159,13 +277,16 @@ export function createPeersView(root: HTMLElement): View {
       h('td', { class: 'num c-rtt' }),
       h('td', { class: 'num c-bytes' }, h('div', { class: 'c-rx', title: 'received' }), h('div', { class: 'c-tx', title: 'sent' })),
       h('td', { class: 'num c-prio' }, input),
+      h('td', { class: 'c-contact' }, contact),
     );
+    return tr;
   }
 
   function updateRow(tr: HTMLElement, l: Link): void {
     tr.dataset.nodeId = l.nodeId ?? '';
     const node = q(tr, '.c-node');
-    setText(node, l.nodeId ? shortId(l.nodeId) : '(unknown yet)');
+    const name = l.nodeId ? names[l.nodeId] : undefined;
+    setText(node, name ? `${name}.hypha` : l.nodeId ? shortId(l.nodeId) : '(unknown yet)');
     node.title = l.nodeId ?? 'The node id is learned during the handshake';
     setText(q(tr, '.c-transport'), transportOf(l.remote));
     const remote = q(tr, '.c-remote');
@@ -186,6 +307,9 @@ export function createPeersView(root: HTMLElement): View {
     input.dataset.nodeId = l.nodeId ?? '';
     // Priorities only exist per node id; without one there is nothing to set.
     input.disabled = !l.nodeId;
+    const contact = q<HTMLInputElement>(tr, '.contact-input');
+    contact.disabled = !l.nodeId;
+    if (!contact.classList.contains('pending')) contact.checked = !!l.nodeId && contacts.has(l.nodeId);
     // Never overwrite what the user is typing, nor a change still in flight.
     if (document.activeElement !== input && !input.classList.contains('pending')) {
       input.value = String(l.nodeId ? weights.get(l.nodeId) ?? 1 : 1);
@@ -195,6 +319,14 @@ export function createPeersView(root: HTMLElement): View {
   return {
     render(snap: Snapshot) {
       weights = new Map((snap.sharing?.neighbours ?? []).map((n) => [n.nodeId, n.weight]));
+      names = snap.names ?? {};
+      contacts = new Set((snap.firewall?.contacts ?? []).map((c) => c.nodeId));
+      const fw = snap.firewall;
+      if (fw && document.activeElement !== incoming && !incoming.classList.contains('pending')) {
+        incoming.value = fw.incoming;
+      }
+      incoming.disabled = !fw;
+      setText(dropped, fw ? `dropped: ${fw.droppedTcp} TCP, ${fw.droppedUdp} UDP, ${fw.droppedOther} other` : '');
       const links = snap.peers?.links ?? [];
       // Up links first, then by node id, so rows do not jump around between snapshots.
       const order = { up: 0, unconfirmed: 1, handshaking: 2 } as const;

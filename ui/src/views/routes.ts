@@ -1,7 +1,7 @@
 /** Routes view: the routing table and a radial map of the mesh as seen from this node. */
 import { UNREACHABLE, type Route, type Snapshot } from '../api';
 import { h, q, s, setText } from '../dom';
-import { shortId, tinyId } from '../format';
+import { nodeLabel, shortId, tinyId } from '../format';
 import { emptyState, syncList, type View } from './common';
 
 interface MapNode {
@@ -257,11 +257,11 @@ export function createRoutesView(root: HTMLElement): View {
           tr.classList.toggle('unreachable', r.metric >= UNREACHABLE);
           setText(q(tr, '.c-subnet'), r.subnet);
           const node = q(tr, '.c-node');
-          setText(node, shortId(r.nodeId));
+          setText(node, nodeLabel(r.nodeId, snap.names));
           node.title = r.nodeId;
           const kind = routeKind(r);
           const hop = q(tr, '.c-hop');
-          setText(hop, kind === 'self' ? 'self' : kind === 'direct' ? 'direct' : shortId(r.nextHop));
+          setText(hop, kind === 'self' ? 'self' : kind === 'direct' ? 'direct' : nodeLabel(r.nextHop, snap.names));
           hop.title = r.nextHop ?? 'this node';
           setText(q(tr, '.c-metric'), r.metric >= UNREACHABLE ? 'unreachable' : String(r.metric));
         },

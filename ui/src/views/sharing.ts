@@ -2,7 +2,7 @@
 import { errorText, setShare, setUplink, type NeighbourShare, type Snapshot } from '../api';
 import { drawShareChart } from '../chart';
 import { h, q, s, setText, showError } from '../dom';
-import { bpsToUplinkSpec, formatBps, formatBytes, formatPercent, shortId } from '../format';
+import { bpsToUplinkSpec, formatBps, formatBytes, formatPercent, nodeLabel } from '../format';
 import { emptyState, syncList, type View } from './common';
 
 const PRESETS = [0, 10, 25, 50, 100];
@@ -199,7 +199,7 @@ export function createSharingView(root: HTMLElement): View {
       (tr, n: NeighbourShare) => {
         tr.dataset.nodeId = n.nodeId;
         const node = q(tr, '.c-node');
-        setText(node, shortId(n.nodeId));
+        setText(node, nodeLabel(n.nodeId, snap.names));
         node.title = n.nodeId;
         setText(q(tr, '.c-weight'), String(n.weight));
         setText(q(tr, '.c-fwd'), formatBytes(n.forwardedBytes));

@@ -47,14 +47,20 @@ impl Service {
     /// Handles [`api::Request::Invite`]: the endpoints others have seen this node at (from
     /// signed facts: what a NAT maps it to), then its own interface addresses.
     pub(super) fn invite(&self, expires_s: Option<u64>) -> Result<Response, ApiError> {
-        let port = self
-            .udp_port
+        let listen = self
+            .udp_listen
             .ok_or_else(|| bad("this node listens on no UDP port, so nobody could join it"))?;
         let me = self.node.node_id();
         let mut endpoints: Vec<SocketAddr> = Vec::new();
+        // Vouched for by neighbours (a NAT's mapping); this node's own claims are its
+        // interface addresses, added below when it listens on all of them.
         let seen = self.node.facts().all().filter(|f| f.subject == me);
-        let seen = seen.filter(|f| f.attr == ATTR_UDP_ENDPOINT);
-        let local = crate::mcast::local_endpoints(port);
+        let seen = seen.filter(|f| f.attr == ATTR_UDP_ENDPOINT && f.signer != me);
+        // Bound to one address, the node is reachable there only (even on loopback).
+        let local = match listen.ip().is_unspecified() {
+            true => crate::mcast::local_endpoints(listen.port()),
+            false => vec![crate::udp::normalize(listen)],
+        };
         for ep in seen.filter_map(|f| parse_endpoint(&f.value)).chain(local) {
             if !endpoints.contains(&ep) && endpoints.len() < MAX_ENDPOINTS {
                 endpoints.push(ep);
