@@ -161,7 +161,12 @@ impl Shared {
 
     /// Changes the inbound firewall (who may connect, contacts).
     pub async fn change_firewall(&self, change: api::FirewallChange) -> Result<(), String> {
-        match self.call(Request::Firewall { change: Some(change) }).await? {
+        match self
+            .call(Request::Firewall {
+                change: Some(change),
+            })
+            .await?
+        {
             Response::Firewall(f) => {
                 self.update(|snap| snap.firewall = Some(f));
                 Ok(())
