@@ -72,6 +72,8 @@ export interface Route {
 export interface Sharing {
   percent: number;
   uplinkBps: number | null;
+  /** The uplink as the service measured it (used when none is configured). */
+  uplinkMeasuredBps?: number | null;
   limitBps: number | null;
   neighbours: NeighbourShare[];
 }

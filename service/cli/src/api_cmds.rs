@@ -209,10 +209,14 @@ pub fn run(c: Conn, request: Request) -> Result<()> {
                         format!("{:.1} Mbit/s", b as f64 / 1e6)
                     })
                 };
+                let uplink = match (s.uplink_bps, s.uplink_measured_bps) {
+                    (Some(u), _) => format!("{} (configured)", mbit(Some(u))),
+                    (None, Some(m)) => format!("≈ {}, measured", mbit(Some(m))),
+                    (None, None) => "not measured yet".into(),
+                };
                 println!(
-                    "sharing {} % of uplink {}: forwarding limit {}",
+                    "sharing {} % of uplink {uplink}: forwarding limit {}",
                     s.percent,
-                    mbit(s.uplink_bps),
                     mbit(s.limit_bps)
                 );
                 for n in &s.neighbours {

@@ -69,10 +69,12 @@ pub struct Config {
     /// sender sees `failed`).
     #[serde(default)]
     pub bus_topics: Vec<String>,
-    /// Uplink capacity (`100mbit`, `1gbit`, `500kbit`, or bits per second).
+    /// Uplink capacity (`100mbit`, `1gbit`, `500kbit`, or bits per second). Without it the
+    /// service measures the uplink (the highest egress it sustains for 3 s) and the share
+    /// applies to that once measured.
     pub uplink: Option<String>,
-    /// Share of the uplink forwarded for others, 0–100 % (default 100). Without `uplink`,
-    /// only 0 limits anything (it stops all forwarding).
+    /// Share of the uplink forwarded for others, 0–100 % (default 100; 0 stops all
+    /// forwarding).
     #[serde(default = "full_share")]
     pub share: u8,
     /// Gossip endpoint facts and upgrade relayed traffic to direct links (default on).

@@ -245,8 +245,9 @@ struct Service {
     bus_store: Store,
     recvs: Vec<PendingRecv>,
     traces: Vec<trace::PendingTrace>,
-    /// When the last traffic figures were published, and the byte totals then (rx, tx, forwarded).
-    stats_prev: Option<(Instant, u64, u64, u64)>,
+    /// When the last traffic figures were published, and the totals then (rx, tx and
+    /// forwarded bytes, UDP datagrams sent).
+    stats_prev: Option<(Instant, u64, u64, u64, u64)>,
     settings: Settings,
     reaching: reaching::Reaching,
     share_percent: u8,
@@ -257,6 +258,8 @@ struct Service {
     udp_listen: Option<SocketAddr>,
     /// Joins waiting for one of their endpoints to link.
     joins: Vec<invite::PendingJoin>,
+    /// The uplink's capacity as measured (the share applies to it without a configured one).
+    uplink_est: hypha_proto::uplink::UplinkEstimator,
 }
 
 impl Service {
@@ -580,6 +583,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
             .any(|l| l.starts_with("udp://"))
             .then_some(local),
         joins: Vec::new(),
+        uplink_est: hypha_proto::uplink::UplinkEstimator::new(),
     };
     svc.restore_reaching();
     let priorities: Vec<(String, u32)> = svc

@@ -329,3 +329,86 @@ fn priority_weights_split_a_saturated_share() {
     );
     assert!((0.65..=0.85).contains(&split), "split {split:.2}");
 }
+
+/// No uplink configured: b's uplink toward c is shaped to 50 Mbit/s (`tc tbf`). After b's own
+/// upload has run into that ceiling, b's measured uplink is within 20 % of 50; at 30 % it
+/// then holds a→c through b to 15 ± 3 Mbit/s, while b's own upload is not held at all.
+#[test]
+fn the_share_applies_to_the_measured_uplink() {
+    let mut lab = Lab::new();
+    let (a, b, c) = (lab.ns("a"), lab.ns("b"), lab.ns("c"));
+    let (_, _, _, ab) = lab.veth(&a, &b);
+    let (b_to_c, _, bc, _) = lab.veth(&b, &c);
+    let shaped = lab.exec(
+        &b,
+        &[
+            "tc", "qdisc", "add", "dev", &b_to_c, "root", "tbf", "rate", "50mbit", "burst", "64kb",
+            "latency", "50ms",
+        ],
+    );
+    assert!(shaped.status.success(), "tc: {shaped:?}");
+    let base = ["--no-multicast"];
+    let da = lab.start(
+        &a,
+        "a",
+        &[&base[..], &["--peers", &format!("udp://{ab}:9651")]].concat(),
+    );
+    let db = lab.start(&b, "b", &base);
+    let dc = lab.start(
+        &c,
+        "c",
+        &[&base[..], &["--peers", &format!("udp://{bc}:9651")]].concat(),
+    );
+    let (c_id, c_addr) = (lab.d(dc).id(), lab.d(dc).address());
+    lab.wait(Duration::from_secs(10), "a and b route to c", || {
+        route_to(&lab, da, &c_id) && route_to(&lab, db, &c_id)
+    });
+    let sharing = |lab: &Lab| match api(
+        lab,
+        db,
+        Request::Share {
+            percent: None,
+            uplink: None,
+        },
+    ) {
+        Response::Sharing(s) => s,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(sharing(&lab).uplink_measured_bps, None, "nothing sent yet");
+
+    // b uploads to c at full speed: the shaper is the ceiling.
+    let s = server(&c, &c_addr, 5202);
+    let (_, first) = rates(iperf_client(&b, &c_addr, 5202, 5));
+    let _ = { s }.wait();
+    let measured = sharing(&lab).uplink_measured_bps.expect("measured") as f64 / 1e6;
+    println!("b's own upload {first:.1} Mbit/s; b measured its uplink at {measured:.1} Mbit/s");
+    assert!(
+        (40.0..=60.0).contains(&measured),
+        "measured {measured:.1}, want 50 ± 20 %"
+    );
+
+    let Response::Sharing(sh) = api(
+        &lab,
+        db,
+        Request::Share {
+            percent: Some(30),
+            uplink: None,
+        },
+    ) else {
+        panic!()
+    };
+    let limit = sh.limit_bps.expect("a limit") as f64 / 1e6;
+    assert!((limit - 0.3 * measured).abs() < 1.0, "limit {limit:.1}");
+    let s = server(&c, &c_addr, 5201);
+    let (_, t) = rates(iperf_client(&a, &c_addr, 5201, 5));
+    let _ = { s }.wait();
+    let s = server(&c, &c_addr, 5202);
+    let (_, o) = rates(iperf_client(&b, &c_addr, 5202, 4));
+    let _ = { s }.wait();
+    println!("share 30 % of the measured uplink: a→c {t:.1} Mbit/s, b's own b→c {o:.1} Mbit/s");
+    assert!(
+        (12.0..=18.0).contains(&t),
+        "transit {t:.1} Mbit/s, want 15 ± 3"
+    );
+    assert!(o > 35.0, "b's own upload held: {o:.1} Mbit/s");
+}

@@ -522,6 +522,10 @@ pub struct Sharing {
     pub percent: u8,
     /// Configured uplink, bits per second.
     pub uplink_bps: Option<u64>,
+    /// The uplink as measured (the highest egress sustained for 3 s), bits per second; the
+    /// share applies to it when no uplink is configured.
+    #[serde(default)]
+    pub uplink_measured_bps: Option<u64>,
     /// The resulting limit on forwarded traffic, bits per second (none: unlimited).
     pub limit_bps: Option<u64>,
     /// Per neighbour: weight and transit statistics.

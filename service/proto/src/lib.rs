@@ -20,4 +20,5 @@ pub mod replay;
 pub mod sched;
 pub mod session;
 pub mod time;
+pub mod uplink;
 pub mod wire;

@@ -103,9 +103,11 @@ export function createSharingView(root: HTMLElement): View {
   /** Preview the limit locally while dragging; the service computes the real one. */
   function previewLimit(p: number): number | null {
     const sh = last?.sharing;
-    if (!sh || sh.uplinkBps == null) return sh?.limitBps ?? null;
-    if (p >= 100) return sh.limitBps ?? null;
-    return (sh.uplinkBps * p) / 100;
+    const up = sh?.uplinkBps ?? sh?.uplinkMeasuredBps ?? null;
+    if (!sh || up == null) return sh?.limitBps ?? null;
+    // At 100 % a configured uplink is the limit; a measured one limits nothing.
+    if (p >= 100) return sh.uplinkBps != null ? (sh.limitBps ?? null) : null;
+    return (up * p) / 100;
   }
 
   function showValue(p: number): void {
@@ -176,7 +178,15 @@ export function createSharingView(root: HTMLElement): View {
       showValue(sh.percent);
       setText(limit, limitText(sh.percent, sh.limitBps));
     }
-    setText(uplinkCurrent, sh.uplinkBps != null ? formatBps(sh.uplinkBps) : 'not set');
+    const measured = sh.uplinkMeasuredBps;
+    setText(
+      uplinkCurrent,
+      sh.uplinkBps != null
+        ? `${formatBps(sh.uplinkBps)} (set by you)`
+        : measured != null
+          ? `≈ ${formatBps(measured)}, measured`
+          : 'not measured yet (set it, or it is measured once traffic has flowed)',
+    );
     uplinkInput.placeholder = sh.uplinkBps != null ? `e.g. ${bpsToUplinkSpec(sh.uplinkBps)}` : 'e.g. 100mbit';
     drawShareChart(chart, snap.rates);
     const ns = [...sh.neighbours].sort((a, b) => b.rateBps - a.rateBps || a.nodeId.localeCompare(b.nodeId));

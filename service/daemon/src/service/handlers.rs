@@ -44,6 +44,7 @@ impl Service {
         api::Sharing {
             percent: self.share_percent,
             uplink_bps: self.uplink_bps,
+            uplink_measured_bps: self.uplink_est.estimate_bps(),
             limit_bps: self.node.transit_rate().map(|r| r * 8),
             neighbours: self
                 .node
@@ -60,14 +61,32 @@ impl Service {
         }
     }
 
+    /// The transit limit, bytes per second: the share of the configured uplink, else of the
+    /// measured one (none while nothing is measured, at 100 %, or while a probe lifts it).
+    fn transit_limit(&self) -> Option<u64> {
+        match self.uplink_bps {
+            Some(_) => settings::transit_rate(self.share_percent, self.uplink_bps),
+            None if self.share_percent == 0 => Some(0),
+            None if self.share_percent >= 100 || self.uplink_est.probing() => None,
+            None => settings::transit_rate(self.share_percent, self.uplink_est.estimate_bps()),
+        }
+    }
+
     pub(super) fn apply_share(&mut self) {
         let now = self.now();
-        let rate = settings::transit_rate(self.share_percent, self.uplink_bps);
+        let rate = self.transit_limit();
         self.node.set_transit_rate(now, rate);
         tracing::info!(
-            "sharing {} % of {:?} bit/s: transit limit {:?} bit/s",
+            "sharing {} % of {:?} bit/s ({}): transit limit {:?} bit/s",
             self.share_percent,
-            self.uplink_bps,
+            self.uplink_bps.or(self.uplink_est.estimate_bps()),
+            if self.uplink_bps.is_some() {
+                "configured"
+            } else if self.uplink_est.probing() {
+                "measured; lifted while probing for more"
+            } else {
+                "measured"
+            },
             rate.map(|r| r * 8)
         );
     }
@@ -466,17 +485,21 @@ impl Service {
         let tx: u64 = links.iter().map(|l| l.tx_bytes).sum();
         let links_up = links.iter().filter(|l| l.state == LinkState::Up).count();
         let fwd = self.node.counters.forwarded_bytes;
+        let dgrams = self.io.udp.stats.send_datagrams;
         let now = Instant::now();
-        let prev = self.stats_prev.replace((now, rx, tx, fwd));
-        if self.io.events.receiver_count() == 0 {
-            return;
-        }
-        let Some((t0, rx0, tx0, fwd0)) = prev else {
+        let prev = self.stats_prev.replace((now, rx, tx, fwd, dgrams));
+        let Some((t0, rx0, tx0, fwd0, dgrams0)) = prev else {
             return;
         };
         let secs = now.duration_since(t0).as_secs_f64().max(0.001);
         // Totals over links shrink when a link goes away: count that as no traffic.
         let bps = |a: u64, b: u64| (a.saturating_sub(b) as f64 * 8.0 / secs) as u64;
+        // The uplink carries the IP and UDP headers too (28 bytes over IPv4, the common case).
+        let headers = dgrams.saturating_sub(dgrams0) * UDP_IP_HEADERS;
+        self.measure_uplink(bps(tx + headers, tx0), bps(fwd, fwd0));
+        if self.io.events.receiver_count() == 0 {
+            return;
+        }
         let _ = self.io.events.send(api::Event::Stats {
             rx_bps: bps(rx, rx0),
             tx_bps: bps(tx, tx0),
@@ -485,6 +508,27 @@ impl Service {
             links_up,
             routes: self.node.babel().route_count(),
         });
+    }
+
+    /// Feeds a second's egress to the uplink estimate and, without a configured uplink,
+    /// follows the transit limit as the estimate grows or a probe starts or ends.
+    fn measure_uplink(&mut self, egress_bps: u64, forwarded_bps: u64) {
+        let limited = self.uplink_bps.is_none()
+            && (1..100).contains(&self.share_percent)
+            && self.node.transit_rate().is_some();
+        let own = egress_bps.saturating_sub(forwarded_bps);
+        self.uplink_est.sample(self.now(), egress_bps, own, limited);
+        if self.uplink_bps.is_some() {
+            return;
+        }
+        let (want, have) = (self.transit_limit(), self.node.transit_rate());
+        let moved = match (want, have) {
+            (Some(w), Some(h)) => w.abs_diff(h) > h / 50,
+            (w, h) => w != h,
+        };
+        if moved {
+            self.apply_share();
+        }
     }
 
     /// Times out waiting `recv`s and expires bus deadlines.
@@ -504,3 +548,6 @@ impl Service {
         self.node.bus_expire(wall_micros() / 1000);
     }
 }
+
+/// IPv4 and UDP header bytes per datagram, counted into the uplink's egress.
+const UDP_IP_HEADERS: u64 = 28;
