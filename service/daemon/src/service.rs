@@ -260,6 +260,8 @@ struct Service {
     joins: Vec<invite::PendingJoin>,
     /// The uplink's capacity as measured (the share applies to it without a configured one).
     uplink_est: hypha_proto::uplink::UplinkEstimator,
+    /// This host's addresses when last looked at (a change means another network).
+    addresses: Vec<SocketAddr>,
 }
 
 impl Service {
@@ -584,6 +586,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
             .then_some(local),
         joins: Vec::new(),
         uplink_est: hypha_proto::uplink::UplinkEstimator::new(),
+        addresses: Vec::new(),
     };
     svc.restore_reaching();
     let priorities: Vec<(String, u32)> = svc
@@ -760,6 +763,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                 }
                 let now = svc.now();
                 let eps = crate::mcast::local_endpoints(local.port());
+                svc.note_network(&eps);
                 svc.node.set_own_endpoints(now, eps);
                 svc.check_joins();
                 if let Some(name) = &cfg.debug_forge_name {

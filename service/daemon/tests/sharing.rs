@@ -332,7 +332,8 @@ fn priority_weights_split_a_saturated_share() {
 
 /// No uplink configured: b's uplink toward c is shaped to 50 Mbit/s (`tc tbf`). After b's own
 /// upload has run into that ceiling, b's measured uplink is within 20 % of 50; at 30 % it
-/// then holds a→c through b to 15 ± 3 Mbit/s, while b's own upload is not held at all.
+/// then holds a→c through b to 15 ± 3 Mbit/s, while b's own upload is not held at all; moved
+/// to another network, b measures again.
 #[test]
 fn the_share_applies_to_the_measured_uplink() {
     let mut lab = Lab::new();
@@ -411,4 +412,13 @@ fn the_share_applies_to_the_measured_uplink() {
         "transit {t:.1} Mbit/s, want 15 ± 3"
     );
     assert!(o > 35.0, "b's own upload held: {o:.1} Mbit/s");
+
+    // On another network (b's addresses change) the old figure no longer holds: b measures
+    // again, and until then nothing is limited.
+    let moved = lab.exec(&b, &["ip", "addr", "add", "10.251.0.1/24", "dev", &b_to_c]);
+    assert!(moved.status.success());
+    lab.wait(Duration::from_secs(6), "b forgets what it measured", || {
+        let s = sharing(&lab);
+        s.uplink_measured_bps.is_none() && s.limit_bps.is_none()
+    });
 }

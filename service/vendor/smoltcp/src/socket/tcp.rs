@@ -1552,6 +1552,11 @@ impl<'a> Socket<'a> {
         Some(self.ack_reply(ip_repr, repr))
     }
 
+    /// Hypha: whether the socket is bound to a remote endpoint (rather than listening).
+    pub(crate) fn is_connected_socket(&self) -> bool {
+        self.tuple.is_some()
+    }
+
     pub(crate) fn accepts(&self, _cx: &mut Context, ip_repr: &IpRepr, repr: &TcpRepr) -> bool {
         if self.state == State::Closed {
             return false;

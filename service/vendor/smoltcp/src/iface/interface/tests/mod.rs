@@ -299,3 +299,96 @@ pub fn tcp_listen_drops_unspecified_src() {
     assert_eq!(reply, None);
     assert!(sockets.get_mut::<tcp::Socket>(handle).is_listening());
 }
+
+/// Hypha: a retransmitted SYN, and the ACK after it, go to the socket already opening that
+/// connection, not to a listener in an earlier slot (which answered with a second SYN|ACK and
+/// reset the connection when the ACK came).
+#[test]
+#[cfg(all(feature = "medium-ip", feature = "socket-tcp", feature = "proto-ipv4"))]
+pub fn tcp_segments_go_to_their_connection_before_a_listener() {
+    use crate::socket::tcp;
+
+    let (mut iface, mut sockets, _) = setup(Medium::Ip);
+    let new_socket = || {
+        tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; 64]),
+            tcp::SocketBuffer::new(vec![0; 64]),
+        )
+    };
+    // Slot 0 stays closed for now; slot 1 listens and takes the first SYN.
+    let early = sockets.add(new_socket());
+    let opening = sockets.add(new_socket());
+    sockets.get_mut::<tcp::Socket>(opening).listen(1234).unwrap();
+    fn send(
+        iface: &mut Interface,
+        sockets: &mut SocketSet,
+        tcp: TcpRepr,
+    ) -> Option<(TcpControl, TcpSeqNumber, Option<TcpSeqNumber>)> {
+        let (src, dst) = (Ipv4Address::new(192, 168, 1, 2), Ipv4Address::new(192, 168, 1, 1));
+        let mut bytes = vec![0u8; tcp.buffer_len()];
+        tcp.emit(
+            &mut TcpPacket::new_unchecked(&mut bytes),
+            &src.into(),
+            &dst.into(),
+            &ChecksumCapabilities::default(),
+        );
+        let ip = IpRepr::Ipv4(Ipv4Repr {
+            src_addr: src,
+            dst_addr: dst,
+            next_header: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            hop_limit: 64,
+        });
+        iface.inner.process_tcp(sockets, false, ip, &bytes).map(|p| match p.payload() {
+            IpPayload::Tcp(t) => (t.control, t.seq_number, t.ack_number),
+            _ => unreachable!(),
+        })
+    }
+    let syn = TcpRepr {
+        src_port: 65000,
+        dst_port: 1234,
+        control: TcpControl::Syn,
+        seq_number: TcpSeqNumber(100),
+        ack_number: None,
+        window_len: 1024,
+        window_scale: None,
+        max_seg_size: Some(1460),
+        sack_permitted: false,
+        sack_ranges: [None, None, None],
+        timestamp: None,
+        payload: &[],
+    };
+    send(&mut iface, &mut sockets, syn);
+    assert_eq!(sockets.get::<tcp::Socket>(opening).state(), tcp::State::SynReceived);
+    let (_, isn, _) = {
+        // Its SYN|ACK (the one the peer will acknowledge).
+        let mut out = None;
+        let s = sockets.get_mut::<tcp::Socket>(opening);
+        let _ = s.dispatch(&mut iface.inner, |_, _, (_, t)| {
+            out = Some((t.control, t.seq_number, t.ack_number));
+            Ok::<(), ()>(())
+        });
+        out.expect("a SYN|ACK")
+    };
+    // Now slot 0 listens on the same port, as a stack keeping one socket in LISTEN does.
+    sockets.get_mut::<tcp::Socket>(early).listen(1234).unwrap();
+    // The SYN again (the SYN|ACK was lost), then the ACK of the first SYN|ACK.
+    let again = send(&mut iface, &mut sockets, syn);
+    assert!(
+        sockets.get::<tcp::Socket>(early).is_listening(),
+        "the listener took the retransmitted SYN: {again:?}"
+    );
+    let reply = send(
+        &mut iface,
+        &mut sockets,
+        TcpRepr {
+            control: TcpControl::None,
+            seq_number: TcpSeqNumber(101),
+            ack_number: Some(isn + 1),
+            max_seg_size: None,
+            ..syn
+        },
+    );
+    assert!(reply.is_none_or(|(c, _, _)| c != TcpControl::Rst), "reset: {reply:?}");
+    assert_eq!(sockets.get::<tcp::Socket>(opening).state(), tcp::State::Established);
+}
