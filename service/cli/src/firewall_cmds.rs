@@ -12,31 +12,9 @@ pub enum FirewallCmd {
         mode: String,
     },
     /// Let NODE (or `any` node) reach PORT (every port if none given).
-    Allow {
-        /// The node, or `any`.
-        node: String,
-        /// The local port.
-        port: Option<u16>,
-        /// TCP only.
-        #[arg(long, conflicts_with = "udp")]
-        tcp: bool,
-        /// UDP only.
-        #[arg(long)]
-        udp: bool,
-    },
+    Allow(RuleArgs),
     /// Remove an opening, given as it was allowed.
-    Remove {
-        /// The node, or `any`.
-        node: String,
-        /// The local port.
-        port: Option<u16>,
-        /// TCP only.
-        #[arg(long, conflicts_with = "udp")]
-        tcp: bool,
-        /// UDP only.
-        #[arg(long)]
-        udp: bool,
-    },
+    Remove(RuleArgs),
     /// Trust NODE (everything from it passes), or stop trusting it with --remove.
     Contact {
         /// The node.
@@ -47,16 +25,33 @@ pub enum FirewallCmd {
     },
 }
 
-fn rule(node: String, port: Option<u16>, tcp: bool, udp: bool) -> FirewallRule {
-    FirewallRule {
-        node: Some(node),
-        name: None,
-        port,
-        proto: match (tcp, udp) {
-            (true, _) => Some("tcp".into()),
-            (_, true) => Some("udp".into()),
-            _ => None,
-        },
+/// An opening, as `allow` and `remove` take it.
+#[derive(clap::Args)]
+pub struct RuleArgs {
+    /// The node, or `any`.
+    node: String,
+    /// The local port.
+    port: Option<u16>,
+    /// TCP only.
+    #[arg(long, conflicts_with = "udp")]
+    tcp: bool,
+    /// UDP only.
+    #[arg(long)]
+    udp: bool,
+}
+
+impl From<RuleArgs> for FirewallRule {
+    fn from(a: RuleArgs) -> Self {
+        FirewallRule {
+            node: Some(a.node),
+            name: None,
+            port: a.port,
+            proto: match (a.tcp, a.udp) {
+                (true, _) => Some("tcp".into()),
+                (_, true) => Some("udp".into()),
+                _ => None,
+            },
+        }
     }
 }
 
@@ -64,18 +59,8 @@ fn rule(node: String, port: Option<u16>, tcp: bool, udp: bool) -> FirewallRule {
 pub fn request(cmd: Option<FirewallCmd>) -> Request {
     let change = cmd.map(|c| match c {
         FirewallCmd::Incoming { mode } => FirewallChange::Incoming { mode },
-        FirewallCmd::Allow {
-            node,
-            port,
-            tcp,
-            udp,
-        } => FirewallChange::Allow(rule(node, port, tcp, udp)),
-        FirewallCmd::Remove {
-            node,
-            port,
-            tcp,
-            udp,
-        } => FirewallChange::Remove(rule(node, port, tcp, udp)),
+        FirewallCmd::Allow(r) => FirewallChange::Allow(r.into()),
+        FirewallCmd::Remove(r) => FirewallChange::Remove(r.into()),
         FirewallCmd::Contact {
             node,
             remove: false,

@@ -176,13 +176,12 @@ impl Stored {
             .rules
             .iter()
             .map(|r| {
-                let proto = match r.proto.as_deref() {
-                    None => None,
-                    Some("tcp") => Some(Proto::Tcp),
-                    Some("udp") => Some(Proto::Udp),
-                    Some(p) => return Err(format!("protocol {p:?} is not tcp or udp")),
-                };
-                Ok(Rule {
+                let proto = r
+                    .proto
+                    .as_deref()
+                    .map(|p| Proto::parse(p).ok_or(format!("protocol {p:?} is not tcp or udp")))
+                    .transpose()?;
+                Ok::<_, String>(Rule {
                     node: r.node.as_deref().map(node).transpose()?,
                     port: r.port,
                     proto,

@@ -69,24 +69,10 @@ fn reach(lab: &Lab, ns: &str, addr: &str, port: u16, proto: &str) -> bool {
     said == "hi"
 }
 
-/// `hypha ARGS… --socket SOCK`: its standard output, or its error.
-fn try_hypha(lab: &Lab, daemon: &str, args: &[&str]) -> Result<String, String> {
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_hyphad")).with_file_name("hypha");
-    let out = Command::new(bin)
-        .args(args)
-        .arg("--socket")
-        .arg(lab.path(&format!("{daemon}.sock")))
-        .output()
-        .expect("hypha");
-    match out.status.success() {
-        true => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
-        false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
-    }
-}
-
-/// The same, which must succeed.
+/// `hypha ARGS…` against `daemon`, which must succeed: its standard output.
 fn hypha(lab: &Lab, daemon: &str, args: &[&str]) -> String {
-    try_hypha(lab, daemon, args).unwrap_or_else(|e| panic!("hypha {args:?}: {e}"))
+    lab.cli(daemon, args)
+        .unwrap_or_else(|e| panic!("hypha {args:?}: {e}"))
 }
 
 fn ping(lab: &Lab, ns: &str, addr: &str) -> bool {
@@ -163,7 +149,7 @@ fn strangers_cannot_reach_host_services_until_allowed() {
         &["--no-multicast", "--peers", &peer, "--incoming", "contacts"],
     );
     lab.wait(Duration::from_secs(5), "a's API back", || {
-        try_hypha(&lab, "a", &["firewall"]).is_ok()
+        lab.cli("a", &["firewall"]).is_ok()
     });
     let json: serde_json::Value =
         serde_json::from_str(&hypha(&lab, "a", &["firewall", "--json"])).unwrap();

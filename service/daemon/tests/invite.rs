@@ -2,25 +2,9 @@
 
 mod lab;
 
-use std::process::Command;
 use std::time::Duration;
 
 use lab::{Lab, require_root};
-
-/// `hypha ARGS… --socket SOCK`: its standard output, or its error.
-fn hypha(lab: &Lab, daemon: &str, args: &[&str]) -> Result<String, String> {
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_hyphad")).with_file_name("hypha");
-    let out = Command::new(bin)
-        .args(args)
-        .arg("--socket")
-        .arg(lab.path(&format!("{daemon}.sock")))
-        .output()
-        .expect("hypha");
-    match out.status.success() {
-        true => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
-        false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
-    }
-}
 
 /// Two nodes with no configured peers and no discovery link through `hypha invite` on one
 /// and `hypha join` on the other. An endpoint in the link that leads nowhere (an unused
@@ -35,11 +19,11 @@ fn two_strangers_link_with_an_invite() {
     let da = lab.start(&a, "a", &["--no-multicast", "--incoming", "contacts"]);
     let db = lab.start(&b, "b", &["--no-multicast"]);
     lab.wait(Duration::from_secs(5), "both APIs up", || {
-        hypha(&lab, "a", &["status"]).is_ok() && hypha(&lab, "b", &["status"]).is_ok()
+        lab.cli("a", &["status"]).is_ok() && lab.cli("b", &["status"]).is_ok()
     });
     assert!(lab.d(da).linked().is_empty() && lab.d(db).linked().is_empty());
 
-    let link = hypha(&lab, "b", &["invite", "--expires", "1h"]).unwrap();
+    let link = lab.cli("b", &["invite", "--expires", "1h"]).unwrap();
     let link = link.trim();
     assert!(
         link.starts_with("hypha://join/") && link.contains(&lab.d(db).id()),
@@ -51,27 +35,29 @@ fn two_strangers_link_with_an_invite() {
     let link = link.replacen("?ep=", &format!("?ep={dead},"), 1);
 
     // Refused: garbled, expired, one's own.
-    let err = hypha(&lab, "a", &["join", "hypha://join/zz?ep=1.2.3.4:5"]).unwrap_err();
+    let err = lab
+        .cli("a", &["join", "hypha://join/zz?ep=1.2.3.4:5"])
+        .unwrap_err();
     assert!(err.contains("invite link: node id"), "{err}");
     let expired = format!("{link}&exp=1000");
-    let err = hypha(&lab, "a", &["join", &expired]).unwrap_err();
+    let err = lab.cli("a", &["join", &expired]).unwrap_err();
     assert!(err.contains("expired"), "{err}");
-    let own = hypha(&lab, "a", &["invite"]).unwrap();
-    let err = hypha(&lab, "a", &["join", own.trim()]).unwrap_err();
+    let own = lab.cli("a", &["invite"]).unwrap();
+    let err = lab.cli("a", &["join", own.trim()]).unwrap_err();
     assert!(err.contains("own invite"), "{err}");
 
-    let said = hypha(&lab, "a", &["join", &link, "--contact"]).unwrap();
+    let said = lab.cli("a", &["join", &link, "--contact"]).unwrap();
     assert!(said.contains("joining") && said.contains(&dead), "{said}");
     let took = lab.wait(Duration::from_secs(10), "a linked to b", || {
         lab.d(da).linked().contains(&lab.d(db).id())
     });
     println!("invite → link up: {:.2} s", took.as_secs_f64());
     lab.wait(Duration::from_secs(10), "the dead endpoint dropped", || {
-        let peers = hypha(&lab, "a", &["peers", "--json"]).unwrap();
+        let peers = lab.cli("a", &["peers", "--json"]).unwrap();
         !peers.contains(&dead) && peers.contains(&format!("udp://{b_under}:9651"))
     });
     let fw: serde_json::Value =
-        serde_json::from_str(&hypha(&lab, "a", &["firewall", "--json"]).unwrap()).unwrap();
+        serde_json::from_str(&lab.cli("a", &["firewall", "--json"]).unwrap()).unwrap();
     assert_eq!(fw["contacts"][0]["nodeId"], lab.d(db).id().as_str());
     // The link survives a restart of the joiner (the endpoint is a configured peer now).
     lab.restart(da, "a", &["--no-multicast", "--incoming", "contacts"]);

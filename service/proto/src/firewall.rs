@@ -78,6 +78,23 @@ pub enum Proto {
 }
 
 impl Proto {
+    /// `tcp` or `udp`.
+    pub fn parse(s: &str) -> Option<Proto> {
+        match s {
+            "tcp" => Some(Proto::Tcp),
+            "udp" => Some(Proto::Udp),
+            _ => None,
+        }
+    }
+
+    /// The word [`Proto::parse`] takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+
     fn number(self) -> u8 {
         match self {
             Proto::Tcp => TCP,

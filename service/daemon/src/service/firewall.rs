@@ -1,7 +1,7 @@
 //! The inbound firewall's API side: showing it, changing it, persisting the changes.
 
 use hypha_ipc::api::{self, ApiError, ErrorCode, FirewallChange, Response};
-use hypha_proto::firewall::Incoming;
+use hypha_proto::firewall::{Incoming, Proto};
 use hypha_proto::identity::NodeId;
 
 use super::Service;
@@ -33,8 +33,10 @@ impl Service {
     fn rule_setting(&self, rule: &api::FirewallRule) -> Result<RuleSetting, ApiError> {
         let proto = match rule.proto.as_deref().map(str::to_ascii_lowercase) {
             None => None,
-            Some(p) if p == "tcp" || p == "udp" => Some(p),
-            Some(p) => return Err(bad(format!("protocol {p:?}: must be tcp or udp"))),
+            Some(p) => match Proto::parse(&p) {
+                Some(p) => Some(p.as_str().to_string()),
+                None => return Err(bad(format!("protocol {p:?}: must be tcp or udp"))),
+            },
         };
         if rule.port == Some(0) {
             return Err(bad("port 0 is not a port".into()));
@@ -139,7 +141,7 @@ impl Service {
                     node: r.node.map(|n| n.to_hex()),
                     name: r.node.as_ref().and_then(name_of),
                     port: r.port,
-                    proto: r.proto.map(|p| format!("{p:?}").to_ascii_lowercase()),
+                    proto: r.proto.map(|p| p.as_str().to_string()),
                 })
                 .collect(),
             exposed: policy.exposed.iter().copied().collect(),

@@ -533,14 +533,14 @@ impl Service {
 
     /// On another network (this host's addresses changed: a laptop moved from the office to
     /// a café), the uplink measured before says nothing: measure it again.
+    ///
+    /// `addresses` as `mcast::local_endpoints` lists them (sorted).
     pub(super) fn note_network(&mut self, addresses: &[std::net::SocketAddr]) {
-        let mut ips: Vec<std::net::SocketAddr> = addresses.to_vec();
-        ips.sort();
-        if ips == self.addresses {
+        if addresses == self.addresses {
             return;
         }
         let moved = !self.addresses.is_empty();
-        self.addresses = ips;
+        self.addresses = addresses.to_vec();
         if moved && self.uplink_est.estimate_bps().is_some() {
             tracing::info!("this host's addresses changed: measuring the uplink again");
             self.uplink_est = hypha_proto::uplink::UplinkEstimator::new();

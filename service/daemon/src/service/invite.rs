@@ -118,6 +118,9 @@ impl Service {
     /// configured peers, so that dead addresses are not dialled forever. Called every few
     /// seconds.
     pub(super) fn check_joins(&mut self) {
+        if self.joins.is_empty() {
+            return;
+        }
         let links = self.node.links();
         let mut joins = std::mem::take(&mut self.joins);
         joins.retain(|j| {

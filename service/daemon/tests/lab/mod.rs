@@ -305,6 +305,23 @@ impl Lab {
             .expect("ip netns exec")
     }
 
+    /// Runs the CLI, `hypha ARGS… --socket` against daemon `name`'s API: its standard output,
+    /// or its error. (`hypha` is another package's binary, built beside `hyphad` by a workspace
+    /// build.)
+    pub fn cli(&self, name: &str, args: &[&str]) -> Result<String, String> {
+        let bin = std::path::Path::new(env!("CARGO_BIN_EXE_hyphad")).with_file_name("hypha");
+        let out = Command::new(bin)
+            .args(args)
+            .arg("--socket")
+            .arg(self.path(&format!("{name}.sock")))
+            .output()
+            .expect("hypha");
+        match out.status.success() {
+            true => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
+            false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+        }
+    }
+
     /// Waits until `cond` holds, or panics with `what` after `timeout`.
     pub fn wait(&self, timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Duration {
         let start = Instant::now();
