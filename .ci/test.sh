@@ -17,7 +17,7 @@ step "system packages"
 # Network tools for the netns tests; GTK/WebKit, Xvfb and WebKitWebDriver for the tray app
 # and its end-to-end test.
 pkgs=(iproute2 iputils-ping iperf3 jq procps python3 util-linux nftables systemd curl bind9-dnsutils
-      rpm desktop-file-utils shellcheck clang g++
+      rpm desktop-file-utils shellcheck clang g++ prometheus python3-venv
       libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
       libssl-dev pkg-config xvfb xauth webkit2gtk-driver dbus-daemon)
 command -v npm >/dev/null || pkgs+=(nodejs npm)
@@ -38,6 +38,15 @@ if command -v rustup >/dev/null; then
   rustup component add clippy rustfmt >/dev/null 2>&1 || true
   rustup target add x86_64-pc-windows-gnu aarch64-apple-darwin >/dev/null 2>&1 || true
 fi
+
+step "checkers from PyPI (OpenAPI validator)"
+# In a venv of its own that outlives the clone, like the build cache.
+TOOLS="${HYPHA_TOOLS:-$HOME/.cache/hypha-tools}"
+[ -x "$TOOLS/venv/bin/openapi-spec-validator" ] || {
+  python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check openapi-spec-validator
+}
+export HYPHA_OPENAPI_VALIDATOR="$TOOLS/venv/bin/openapi-spec-validator"
 
 step "tray front end (npm)"
 # The tray binary embeds ui/dist, so it is built before anything compiles the workspace.

@@ -24,6 +24,9 @@ dns = "127.0.0.1:5380"
 # firewall rules), `everyone` or `nobody`. Answers to this host's own connections and ping
 # always pass.
 incoming = "contacts"
+# HTTP API with OpenAPI document and Prometheus metrics, e.g. "127.0.0.1:8990" (loopback only;
+# every request needs the bearer token in the state directory's `api-token`).
+api_http = "off"
 "#;
 
 /// Settings, as read from TOML.
@@ -91,6 +94,13 @@ pub struct Config {
     /// wins.
     #[serde(default = "default_incoming")]
     pub incoming: String,
+    /// HTTP API address (loopback only), e.g. `127.0.0.1:8990`, or `off` (the default). Every
+    /// request needs the bearer token from `api_token_file`.
+    #[serde(default = "off")]
+    pub api_http: String,
+    /// The HTTP API's bearer token file (default: `api-token` in the state directory; made at
+    /// the first start, readable by root and group `hypha`).
+    pub api_token_file: Option<PathBuf>,
     /// Testing only (a hidden flag, never from the file): gossip forged claims on this name.
     #[serde(skip)]
     pub debug_forge_name: Option<String>,
@@ -107,6 +117,10 @@ fn default_socks() -> String {
 }
 fn default_dns() -> String {
     "127.0.0.1:5380".into()
+}
+
+fn off() -> String {
+    "off".into()
 }
 
 fn default_incoming() -> String {
@@ -204,6 +218,20 @@ impl Config {
                 "incoming {:?}: must be contacts, everyone or nobody",
                 self.incoming
             );
+        }
+        if self.api_http != "off" {
+            let a: SocketAddr = self.api_http.parse().with_context(|| {
+                format!(
+                    "api_http {:?}: give an address and port, e.g. 127.0.0.1:8990",
+                    self.api_http
+                )
+            })?;
+            if !a.ip().is_loopback() {
+                bail!(
+                    "api_http {:?}: the HTTP API listens on loopback only (127.0.0.1 or [::1])",
+                    self.api_http
+                );
+            }
         }
         if self.share > 100 {
             bail!("share {} is above 100 %", self.share);

@@ -35,6 +35,28 @@ pub struct IpcCounters {
     pub bad_frames: AtomicU64,
     /// Clients speaking another API version.
     pub bad_version: AtomicU64,
+    /// HTTP API requests (before the token check).
+    pub http_requests: AtomicU64,
+    /// HTTP API requests without the right token.
+    pub http_unauthorized: AtomicU64,
+    /// HTTP API requests with a body or query that was not valid.
+    pub http_bad_requests: AtomicU64,
+}
+
+impl IpcCounters {
+    /// Every counter as `api.name`, for status and metrics.
+    pub fn named(&self) -> [(&'static str, u64); 7] {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        [
+            ("api.connections", g(&self.connections)),
+            ("api.refused", g(&self.refused)),
+            ("api.badFrames", g(&self.bad_frames)),
+            ("api.badVersion", g(&self.bad_version)),
+            ("api.httpRequests", g(&self.http_requests)),
+            ("api.httpUnauthorized", g(&self.http_unauthorized)),
+            ("api.httpBadRequests", g(&self.http_bad_requests)),
+        ]
+    }
 }
 
 /// Shared by connection tasks.
@@ -60,6 +82,22 @@ impl Server {
             events,
             counters: Arc::new(IpcCounters::default()),
         }
+    }
+
+    /// Asks the service loop (every API front end goes through here).
+    pub async fn call(&self, request: Request) -> Result<Response, ApiError> {
+        let stopping = || ApiError::new(ErrorCode::Internal, "service stopping");
+        let (tx, rx) = oneshot::channel();
+        self.calls
+            .send(ApiCall { request, reply: tx })
+            .await
+            .map_err(|_| stopping())?;
+        rx.await.unwrap_or_else(|_| Err(stopping()))
+    }
+
+    /// Events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
     }
 
     /// Serves one connection until it ends.
@@ -139,14 +177,10 @@ impl Server {
                         }
                     };
                     let result = if request == Request::Subscribe {
-                        events = Some(self.events.subscribe());
+                        events = Some(self.subscribe());
                         Ok(Response::Done)
                     } else {
-                        let (tx, rx) = oneshot::channel();
-                        if self.calls.send(ApiCall { request, reply: tx }).await.is_err() {
-                            return;
-                        }
-                        rx.await.unwrap_or_else(|_| Err(ApiError::new(ErrorCode::Internal, "service stopping")))
+                        self.call(request).await
                     };
                     if frame::write(&mut wr, &ServerMsg::Response { id, result }).await.is_err() {
                         return;

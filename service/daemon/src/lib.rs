@@ -5,6 +5,7 @@ pub mod config;
 mod dns;
 mod forward;
 pub mod fuzzing;
+pub mod http;
 mod ipc;
 mod mcast;
 mod peers;

@@ -75,6 +75,12 @@ struct Flags {
     /// Who may open connections to this host over the mesh: contacts, everyone or nobody.
     #[arg(long)]
     incoming: Option<String>,
+    /// HTTP API on this loopback address, e.g. 127.0.0.1:8990 (`off` to disable).
+    #[arg(long)]
+    api_http: Option<String>,
+    /// File holding the HTTP API's bearer token (default: `api-token` in the state directory).
+    #[arg(long)]
+    api_token_file: Option<std::path::PathBuf>,
     /// Testing only: also gossip forged claims on this name (one with a broken signature,
     /// one for another node's id), so tests can check that receivers refuse them.
     #[arg(long, hide = true)]
@@ -86,6 +92,9 @@ struct Flags {
     /// Accept bus messages only on these topics; repeatable or comma-separated.
     #[arg(long, value_delimiter = ',')]
     bus_topics: Vec<String>,
+    /// Print the HTTP API's OpenAPI document and exit.
+    #[arg(long)]
+    print_openapi: bool,
 }
 
 fn apply(mut c: Config, f: Flags) -> Result<Config> {
@@ -143,6 +152,12 @@ fn apply(mut c: Config, f: Flags) -> Result<Config> {
     if let Some(i) = f.incoming {
         c.incoming = i;
     }
+    if let Some(a) = f.api_http {
+        c.api_http = a;
+    }
+    if let Some(t) = f.api_token_file {
+        c.api_token_file = Some(t);
+    }
     c.debug_forge_name = f.debug_forge_name;
     c.debug_hostile_routes = f
         .debug_hostile_routes
@@ -184,6 +199,10 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let flags = Flags::parse();
+    if flags.print_openapi {
+        println!("{}", hypha_daemon::http::openapi());
+        return;
+    }
     let path = flags
         .config
         .clone()

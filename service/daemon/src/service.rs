@@ -547,6 +547,13 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
         }
         Err(e) => return Err(e),
     };
+    if let (Some(server), Ok(addr)) = (&ipc, cfg.api_http.parse::<SocketAddr>()) {
+        let token = cfg
+            .api_token_file
+            .clone()
+            .unwrap_or_else(|| state_dir.join("api-token"));
+        crate::http::start(addr, &token, server.clone()).await?;
+    }
 
     let bus_store = Store::open(&state_dir.join("bus.redb"))?;
     let (resolved_tx, mut resolved_rx) = mpsc::channel::<(String, SocketAddr)>(64);

@@ -217,49 +217,84 @@ fn snake(s: &str) -> String {
     out
 }
 
-/// Prometheus text exposition.
-pub fn metrics(node: &Node, disc: Option<&DiscoveryCounters>, extra: &[(&str, u64)]) -> String {
+/// `udp_recv_calls` → `udp.recvCalls`: the I/O counters' names in the status style.
+pub fn dotted(snake: &str) -> String {
+    let (group, rest) = snake.split_once('_').unwrap_or(("io", snake));
+    let mut out = format!("{group}.");
+    let mut up = false;
+    for ch in rest.chars() {
+        if ch == '_' {
+            up = true;
+        } else if up {
+            out.push(ch.to_ascii_uppercase());
+            up = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// The metric name of a status counter: `counters.datagramsIn` → `hypha_counters_datagrams_in_total`.
+pub fn metric_name(key: &str) -> String {
+    let (group, name) = key.split_once('.').unwrap_or(("service", key));
+    format!("hypha_{group}_{}_total", snake(name))
+}
+
+/// Prometheus text exposition: every counter of `status` (`counters`, see
+/// `Service::all_counters`), and gauges.
+pub fn metrics(node: &Node, counters: &BTreeMap<String, u64>) -> String {
+    use std::fmt::Write;
     let mut out = String::new();
     let links = node.links();
     let up = links.iter().filter(|l| l.state == LinkState::Up).count();
-    out.push_str("# HELP hypha_links_up Neighbour links in use.\n# TYPE hypha_links_up gauge\n");
-    out.push_str(&format!("hypha_links_up {up}\n"));
-    out.push_str(
-        "# HELP hypha_routes Destinations with a selected route.\n# TYPE hypha_routes gauge\n",
+    let mut gauge = |name: &str, help: &str, v: u64| {
+        let _ = write!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
+        );
+    };
+    gauge("hypha_links_up", "Neighbour links in use.", up as u64);
+    gauge(
+        "hypha_routes",
+        "Destinations with a selected route.",
+        node.babel().route_count() as u64,
     );
-    out.push_str(&format!("hypha_routes {}\n", node.babel().route_count()));
+    gauge(
+        "hypha_firewall_flows",
+        "Flows of this host's own connections tracked by the inbound firewall.",
+        node.firewall().flows() as u64,
+    );
+    for (key, v) in counters {
+        let name = metric_name(key);
+        let _ = write!(
+            out,
+            "# HELP {name} The status counter {key}.\n# TYPE {name} counter\n{name} {v}\n"
+        );
+    }
     out.push_str(concat!(
-        "# HELP hypha_firewall_flows Flows of this host's own connections tracked by the ",
-        "inbound firewall.\n# TYPE hypha_firewall_flows gauge\n"
+        "# HELP hypha_link_rx_bytes_total Bytes received on a neighbour link.\n",
+        "# TYPE hypha_link_rx_bytes_total counter\n",
     ));
-    out.push_str(&format!(
-        "hypha_firewall_flows {}\n",
-        node.firewall().flows()
-    ));
-    for (g, cs) in counter_groups(node, disc) {
-        for (n, v) in cs {
-            let name = format!("hypha_{g}_{}_total", snake(n));
-            out.push_str(&format!("# TYPE {name} counter\n{name} {v}\n"));
-        }
-    }
-    for (n, v) in extra {
-        out.push_str(&format!(
-            "# TYPE hypha_{n}_total counter\nhypha_{n}_total {v}\n"
-        ));
-    }
-    out.push_str(
-        "# TYPE hypha_link_rx_bytes_total counter\n# TYPE hypha_link_tx_bytes_total counter\n",
-    );
     for l in links.iter().filter(|l| l.state == LinkState::Up) {
         let peer = l.node.map(|n| n.to_hex()).unwrap_or_default();
-        out.push_str(&format!(
-            "hypha_link_rx_bytes_total{{peer=\"{peer}\"}} {}\n",
+        let _ = writeln!(
+            out,
+            "hypha_link_rx_bytes_total{{peer=\"{peer}\"}} {}",
             l.rx_bytes
-        ));
-        out.push_str(&format!(
-            "hypha_link_tx_bytes_total{{peer=\"{peer}\"}} {}\n",
+        );
+    }
+    out.push_str(concat!(
+        "# HELP hypha_link_tx_bytes_total Bytes sent on a neighbour link.\n",
+        "# TYPE hypha_link_tx_bytes_total counter\n",
+    ));
+    for l in links.iter().filter(|l| l.state == LinkState::Up) {
+        let peer = l.node.map(|n| n.to_hex()).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "hypha_link_tx_bytes_total{{peer=\"{peer}\"}} {}",
             l.tx_bytes
-        ));
+        );
     }
     out
 }

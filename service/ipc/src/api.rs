@@ -15,6 +15,7 @@ pub const API_VERSION: u32 = 1;
 
 /// First frame from a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hello {
     /// API version the client speaks.
     pub version: u32,
@@ -39,6 +40,7 @@ pub enum ClientMsg {
 
 /// What can be asked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Request {
     /// Node identity, uptime, counters.
@@ -174,6 +176,7 @@ pub enum Request {
 
 /// An invite link and what is in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Invite {
     /// `hypha://join/<node id>?ep=<endpoint>,…[&exp=<unix seconds>]`.
@@ -190,6 +193,7 @@ pub struct Invite {
 
 /// A change to the inbound firewall. Nodes are given as a name, node id or overlay address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum FirewallChange {
     /// Who may open connections: `contacts`, `everyone` or `nobody`.
@@ -216,6 +220,7 @@ pub enum FirewallChange {
 
 /// An opening in the inbound firewall.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FirewallRule {
     /// The node (none: any node). In answers: its node id.
@@ -231,6 +236,7 @@ pub struct FirewallRule {
 
 /// A trusted node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Contact {
     /// Node id.
@@ -241,6 +247,7 @@ pub struct Contact {
 
 /// The inbound firewall: policy and what it dropped.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Firewall {
     /// `contacts`, `everyone` or `nobody`.
@@ -263,6 +270,7 @@ pub struct Firewall {
 
 /// What `send` takes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SendRequest {
     /// Destination: node id (hex) or overlay address.
@@ -304,6 +312,7 @@ pub enum ServerMsg {
 
 /// The service's greeting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Welcome {
     /// API version the service speaks.
@@ -316,6 +325,7 @@ pub struct Welcome {
 
 /// Successful answers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", content = "data", rename_all = "camelCase")]
 pub enum Response {
     /// For `status`.
@@ -357,6 +367,7 @@ pub enum Response {
 
 /// Node status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     /// Node id (hex).
@@ -388,6 +399,7 @@ pub struct Status {
 
 /// A name in the mesh.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NameRecord {
     /// The name (without `.hypha`).
@@ -404,6 +416,7 @@ pub struct NameRecord {
 
 /// A resolved node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Resolved {
     /// Node id.
@@ -418,6 +431,7 @@ pub struct Resolved {
 
 /// Port forwards and exposed ports.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Forwards {
     /// Local listeners carried to mesh nodes.
@@ -428,6 +442,7 @@ pub struct Forwards {
 
 /// One port forward.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Forward {
     /// Local listen address.
@@ -444,6 +459,7 @@ pub struct Forward {
 
 /// One exposed port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Exposed {
     /// Overlay port.
@@ -460,6 +476,7 @@ pub struct Exposed {
 
 /// The hops to a node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Trace {
     /// The destination.
@@ -472,6 +489,7 @@ pub struct Trace {
 
 /// One hop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Hop {
     /// 1 for the first hop.
@@ -486,6 +504,7 @@ pub struct Hop {
 
 /// Links and configured peers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Peers {
     /// Every link, including ones still handshaking.
@@ -496,6 +515,7 @@ pub struct Peers {
 
 /// One link.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Link {
     /// The neighbour's node id, once authenticated.
@@ -516,6 +536,7 @@ pub struct Link {
 
 /// Sharing settings and what they do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Sharing {
     /// Share of the uplink for others' traffic, %.
@@ -534,6 +555,7 @@ pub struct Sharing {
 
 /// One neighbour's transit figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NeighbourShare {
     /// Node id.
@@ -550,6 +572,7 @@ pub struct NeighbourShare {
 
 /// A signed endpoint fact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Fact {
     /// Whom it is about.
@@ -566,6 +589,7 @@ pub struct Fact {
 
 /// The outbox and the inbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Messages {
     /// Sent by this node.
@@ -576,6 +600,7 @@ pub struct Messages {
 
 /// An outgoing message's record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OutMessage {
     /// Message id.
@@ -596,6 +621,7 @@ pub struct OutMessage {
 
 /// A received message's record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct InMessage {
     /// Message id.
@@ -616,6 +642,7 @@ pub struct InMessage {
 
 /// A received message with its payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     /// Record.
@@ -627,6 +654,7 @@ pub struct Message {
 
 /// One selected route.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Route {
     /// Destination /64.
@@ -641,6 +669,7 @@ pub struct Route {
 
 /// Pushed to subscribers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Event {
     /// A neighbour link came up.
@@ -701,6 +730,7 @@ pub enum Event {
 
 /// Why a request failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[error("{message}")]
 #[serde(rename_all = "camelCase")]
 pub struct ApiError {
@@ -712,6 +742,7 @@ pub struct ApiError {
 
 /// Kinds of [`ApiError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum ErrorCode {
     /// The frame was not a valid message.
@@ -724,6 +755,8 @@ pub enum ErrorCode {
     NotFound,
     /// The caller may not do this.
     PermissionDenied,
+    /// The HTTP API was called without its token, or with a wrong one.
+    Unauthorized,
     /// The service failed.
     Internal,
 }

@@ -91,8 +91,26 @@ impl Service {
         );
     }
 
-    pub(super) fn handle_api(&mut self, request: Request) -> Result<Response, ApiError> {
+    /// Every counter of the service as `group.name`: what `status` shows and what metrics
+    /// expose, from one list so that neither misses one.
+    pub(super) fn all_counters(&self) -> std::collections::BTreeMap<String, u64> {
         let disc = self.mcast.as_ref().map(|(_, d)| &d.counters);
+        let mut c = status::flat_counters(&status::counter_groups(&self.node, disc));
+        let named = self
+            .reaching_counters()
+            .into_iter()
+            .chain(self.ipc.iter().flat_map(|s| s.counters.named()))
+            .map(|(k, v)| (k.to_string(), v));
+        c.extend(named);
+        let io = self.io.udp.stats.named().into_iter();
+        c.extend(
+            io.chain(self.hub.stats.named())
+                .map(|(k, v)| (status::dotted(k), v)),
+        );
+        c
+    }
+
+    pub(super) fn handle_api(&mut self, request: Request) -> Result<Response, ApiError> {
         match request {
             Request::Status => {
                 let id = self.node.node_id();
@@ -110,16 +128,7 @@ impl Service {
                     tun: self.tun_name.clone(),
                     links_up,
                     routes: self.node.babel().route_count(),
-                    counters: {
-                        let mut c =
-                            status::flat_counters(&status::counter_groups(&self.node, disc));
-                        c.extend(
-                            self.reaching_counters()
-                                .into_iter()
-                                .map(|(k, v)| (k.to_string(), v)),
-                        );
-                        c
-                    },
+                    counters: self.all_counters(),
                     share_percent: self.share_percent,
                     transit_limit_bps: self.node.transit_rate().map(|r| r * 8),
                     name: self.settings.name.as_ref().map(|c| c.name.clone()),
@@ -158,24 +167,10 @@ impl Service {
                 }
             }
             Request::Routes => Ok(Response::Routes(status::api_routes(&self.node))),
-            Request::Metrics => {
-                let mut extra: Vec<(&str, u64)> = match &self.ipc {
-                    Some(s) => {
-                        use std::sync::atomic::Ordering::Relaxed;
-                        let c = &s.counters;
-                        vec![
-                            ("api_connections", c.connections.load(Relaxed)),
-                            ("api_refused", c.refused.load(Relaxed)),
-                            ("api_bad_frames", c.bad_frames.load(Relaxed)),
-                            ("api_bad_version", c.bad_version.load(Relaxed)),
-                        ]
-                    }
-                    None => Vec::new(),
-                };
-                extra.extend(self.io.udp.stats.named());
-                extra.extend(self.hub.stats.named());
-                Ok(Response::Metrics(status::metrics(&self.node, disc, &extra)))
-            }
+            Request::Metrics => Ok(Response::Metrics(status::metrics(
+                &self.node,
+                &self.all_counters(),
+            ))),
             Request::Send(s) => self.api_send(s),
             Request::Facts => Ok(Response::Facts(
                 self.node
