@@ -258,21 +258,27 @@ impl Server {
         Ok(())
     }
 
-    /// Listens on the named pipe `path` for the life of the process. (The pipe keeps Windows'
-    /// default security descriptor: Administrators and the creating account.)
+    /// Listens on the named pipe `path` for the life of the process. Its descriptor
+    /// ([`crate::winacl::PIPE_SDDL`]) lets SYSTEM, Administrators and interactive users in;
+    /// remote clients are refused.
     #[cfg(windows)]
     pub fn listen(self, path: PathBuf) -> Result<()> {
+        use crate::winacl;
         use tokio::net::windows::named_pipe::ServerOptions;
-        let mut server = ServerOptions::new()
-            .first_pipe_instance(true)
-            .create(&path)?;
+        let desc = winacl::Descriptor::from_sddl(winacl::PIPE_SDDL)?;
+        let mut first = ServerOptions::new();
+        first.first_pipe_instance(true).reject_remote_clients(true);
+        let mut server = winacl::create_pipe(&first, &path, &desc)?;
+        let mut next = ServerOptions::new();
+        next.reject_remote_clients(true);
+        tracing::info!("API on {}", path.display());
         tokio::spawn(async move {
             loop {
                 if server.connect().await.is_err() {
                     continue;
                 }
                 let connected = server;
-                server = match ServerOptions::new().create(&path) {
+                server = match winacl::create_pipe(&next, &path, &desc) {
                     Ok(s) => s,
                     Err(e) => {
                         tracing::error!("named pipe: {e}");

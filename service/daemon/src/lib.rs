@@ -19,4 +19,6 @@ mod tcp;
 mod udp;
 mod udp_io;
 #[cfg(windows)]
+mod winacl;
+#[cfg(windows)]
 pub mod winsvc;

@@ -394,6 +394,13 @@ pub async fn run(cfg: Config) -> Result<()> {
 /// or a signal).
 pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
     let key_path = cfg.key_file.clone().unwrap_or_else(paths::key_file);
+    #[cfg(windows)]
+    if let Some(dir) = key_path.parent() {
+        // Before the key is made: ProgramData would let every user read it.
+        crate::winacl::lock_state_dir(dir).with_context(|| {
+            format!("restricting {} to SYSTEM and Administrators", dir.display())
+        })?;
+    }
     refuse_lost_identity(&key_path)?;
     let (identity, created) = keyfile::load_or_create(&key_path)?;
     if created {
