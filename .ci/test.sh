@@ -66,13 +66,14 @@ step "lints"
 # Same profile, so build scripts and proc macros are shared with the build above.
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
-step "cross-target checks (Windows, macOS)"
+step "cross-target checks and lints (Windows, macOS)"
 for t in x86_64-pc-windows-gnu aarch64-apple-darwin; do
   rustup target list --installed 2>/dev/null | grep -qx "$t" \
     || { echo "target $t not installed (rustup target add $t)" >&2; exit 1; }
   # The tray is checked apart: for Windows its resource file needs mingw's windres+gcc (not
   # installed here), for macOS its notification plugin needs the macOS SDK.
-  cargo check --release --locked --target "$t" --workspace --exclude hypha-tray
+  # clippy (a check plus lints): the Windows-only code (service, pipe ACLs) is linted too.
+  cargo clippy --release --locked --target "$t" --workspace --exclude hypha-tray -- -D warnings
 done
 # Everything in the tray but desktop notifications, for macOS (clang for objc2's helper).
 CC_aarch64_apple_darwin=clang cargo check --release --locked --target aarch64-apple-darwin -p hypha-tray \

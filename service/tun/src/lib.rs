@@ -128,10 +128,10 @@ impl Tun for OsTun {
         let mut result = Ok(());
         for buf in &b.bufs[..n] {
             // One failed packet does not stop the rest; the first error is reported.
-            if let Err(e) = self.dev.send(&buf[batch::HEADROOM..]).await {
-                if result.is_ok() {
-                    result = Err(e);
-                }
+            if let Err(e) = self.dev.send(&buf[batch::HEADROOM..]).await
+                && result.is_ok()
+            {
+                result = Err(e);
             }
         }
         result
