@@ -15,11 +15,13 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "system packages"
 # Network tools for the netns tests; GTK/WebKit, Xvfb and WebKitWebDriver for the tray app
-# and its end-to-end test.
+# and its end-to-end test (with a tray host, xdotool for its menu, and python3-dbus for the
+# test's notification daemon); promtool and a Python venv for the HTTP API's checks.
 pkgs=(iproute2 iputils-ping iperf3 jq procps python3 util-linux nftables systemd curl bind9-dnsutils
       rpm desktop-file-utils shellcheck clang g++ prometheus python3-venv
       libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
-      libssl-dev pkg-config xvfb xauth webkit2gtk-driver dbus-daemon)
+      libssl-dev pkg-config xvfb xauth webkit2gtk-driver dbus-daemon
+      trayer xdotool python3-dbus python3-gi)
 command -v npm >/dev/null || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do

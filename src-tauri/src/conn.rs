@@ -30,7 +30,8 @@ pub const CHAT_TOPIC: &str = "chat";
 pub trait Notifier: Send + Sync {
     /// The snapshot changed.
     fn snapshot(&self, snap: &Snapshot);
-    /// A message arrived while connected (for a desktop notification).
+    /// A message arrived while connected (for a desktop notification); `from` is the sender
+    /// as people know it (`carol.hypha`, else the start of its node id).
     fn incoming(&self, from: &str, text: Option<&str>, size: usize);
 }
 
@@ -405,7 +406,11 @@ async fn session_inner(shared: &Shared) -> Result<std::convert::Infallible, Clie
                     s.messages = Some(m);
                 });
                 if let Some(n) = shared.notifier.get() {
-                    n.incoming(&from, text.as_deref(), size);
+                    let who = match shared.snapshot().names.get(&from) {
+                        Some(name) => format!("{name}.hypha"),
+                        None => format!("{}…", &from[..from.len().min(12)]),
+                    };
+                    n.incoming(&who, text.as_deref(), size);
                 }
             }
         }

@@ -40,12 +40,11 @@ impl Notifier for AppNotifier {
             Some(t) => t.chars().take(200).collect(),
             None => format!("{size} bytes"),
         };
-        let from = &from[..from.len().min(12)];
         if let Err(e) = self
             .app
             .notification()
             .builder()
-            .title(format!("Message from {from}…"))
+            .title(format!("Message from {from}"))
             .body(body)
             .show()
         {

@@ -4,8 +4,8 @@
 # (tauri-driver + WebKitWebDriver). Writes a screenshot of every view to
 # $HYPHA_E2E_OUT (default: target/e2e).
 #
-# Needs: Debian packages xvfb, webkit2gtk-driver, dbus-daemon and the WebKitGTK/GTK dev
-# packages (installed by .ci/test.sh), Node 20 + npm. Installs tauri-driver with cargo.
+# Needs: Debian packages xvfb, webkit2gtk-driver, dbus-daemon, trayer, xdotool, python3-dbus,
+# python3-gi and the WebKitGTK/GTK dev packages (installed by .ci/test.sh), Node 20 + npm. Installs tauri-driver with cargo.
 # HYPHA_SKIP_BUILD=1 uses the release binaries already built.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -8,8 +8,10 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Builder, By, Capabilities, Key } from 'selenium-webdriver';
 
+const here = path.dirname(fileURLToPath(import.meta.url));
 const bin = process.env.HYPHA_BIN;
 const out = process.env.HYPHA_E2E_OUT;
 assert.ok(bin && out, 'HYPHA_BIN and HYPHA_E2E_OUT must be set (use run.sh)');
@@ -112,6 +114,25 @@ async function view(name) {
   await waitFor(`view ${name} shown`, async () => (await $(`#view-${name}`)).isDisplayed());
 }
 
+const xdotool = (...args) => execFileSync('xdotool', args, { encoding: 'utf8' }).trim();
+
+/** Clicks the tray icon in the tray host and walks its menu with keys (`Down`, `Return`…). */
+async function trayMenu(keys) {
+  const icon = await waitFor('the tray icon in the tray host', () => {
+    const ids = xdotool('search', '--onlyvisible', '--class', 'trayer').split('\n').filter(Boolean);
+    return ids[0];
+  });
+  const geo = Object.fromEntries(xdotool('getwindowgeometry', '--shell', icon).split('\n')
+    .map((l) => l.split('=')).map(([k, v]) => [k, Number(v)]));
+  xdotool('mousemove', String(geo.X + 16), String(geo.Y + 16), 'click', '1');
+  await sleep(700);
+  for (const k of keys) {
+    xdotool('key', k);
+    await sleep(250);
+  }
+  await sleep(300);
+}
+
 async function main() {
   const [pa, pb] = [await freeUdpPort(), await freeUdpPort()];
   const b = makeNode('b', pb);
@@ -120,6 +141,17 @@ async function main() {
     n.id = (await waitFor(`${n.name}'s API`, () => status(n))).nodeId;
   }
   const aStatus = status(a);
+
+  // A notification daemon on the session bus (it records what it is asked to show), and a
+  // system tray host for the icon (XEmbed: appindicator falls back to it with no SNI watcher).
+  const notes = path.join(tmp, 'notifications.jsonl');
+  spawnLogged('notifyd', '/usr/bin/python3', [path.join(here, 'notifyd.py'), notes]);
+  await waitFor('notification daemon ready', () =>
+    fs.readFileSync(path.join(tmp, 'notifyd.log'), 'utf8').includes('ready'));
+  spawnLogged('trayer', 'trayer', ['--edge', 'top', '--align', 'left', '--widthtype', 'request',
+    '--height', '32', '--SetDockType', 'false', '--SetPartialStrut', 'false', '--expand', 'false']);
+  const notifications = () => (fs.existsSync(notes) ? fs.readFileSync(notes, 'utf8') : '')
+    .split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
   const driverProc = spawnLogged('tauri-driver', 'tauri-driver', ['--port', '4444'], {
     HYPHA_SOCKET: a.sock,
@@ -204,6 +236,37 @@ async function main() {
       return false;
     });
     await shot('messages');
+    await waitFor('a desktop notification with the text', () =>
+      notifications().some((n) => n.body === text && n.summary.startsWith('Message from ')));
+    const n = notifications().find((x) => x.body === text);
+    assert.ok(n.summary === `Message from ${b.id.slice(0, 12)}…` || /\.hypha$/.test(n.summary),
+      `notification title: ${n.summary}`);
+  });
+
+  await step('a priority set in the Peers view shows in `hypha peers --json`', async () => {
+    await view('peers');
+    const prio = () => JSON.parse(cli(a, 'peers', '--json')).links.find((l) => l.nodeId === b.id)?.priority;
+    assert.equal(prio(), 1, 'the default');
+    const input = await $(`tr.peer-row[data-node-id="${b.id}"] .priority-input`);
+    await input.clear();
+    await input.sendKeys('7', Key.ENTER);
+    await waitFor('hypha peers says priority 7', () => prio() === 7);
+    assert.equal(JSON.parse(cli(a, 'share', '--json')).neighbours.find((x) => x.nodeId === b.id).weight, 7);
+    // A weight out of range is refused in the window and changes nothing.
+    await input.clear();
+    await input.sendKeys('5000', Key.ENTER);
+    await waitFor('the error is shown', async () => /1 to 1000/.test((await textOf('#priority-error')) ?? ''));
+    assert.equal(prio(), 7);
+  });
+
+  await step('the tray menu opens the Messages view and applies a sharing preset', async () => {
+    await view('status');
+    await trayMenu(['Down', 'Down', 'Down', 'Down', 'Return']); // status line is insensitive
+    await waitFor('Messages view shown by the menu', async () => (await $('#view-messages')).isDisplayed());
+    const before = status(a).sharePercent;
+    await trayMenu(['Down', 'Down', 'Right', 'Return']);
+    await waitFor(`share changed from ${before} by the preset`, () => status(a).sharePercent !== before);
+    console.log(`      tray preset: share ${before} → ${status(a).sharePercent} %`);
   });
 
   await step('the firewall control changes `hypha firewall`', async () => {

@@ -59,6 +59,8 @@ export interface Link {
   rttMs: number | null;
   rxBytes: number;
   txBytes: number;
+  /** Forwarding priority weight (1 = normal), once authenticated. */
+  priority?: number | null;
 }
 
 export interface Route {

@@ -147,12 +147,13 @@ pub fn run(c: Conn, request: Request) -> Result<()> {
                 }
                 for l in &p.links {
                     println!(
-                        "{:<12} {:<11} {:<28} cost {:<5} rtt {:>7} rx {} tx {}",
+                        "{:<12} {:<11} {:<28} cost {:<5} rtt {:>7} priority {:<4} rx {} tx {}",
                         l.node_id.as_deref().map(|n| &n[..12]).unwrap_or("?"),
                         l.state,
                         l.remote,
                         l.cost.map_or("-".into(), |c| c.to_string()),
                         l.rtt_ms.map_or("-".into(), |r| format!("{r:.2}ms")),
+                        l.priority.map_or("-".into(), |p| p.to_string()),
                         l.rx_bytes,
                         l.tx_bytes
                     );

@@ -155,8 +155,9 @@ fn state_name(s: LinkState) -> &'static str {
 }
 
 /// A link as the API shows it.
-pub fn api_link(l: &LinkInfo) -> api::Link {
+pub fn api_link(node: &Node, l: &LinkInfo) -> api::Link {
     api::Link {
+        priority: l.node.map(|n| node.priority_of(n)),
         node_id: l.node.map(|n| n.to_hex()),
         remote: l.remote.to_string(),
         state: state_name(l.state).to_string(),
@@ -190,7 +191,7 @@ pub fn snapshot(node: &Node, disc: Option<&DiscoveryCounters>, tun: Option<&str>
         "address": id.address().to_string(),
         "subnet": id.subnet().to_string(),
         "tun": tun,
-        "links": node.links().iter().map(api_link).collect::<Vec<_>>(),
+        "links": node.links().iter().map(|l| api_link(node, l)).collect::<Vec<_>>(),
         "routes": api_routes(node),
         "discovery": null,
     });

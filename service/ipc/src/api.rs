@@ -532,6 +532,9 @@ pub struct Link {
     pub rx_bytes: u64,
     /// Bytes sent.
     pub tx_bytes: u64,
+    /// The neighbour's forwarding priority weight (1 = normal), once authenticated.
+    #[serde(default)]
+    pub priority: Option<u32>,
 }
 
 /// Sharing settings and what they do.

@@ -138,7 +138,9 @@ impl Service {
                 let mut configured: Vec<String> = self.peers.keys().cloned().collect();
                 configured.sort();
                 Ok(Response::Peers(api::Peers {
-                    links: self.node.links().iter().map(status::api_link).collect(),
+                    links: (self.node.links().iter())
+                        .map(|l| status::api_link(&self.node, l))
+                        .collect(),
                     configured,
                 }))
             }

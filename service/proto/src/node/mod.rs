@@ -514,6 +514,11 @@ impl Node {
         self.priorities.iter().map(|(n, w)| (*n, *w))
     }
 
+    /// The forwarding priority weight of `node` (1 unless set).
+    pub fn priority_of(&self, node: NodeId) -> u32 {
+        self.priorities.get(&node).copied().unwrap_or(1)
+    }
+
     /// Transit statistics per neighbour currently linked.
     pub fn transit_stats(&self) -> Vec<(NodeId, u32, crate::sched::NeighbourStats)> {
         let mut v: Vec<_> = self
