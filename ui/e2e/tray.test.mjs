@@ -124,11 +124,16 @@ async function trayMenu(keys) {
   });
   const geo = Object.fromEntries(xdotool('getwindowgeometry', '--shell', icon).split('\n')
     .map((l) => l.split('=')).map(([k, v]) => [k, Number(v)]));
+  if (process.env.HYPHA_E2E_DEBUG) console.log('tray host window', icon, geo);
   xdotool('mousemove', String(geo.X + 16), String(geo.Y + 16), 'click', '1');
   await sleep(700);
-  for (const k of keys) {
+  const root = (name) => process.env.HYPHA_E2E_DEBUG
+    && execFileSync('import', ['-window', 'root', path.join(out, `root-${name}.png`)]);
+  root('menu');
+  for (const [i, k] of keys.entries()) {
     xdotool('key', k);
     await sleep(250);
+    root(`key${i}`);
   }
   await sleep(300);
 }
@@ -143,12 +148,13 @@ async function main() {
   const aStatus = status(a);
 
   // A notification daemon on the session bus (it records what it is asked to show), and a
-  // system tray host for the icon (XEmbed: appindicator falls back to it with no SNI watcher).
+  // system tray host for the icon (XEmbed: appindicator falls back to it with no SNI watcher),
+  // in the bottom-right corner, clear of the window.
   const notes = path.join(tmp, 'notifications.jsonl');
   spawnLogged('notifyd', '/usr/bin/python3', [path.join(here, 'notifyd.py'), notes]);
   await waitFor('notification daemon ready', () =>
     fs.readFileSync(path.join(tmp, 'notifyd.log'), 'utf8').includes('ready'));
-  spawnLogged('trayer', 'trayer', ['--edge', 'top', '--align', 'left', '--widthtype', 'request',
+  spawnLogged('trayer', 'trayer', ['--edge', 'bottom', '--align', 'right', '--widthtype', 'request',
     '--height', '32', '--SetDockType', 'false', '--SetPartialStrut', 'false', '--expand', 'false']);
   const notifications = () => (fs.existsSync(notes) ? fs.readFileSync(notes, 'utf8') : '')
     .split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -248,13 +254,17 @@ async function main() {
     const prio = () => JSON.parse(cli(a, 'peers', '--json')).links.find((l) => l.nodeId === b.id)?.priority;
     assert.equal(prio(), 1, 'the default');
     const input = await $(`tr.peer-row[data-node-id="${b.id}"] .priority-input`);
-    await input.clear();
-    await input.sendKeys('7', Key.ENTER);
+    // As a person does it: select what is there, type over it, leave the field.
+    const typeOver = async (text) => {
+      await input.click();
+      await driver.actions().keyDown(Key.CONTROL).sendKeys('a').keyUp(Key.CONTROL).perform();
+      await driver.actions().sendKeys(text).perform();
+      await driver.actions().sendKeys(Key.TAB).perform();
+    };
+    await typeOver('7');
     await waitFor('hypha peers says priority 7', () => prio() === 7);
-    assert.equal(JSON.parse(cli(a, 'share', '--json')).neighbours.find((x) => x.nodeId === b.id).weight, 7);
     // A weight out of range is refused in the window and changes nothing.
-    await input.clear();
-    await input.sendKeys('5000', Key.ENTER);
+    await typeOver('5000');
     await waitFor('the error is shown', async () => /1 to 1000/.test((await textOf('#priority-error')) ?? ''));
     assert.equal(prio(), 7);
   });
@@ -263,10 +273,12 @@ async function main() {
     await view('status');
     await trayMenu(['Down', 'Down', 'Down', 'Down', 'Return']); // status line is insensitive
     await waitFor('Messages view shown by the menu', async () => (await $('#view-messages')).isDisplayed());
-    const before = status(a).sharePercent;
-    await trayMenu(['Down', 'Down', 'Right', 'Return']);
-    await waitFor(`share changed from ${before} by the preset`, () => status(a).sharePercent !== before);
-    console.log(`      tray preset: share ${before} → ${status(a).sharePercent} %`);
+    // Share bandwidth for others → its third preset, 25 %.
+    assert.notEqual(status(a).sharePercent, 25);
+    await trayMenu(['Down', 'Down', 'Right', 'Down', 'Down', 'Return']);
+    await waitFor('the 25 % preset applied', () => status(a).sharePercent === 25);
+    await view('sharing');
+    await waitFor('the window shows 25 %', async () => (await $('#share-slider').getAttribute('value')) === '25');
   });
 
   await step('the firewall control changes `hypha firewall`', async () => {
