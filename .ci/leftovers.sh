@@ -5,11 +5,11 @@
 #                                namespace exists now that FILE did not record
 #   leftovers.sh selftest        plant a leftover and make sure `check` catches it
 # Watched: the programs the tests start (by their kernel name, so a renamed argv does not hide
-# one), anything running as user hypha, and anything whose binary has been deleted (a purged
-# package's daemon).
+# one; programs under Wine by their .exe name), anything running as user hypha, and anything
+# whose binary has been deleted (a purged package's daemon).
 set -euo pipefail
 
-NAMES='^(hyphad|hypha|hypha-tray|tauri-driver|WebKitWebDriver|Xvfb|iperf3|dbus-daemon)$'
+NAMES='^(hyphad|hypha|hypha-tray|tauri-driver|WebKitWebDriver|Xvfb|iperf3|dbus-daemon|trayer|wineserver|wineserver64|.*\.exe)$'
 
 # One line per watched process: "pid comm user exe".
 watched() {

@@ -40,7 +40,7 @@ command -v cargo >/dev/null || { echo "cargo not found: install Rust stable with
 cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
 if command -v rustup >/dev/null; then
   rustup component add clippy rustfmt >/dev/null 2>&1 || true
-  rustup target add x86_64-pc-windows-gnu aarch64-apple-darwin >/dev/null 2>&1 || true
+  rustup target add x86_64-pc-windows-gnu aarch64-apple-darwin x86_64-apple-darwin >/dev/null 2>&1 || true
 fi
 
 step "checkers from PyPI (OpenAPI validator)"
@@ -77,12 +77,14 @@ rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu \
   || { echo "target x86_64-pc-windows-gnu not installed (rustup target add x86_64-pc-windows-gnu)" >&2; exit 1; }
 bash installers/windows/build.sh
 
-step "macOS: cross-target check and lints"
-rustup target list --installed 2>/dev/null | grep -qx aarch64-apple-darwin \
-  || { echo "target aarch64-apple-darwin not installed (rustup target add aarch64-apple-darwin)" >&2; exit 1; }
+step "macOS (Apple silicon and Intel): cross-target checks and lints"
+for t in aarch64-apple-darwin x86_64-apple-darwin; do
+  rustup target list --installed 2>/dev/null | grep -qx "$t" \
+    || { echo "target $t not installed (rustup target add $t)" >&2; exit 1; }
+  cargo clippy --release --locked --target "$t" --workspace --exclude hypha-tray -- -D warnings
+done
 # The tray apart: its notification plugin needs the macOS SDK, so everything in it but desktop
 # notifications is checked (clang for objc2's helper).
-cargo clippy --release --locked --target aarch64-apple-darwin --workspace --exclude hypha-tray -- -D warnings
 CC_aarch64_apple_darwin=clang cargo check --release --locked --target aarch64-apple-darwin -p hypha-tray \
   --no-default-features --features custom-protocol
 

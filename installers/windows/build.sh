@@ -17,7 +17,10 @@ if ! command -v x86_64-w64-mingw32-gcc >/dev/null || ! command -v makensis >/dev
 fi
 [ -f "$ROOT/ui/dist/index.html" ] || { echo "ui/dist is missing: build the UI first (cd ui && npm run build)" >&2; exit 1; }
 rustup target add x86_64-pc-windows-gnu >/dev/null 2>&1 || true
-(cd "$ROOT" && cargo build --release --locked --target x86_64-pc-windows-gnu \
+# Shipped without debug info and symbols (the release profile keeps line tables for profiling
+# on Linux; here they would triple the setup and the time NSIS takes to compress it).
+(cd "$ROOT" && CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_STRIP=symbols \
+  cargo build --release --locked --target x86_64-pc-windows-gnu \
   -p hypha-daemon -p hypha-cli -p hypha-tray >&2)
 (cd "$ROOT" && cargo fetch --locked >&2)
 # The versions Cargo.lock pins, from the registry's unpacked crate sources.
