@@ -22,8 +22,8 @@ build_release() {
   (cd "$ROOT" && cargo build --release --locked "${pkgs[@]}" >&2)
 }
 
-# install_bin SRC DEST: the release profile keeps line tables (debug = 1) for backtraces;
-# packages carry the binaries without them (symbols stay, so backtraces still name functions).
+# install_bin SRC DEST: packages carry the binaries without debug info (the release profile
+# has none, but a `profiling` build copied in would); symbols stay, so backtraces name functions.
 install_bin() {
   install -D -m 0755 "$1" "$2"
   strip --strip-debug "$2"

@@ -17,10 +17,9 @@ if ! command -v x86_64-w64-mingw32-gcc >/dev/null || ! command -v makensis >/dev
 fi
 [ -f "$ROOT/ui/dist/index.html" ] || { echo "ui/dist is missing: build the UI first (cd ui && npm run build)" >&2; exit 1; }
 rustup target add x86_64-pc-windows-gnu >/dev/null 2>&1 || true
-# Shipped without debug info and symbols (the release profile keeps line tables for profiling
-# on Linux; here they would triple the setup and the time NSIS takes to compress it).
-(cd "$ROOT" && CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_STRIP=symbols \
-  cargo build --release --locked --target x86_64-pc-windows-gnu \
+# The plain release profile, as on Linux, so the build scripts and proc macros the Linux build
+# compiled serve here too; symbols are stripped from the staged copies below.
+(cd "$ROOT" && cargo build --release --locked --target x86_64-pc-windows-gnu \
   -p hypha-daemon -p hypha-cli -p hypha-tray >&2)
 (cd "$ROOT" && cargo fetch --locked >&2)
 # The versions Cargo.lock pins, from the registry's unpacked crate sources.
@@ -37,6 +36,8 @@ STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 WIN="$TARGET/x86_64-pc-windows-gnu/release"
 cp "$WIN/hyphad.exe" "$WIN/hypha.exe" "$WIN/hypha-tray.exe" "$WEBVIEW2/WebView2Loader.dll" "$STAGE/"
+# Symbols would double the setup and the time NSIS takes to compress it.
+x86_64-w64-mingw32-strip --strip-all "$STAGE/hyphad.exe" "$STAGE/hypha.exe" "$STAGE/hypha-tray.exe"
 cp "$WINTUN/bin/amd64/wintun.dll" "$STAGE/"
 cp "$WINTUN/LICENSE.txt" "$STAGE/wintun-LICENSE.txt"
 cp "$ROOT/README.md" "$STAGE/"

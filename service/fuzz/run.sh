@@ -4,6 +4,8 @@
 #
 #   service/fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
 #
+# FUZZ_BUILD_ONLY=1 builds the targets and runs none.
+#
 # Default: 20 s per target, every target: the smoke run the test command does. The corpora
 # in service/fuzz/corpus/<target> are read, never written: new inputs go to a scratch
 # directory (FUZZ_WORK, default /tmp/hypha-fuzz) so a run leaves the checkout clean. To grow
@@ -26,6 +28,8 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 bins=()
 for t in "${targets[@]}"; do bins+=(--bin "$t"); done
 cargo build --locked --release --manifest-path "$here/Cargo.toml" --target "$host" "${bins[@]}"
+# FUZZ_BUILD_ONLY=1: build and stop (the test command builds while other steps run).
+[ "${FUZZ_BUILD_ONLY:-0}" = 1 ] && exit 0
 work="${FUZZ_WORK:-/tmp/hypha-fuzz}"
 status=0
 for t in "${targets[@]}"; do

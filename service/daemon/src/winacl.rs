@@ -23,7 +23,12 @@ use windows_sys::Win32::Security::{
 /// The API pipe: SYSTEM and Administrators full control; interactively logged-on users read
 /// and write (the tray and the CLI of whoever sits at the machine); nobody else, and no
 /// remote clients (refused by the pipe itself).
-pub const PIPE_SDDL: &str = "D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GRGW;;;IU)";
+///
+/// Users get `0x12019b`, FILE_GENERIC_READ | FILE_GENERIC_WRITE without FILE_APPEND_DATA:
+/// on a pipe that bit is FILE_CREATE_PIPE_INSTANCE, which would let any user add instances of
+/// the service's pipe and answer the next client in its name (pipe squatting). `GRGW` would
+/// grant it.
+pub const PIPE_SDDL: &str = "D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;0x12019b;;;IU)";
 
 /// The state directory and everything made in it: SYSTEM and Administrators only, not
 /// inherited from ProgramData.
