@@ -162,7 +162,7 @@ bash installers/linux/test-rpm.sh
 bash installers/macos/check.sh
 
 step "tests"
-cargo nextest run --workspace --no-fail-fast \
+cargo nextest run --no-fail-fast \
   --binaries-metadata "$NEXTEST_META/binaries.json" --cargo-metadata "$NEXTEST_META/cargo.json"
 
 step "Windows: service, CLI and tray cross-built, the setup (NSIS) built and checked"
