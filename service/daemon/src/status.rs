@@ -73,6 +73,9 @@ pub fn counter_groups(
                 ("forgedOrigins", b.forged_origins),
                 ("originVerifications", b.origin_verifications),
                 ("seqnoRequestsLimited", b.seqno_requests_limited),
+                ("ackRetries", b.ack_retries),
+                ("acksReceived", b.acks_received),
+                ("ackGiveUps", b.ack_give_ups),
             ],
         ),
     ];

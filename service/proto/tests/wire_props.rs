@@ -4,8 +4,8 @@ use hypha_proto::identity::{Identity, NodeId};
 use hypha_proto::node::{Node, NodeConfig, Remote};
 use hypha_proto::time::Timestamp;
 use hypha_proto::wire::babel::{
-    HelloRepr, IhuRepr, Prefix, RouteRequestRepr, RouterId, SeqnoRequestRepr, Tlv, UpdateRepr,
-    parse_tlvs,
+    AckRepr, AckRequestRepr, HelloRepr, IhuRepr, Prefix, RouteRequestRepr, RouterId,
+    SeqnoRequestRepr, Tlv, UpdateRepr, parse_tlvs,
 };
 use hypha_proto::wire::bus_ack::BusAckRepr;
 use hypha_proto::wire::bus_chunk::BusChunkRepr;
@@ -88,6 +88,10 @@ fn tlv() -> impl Strategy<Value = Tlv> {
                 })
             }),
         prefix().prop_map(|prefix| Tlv::RouteRequest(RouteRequestRepr { prefix })),
+        (any::<u16>(), 1u16..).prop_map(|(nonce, interval_cs)| {
+            Tlv::AckRequest(AckRequestRepr { nonce, interval_cs })
+        }),
+        any::<u16>().prop_map(|nonce| Tlv::Ack(AckRepr { nonce })),
         (any::<u16>(), 1u8.., router_id(), prefix()).prop_map(
             |(seqno, hop_count, router_id, prefix)| {
                 Tlv::SeqnoRequest(SeqnoRequestRepr {
@@ -120,6 +124,8 @@ proptest! {
         let _ = UpdateRepr::parse(&data);
         let _ = RouteRequestRepr::parse(&data);
         let _ = SeqnoRequestRepr::parse(&data);
+        let _ = AckRequestRepr::parse(&data);
+        let _ = AckRepr::parse(&data);
         let _ = fact::parse_list(&data).map(|l| l.iter().filter(|f| f.verify()).count());
         let _ = fact::parse_endpoint(&data);
         for t in parse_tlvs(&data) {

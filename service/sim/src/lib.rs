@@ -167,6 +167,8 @@ pub fn run(cfg: &SimConfig) -> Report {
         forged_origins: sum(&|n| n.babel().counters.forged_origins),
         origin_verifications: sum(&|n| n.babel().counters.origin_verifications),
         seqno_requests_limited: sum(&|n| n.babel().counters.seqno_requests_limited),
+        ack_retries: sum(&|n| n.babel().counters.ack_retries),
+        ack_give_ups: sum(&|n| n.babel().counters.ack_give_ups),
         host: cfg.host.then(|| Host {
             wall_s: (wall.elapsed().as_millis() as f64) / 1000.0,
             max_rss_mib: max_rss_mib(),

@@ -88,6 +88,10 @@ pub struct Report {
     pub origin_verifications: u64,
     /// Seqno requests ignored by rate limits, all nodes.
     pub seqno_requests_limited: u64,
+    /// Routing frames sent again for want of an acknowledgment, all nodes.
+    pub ack_retries: u64,
+    /// Routing frames left to the periodic dump after every retry went unacknowledged.
+    pub ack_give_ups: u64,
     /// Wall-clock measurements (left out with `--deterministic`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<Host>,

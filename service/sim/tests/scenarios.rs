@@ -60,6 +60,11 @@ fn lossy_links_still_converge() {
     assert!(r.converged, "{r:#?}");
     assert_eq!(r.loops_seen, 0);
     assert!(r.datagrams_dropped > 0);
+    // A lost update is sent again after about one round trip, not at the next periodic dump
+    // (6–8 s): with 2 % loss the mesh settles after the cuts as fast as without.
+    assert!(r.ack_retries > 0, "{r:#?}");
+    assert!(r.virtual_convergence_s.initial.unwrap() < 3.0, "{r:#?}");
+    assert!(r.virtual_convergence_s.after_cuts.unwrap() < 3.0, "{r:#?}");
 }
 
 #[test]

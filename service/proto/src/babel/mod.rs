@@ -8,6 +8,7 @@
 //! prefix dirty and a flush a few milliseconds later sends them to every neighbour except the
 //! selected next hop (split horizon); a full dump goes out periodically and to new neighbours.
 
+mod acks;
 mod hostile;
 pub mod neighbour;
 pub mod origin;
@@ -30,6 +31,7 @@ use crate::wire::babel::update::origin_signed_bytes;
 use crate::wire::babel::{
     HelloRepr, Prefix, RouteRequestRepr, RouterId, SeqnoRequestRepr, Tlv, UpdateRepr, parse_tlvs,
 };
+use acks::Item;
 use neighbour::Neighbour;
 use origin::{OriginSig, OriginSigs, SharedOrigins};
 use table::{PrefixState, RidIdx, RouteEntry, Selected};
@@ -132,6 +134,12 @@ pub struct BabelCounters {
     pub origin_verifications: u64,
     /// Seqno requests ignored by the per-neighbour and per-origin rate limits.
     pub seqno_requests_limited: u64,
+    /// Frames sent again because their acknowledgment did not come in time.
+    pub ack_retries: u64,
+    /// Acknowledgments received for frames we sent.
+    pub acks_received: u64,
+    /// Frames left to the periodic dump after [`acks::MAX_TRIES`] unacknowledged sends.
+    pub ack_give_ups: u64,
 }
 
 /// The routing engine of one node.
@@ -154,7 +162,12 @@ pub struct Babel {
     rid_index: FxHashMap<RouterId, RidIdx>,
     dirty: Vec<Subnet>,
     dirty_set: FxHashSet<Subnet>,
+    /// Neighbours due the whole table in the next flush, unacknowledged (the periodic dump).
     dump_to: BTreeSet<NeighbourId>,
+    /// Neighbours due the whole table in acknowledged frames (new neighbours, requests).
+    reliable_dump: BTreeSet<NeighbourId>,
+    /// When the earliest unacknowledged frame is due again (may be early, never late).
+    ack_deadline: Option<Timestamp>,
     /// Requests to send to one neighbour at the next flush.
     direct: BTreeMap<NeighbourId, Vec<Tlv>>,
     /// Prefixes to advertise to one neighbour only at the next flush (answers to requests);
@@ -206,6 +219,8 @@ impl Babel {
             dirty: Vec::new(),
             dirty_set: FxHashSet::default(),
             dump_to: BTreeSet::new(),
+            reliable_dump: BTreeSet::new(),
+            ack_deadline: None,
             direct: BTreeMap::new(),
             direct_updates: BTreeMap::new(),
             recent_requests: FxHashMap::default(),
@@ -236,7 +251,7 @@ impl Babel {
     pub fn set_transit(&mut self, now: Timestamp, transit: bool) {
         if self.transit != transit {
             self.transit = transit;
-            self.dump_to.extend(self.neighbours.keys().copied());
+            self.reliable_dump.extend(self.neighbours.keys().copied());
             self.schedule_flush(now);
         }
     }
@@ -247,7 +262,7 @@ impl Babel {
         nb.node = Some(node);
         self.neighbours.insert(n, nb);
         self.send_hello(now, n);
-        self.dump_to.insert(n);
+        self.reliable_dump.insert(n);
         self.schedule_flush(now);
     }
 
@@ -257,6 +272,7 @@ impl Babel {
             return;
         }
         self.dump_to.remove(&n);
+        self.reliable_dump.remove(&n);
         self.direct.remove(&n);
         self.direct_updates.remove(&n);
         let affected: Vec<Subnet> = self
@@ -314,6 +330,8 @@ impl Babel {
                 Ok(Tlv::Update(u)) => self.handle_update(now, from, &u),
                 Ok(Tlv::RouteRequest(r)) => self.handle_route_request(now, from, &r),
                 Ok(Tlv::SeqnoRequest(r)) => self.handle_seqno_request(now, from, &r),
+                Ok(Tlv::AckRequest(r)) => self.handle_ack_request(from, &r),
+                Ok(Tlv::Ack(a)) => self.handle_ack(from, &a),
                 Err(_) => self.counters.bad_tlvs += 1,
             }
         }
@@ -373,11 +391,17 @@ impl Babel {
         if let Some(f) = self.flush_at {
             t = t.min(f);
         }
+        if let Some(a) = self.ack_deadline() {
+            t = t.min(a);
+        }
         t
     }
 
-    /// Runs due timers: hellos, periodic dumps, flushes, expiry.
+    /// Runs due timers: hellos, periodic dumps, flushes, expiry, unacknowledged frames.
     pub fn handle_timeout(&mut self, now: Timestamp) {
+        if self.ack_deadline().is_some_and(|t| now >= t) {
+            self.retry_unacked(now);
+        }
         if now >= self.next_hello {
             let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
             for n in ns {
@@ -532,7 +556,7 @@ impl Babel {
 
     fn handle_route_request(&mut self, now: Timestamp, from: NeighbourId, r: &RouteRequestRepr) {
         if r.prefix.len == 0 {
-            self.dump_to.insert(from);
+            self.reliable_dump.insert(from);
             self.schedule_flush(now);
         } else if let Some(s) = r.prefix.as_subnet() {
             self.queue_direct_update(now, from, s);
@@ -678,39 +702,61 @@ impl Babel {
         }
     }
 
-    /// Sends pending updates, dumps and direct TLVs.
+    /// Sends pending updates, dumps and direct TLVs. Changes, requests and a new neighbour's
+    /// table go in acknowledged frames ([`acks`]); the rest of a periodic dump does not.
     fn flush(&mut self, now: Timestamp) {
         self.flush_at = None;
         let dumps = core::mem::take(&mut self.dump_to);
+        let reliable_dumps = core::mem::take(&mut self.reliable_dump);
         let dirty = core::mem::take(&mut self.dirty);
-        self.dirty_set.clear();
-        let all: Vec<Subnet> = if dumps.is_empty() {
+        let dirty_set = core::mem::take(&mut self.dirty_set);
+        let all: Vec<Subnet> = if dumps.is_empty() && reliable_dumps.is_empty() {
             Vec::new()
         } else {
             core::iter::once(self.own_subnet)
                 .chain(self.table.keys().copied())
                 .collect()
         };
-        let mut advertised: FxHashSet<Subnet> = FxHashSet::default();
+        let mut advertised: Vec<Subnet> = Vec::new();
         let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
         for n in ns {
-            let mut tlvs = self.direct.remove(&n).unwrap_or_default();
+            let requests = self.direct.remove(&n).unwrap_or_default();
             let extra = self.direct_updates.remove(&n).unwrap_or_default();
-            let list = if dumps.contains(&n) { &all } else { &dirty };
-            for &s in list.iter().chain(extra.iter()) {
+            let mut reliable: Vec<Item> = requests.into_iter().map(Item::Request).collect();
+            let whole = reliable_dumps.contains(&n);
+            let urgent = if whole { &all } else { &dirty };
+            for &s in urgent.iter().chain(extra.iter()) {
                 if let Some(tlv) = self.advertisement(now, s, n) {
                     if matches!(&tlv, Tlv::Update(u) if u.metric != INFINITY) {
-                        advertised.insert(s);
+                        advertised.push(s);
                     }
-                    tlvs.push(tlv);
+                    reliable.push(Item::Update(s, tlv));
                 }
             }
-            self.send_tlvs(n, &tlvs);
+            let mut periodic = Vec::new();
+            if dumps.contains(&n) && !whole {
+                for &s in all.iter().filter(|s| !dirty_set.contains(s)) {
+                    if let Some(tlv) = self.advertisement(now, s, n) {
+                        if matches!(&tlv, Tlv::Update(u) if u.metric != INFINITY) {
+                            advertised.push(s);
+                        }
+                        periodic.push(tlv);
+                    }
+                }
+            }
+            self.send_tlvs(n, &periodic);
+            self.send_reliable(now, n, reliable, 0);
         }
-        // Feasibility distances follow exactly what was just sent (RFC 8966 §3.7.3): every
-        // finite advertisement above came from the current selected route.
+        self.note_sent(now, advertised);
+    }
+
+    /// Feasibility distances follow exactly what was sent (RFC 8966 §3.7.3): every finite
+    /// advertisement in `subnets` came from the current selected route.
+    fn note_sent(&mut self, now: Timestamp, mut subnets: Vec<Subnet>) {
+        subnets.sort_unstable();
+        subnets.dedup();
         let gc = now + self.cfg.source_gc;
-        for s in advertised {
+        for s in subnets {
             if let Some(p) = self.table.get_mut(&s)
                 && let Some(sel) = p.selected
             {

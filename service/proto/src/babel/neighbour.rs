@@ -41,6 +41,10 @@ pub struct Neighbour {
     pub(super) request_window: (Timestamp, u32),
     /// Seqno of the next hello we send on this link (per link: gaps mean loss).
     pub hello_seqno_out: u16,
+    /// Frames sent to this neighbour that still wait for their acknowledgment.
+    pub(super) unacked: Vec<super::acks::Unacked>,
+    /// Nonce of the next acknowledgment request.
+    pub(super) next_nonce: u16,
 }
 
 impl Neighbour {
@@ -64,6 +68,8 @@ impl Neighbour {
             forged_in_frame: false,
             request_window: (Timestamp::ZERO, 0),
             hello_seqno_out: 0,
+            unacked: Vec::new(),
+            next_nonce: 0,
         }
     }
 

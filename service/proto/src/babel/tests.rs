@@ -9,7 +9,11 @@ struct Net {
     /// Neighbour id `n` on node `i` is node `n` (neighbour ids are node indices here).
     edges: BTreeSet<(usize, usize)>,
     now: Timestamp,
+    /// Drops a frame (from, to, body) when it returns true.
+    drop: Option<Dropper>,
 }
+
+type Dropper = Box<dyn FnMut(usize, usize, &[u8]) -> bool>;
 
 impl Net {
     fn new(n: usize) -> Self {
@@ -27,6 +31,7 @@ impl Net {
             ids,
             edges: BTreeSet::new(),
             now: Timestamp::ZERO,
+            drop: None,
         }
     }
 
@@ -60,7 +65,8 @@ impl Net {
                 for i in 0..self.nodes.len() {
                     while let Some((n, body)) = self.nodes[i].poll_output() {
                         moved = true;
-                        if self.edges.contains(&(i, n as usize)) {
+                        let lost = self.drop.as_mut().is_some_and(|d| d(i, n as usize, &body));
+                        if self.edges.contains(&(i, n as usize)) && !lost {
                             self.nodes[n as usize].handle_body(self.now, i as u32, &body);
                         }
                     }
@@ -107,6 +113,57 @@ fn chain_converges() {
     assert_eq!(net.path(0, 3), Some(vec![0, 1, 2, 3]));
     assert_eq!(net.path(3, 0), Some(vec![3, 2, 1, 0]));
     assert_eq!(net.nodes[0].route_count(), 3);
+    // Every acknowledged frame was acknowledged in time: nothing sent twice.
+    assert!(net.nodes.iter().all(|n| n.counters.acks_received > 0));
+    assert!(net.nodes.iter().all(|n| n.counters.ack_retries == 0));
+}
+
+#[test]
+fn a_lost_triggered_update_is_sent_again_after_one_rto() {
+    let mut net = Net::new(3);
+    net.link(0, 1);
+    net.run(Duration::from_millis(500));
+    let target = net.ids[2].subnet();
+    let mut dropped = 0;
+    net.drop = Some(Box::new(move |from, to, body: &[u8]| {
+        let carries = parse_tlvs(body).any(|t| {
+            matches!(t, Ok(Tlv::Update(u))
+                if u.prefix.as_subnet() == Some(target) && u.metric != INFINITY)
+        });
+        let hit = from == 1 && to == 0 && carries && dropped < 2;
+        dropped += hit as u32;
+        hit
+    }));
+    net.link(1, 2);
+    // The first periodic dump is 4–8 s away: only a resend can bring the route this soon,
+    // even with the first two copies lost (RTO 2×RTT ≥ 30 ms, doubling).
+    net.run(Duration::from_millis(300));
+    assert_eq!(net.path(0, 2), Some(vec![0, 1, 2]));
+    assert!(
+        net.nodes[1].counters.ack_retries >= 2,
+        "{:?}",
+        net.nodes[1].counters
+    );
+}
+
+#[test]
+fn an_unanswered_frame_is_given_up_after_max_tries() {
+    let mut net = Net::new(2);
+    net.link(0, 1);
+    net.run(Duration::from_millis(500));
+    // Node 0 never hears anything from 1 again but hellos keep the link (no cut): every
+    // acknowledged frame 1 sends is lost.
+    net.drop = Some(Box::new(|from, _to, body: &[u8]| {
+        from == 1 && parse_tlvs(body).any(|t| matches!(t, Ok(Tlv::AckRequest(_))))
+    }));
+    net.nodes[1].bump_own_seqno(net.now);
+    let own = net.ids[1].subnet();
+    net.nodes[1].mark_dirty(net.now, own);
+    net.run(Duration::from_secs(3));
+    let c = &net.nodes[1].counters;
+    assert_eq!(c.ack_retries, (acks::MAX_TRIES - 1) as u64, "{c:?}");
+    assert_eq!(c.ack_give_ups, 1, "{c:?}");
+    assert!(net.nodes[1].neighbours[&0].unacked.is_empty());
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! A Babel body is a sequence of `type u8 | length u8 | body` TLVs. Unknown types are skipped
 //! (forward compatibility); a malformed known TLV is reported and the rest still parsed.
 
+pub mod ack;
+pub mod ack_request;
 pub mod hello;
 pub mod ihu;
 pub mod route_request;
@@ -12,6 +14,8 @@ pub mod update;
 use super::{Reader, WireError};
 use crate::identity::NodeId;
 
+pub use ack::AckRepr;
+pub use ack_request::AckRequestRepr;
 pub use hello::HelloRepr;
 pub use ihu::IhuRepr;
 pub use route_request::RouteRequestRepr;
@@ -23,6 +27,10 @@ pub const INFINITY: u16 = 0xFFFF;
 
 /// TLV type numbers.
 pub mod tlv_type {
+    /// Acknowledgment request.
+    pub const ACK_REQUEST: u8 = 2;
+    /// Acknowledgment.
+    pub const ACK: u8 = 3;
     /// Hello.
     pub const HELLO: u8 = 4;
     /// I Heard You.
@@ -109,6 +117,10 @@ impl Prefix {
 /// One parsed TLV.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tlv {
+    /// Acknowledgment request.
+    AckRequest(AckRequestRepr),
+    /// Acknowledgment.
+    Ack(AckRepr),
     /// Hello.
     Hello(HelloRepr),
     /// I Heard You.
@@ -127,6 +139,14 @@ impl Tlv {
         let start = out.len();
         out.extend_from_slice(&[0, 0]);
         let t = match self {
+            Tlv::AckRequest(x) => {
+                x.emit(out);
+                tlv_type::ACK_REQUEST
+            }
+            Tlv::Ack(x) => {
+                x.emit(out);
+                tlv_type::ACK
+            }
             Tlv::Hello(x) => {
                 x.emit(out);
                 tlv_type::HELLO
@@ -183,6 +203,8 @@ pub fn parse_tlvs(buf: &[u8]) -> impl Iterator<Item = Result<Tlv, WireError>> + 
         let body = &rest[2..2 + len];
         rest = &rest[2 + len..];
         let parsed = match t {
+            tlv_type::ACK_REQUEST => AckRequestRepr::parse(body).map(Tlv::AckRequest),
+            tlv_type::ACK => AckRepr::parse(body).map(Tlv::Ack),
             tlv_type::HELLO => HelloRepr::parse(body).map(Tlv::Hello),
             tlv_type::IHU => IhuRepr::parse(body).map(Tlv::Ihu),
             tlv_type::UPDATE => UpdateRepr::parse(body).map(Tlv::Update),

@@ -1,0 +1,210 @@
+//! Acknowledged frames. Whatever must not wait for the next periodic dump when a datagram is
+//! lost — triggered updates and retractions, answers to requests, seqno requests, a new
+//! neighbour's first table — goes out in frames that open with an acknowledgment request
+//! (RFC 8966 §3.3). A frame not acknowledged within an RTT-scaled timeout is sent again, with
+//! its routes as they stand *then* (never a stale copy), backing off, at most [`MAX_TRIES`]
+//! times; after that the periodic dump, which is never acknowledged, is the fallback. So one
+//! lost update costs about one round trip instead of an update interval.
+
+use std::time::Duration;
+
+use super::{Babel, INFINITY, MAX_BODY, NeighbourId};
+use crate::address::Subnet;
+use crate::time::Timestamp;
+use crate::wire::babel::{AckRepr, AckRequestRepr, Tlv};
+
+/// Sends of one frame's content, the first included, before leaving it to the periodic dump.
+pub const MAX_TRIES: u8 = 6;
+/// Shortest wait for an acknowledgment.
+pub const MIN_RTO: Duration = Duration::from_millis(30);
+/// Longest wait for an acknowledgment (after backing off).
+pub const MAX_RTO: Duration = Duration::from_secs(2);
+/// Wait for an acknowledgment while the link's RTT is not measured yet.
+pub const FIRST_RTO: Duration = Duration::from_millis(200);
+
+/// What one acknowledged frame carried, kept until its acknowledgment arrives.
+#[derive(Debug, Clone)]
+pub(super) struct Unacked {
+    nonce: u16,
+    retry_at: Timestamp,
+    /// Sends so far, this one included.
+    tries: u8,
+    subnets: Vec<Subnet>,
+    requests: Vec<Tlv>,
+}
+
+/// One piece of an acknowledged send.
+pub(super) enum Item {
+    /// A seqno or route request: sent again as it was.
+    Request(Tlv),
+    /// The update for a prefix: sent again as the route then stands.
+    Update(Subnet, Tlv),
+}
+
+/// Wait before sending the `tries`-th copy again: twice the smoothed RTT (at least
+/// [`MIN_RTO`]), doubled for every earlier try, at most [`MAX_RTO`].
+pub fn rto(rtt: Option<Duration>, tries: u8) -> Duration {
+    let base = rtt.map_or(FIRST_RTO, |r| (r * 2).max(MIN_RTO));
+    base.saturating_mul(1 << tries.saturating_sub(1).min(8))
+        .min(MAX_RTO)
+}
+
+impl Babel {
+    /// Sends `items` to `n` in frames that each ask for an acknowledgment; `tries` is how many
+    /// times this content went out before.
+    pub(super) fn send_reliable(
+        &mut self,
+        now: Timestamp,
+        n: NeighbourId,
+        items: Vec<Item>,
+        tries: u8,
+    ) {
+        if items.is_empty() {
+            return;
+        }
+        let Some(nb) = self.neighbours.get(&n) else {
+            return;
+        };
+        let tries = tries + 1;
+        let wait = rto(nb.rtt(), tries);
+        let retry_at = now + wait;
+        let interval_cs = Self::interval_cs(wait);
+        let mut nonce = nb.next_nonce;
+        let mut frames: Vec<(Vec<u8>, Unacked)> = Vec::new();
+        let open = |nonce: &mut u16| {
+            let mut body = Vec::with_capacity(MAX_BODY);
+            Tlv::AckRequest(AckRequestRepr {
+                nonce: *nonce,
+                interval_cs,
+            })
+            .emit(&mut body);
+            let u = Unacked {
+                nonce: *nonce,
+                retry_at,
+                tries,
+                subnets: Vec::new(),
+                requests: Vec::new(),
+            };
+            *nonce = nonce.wrapping_add(1);
+            (body, u)
+        };
+        let (mut body, mut pending) = open(&mut nonce);
+        let header = body.len();
+        for item in items {
+            let tlv = match &item {
+                Item::Request(t) | Item::Update(_, t) => t,
+            };
+            let mark = body.len();
+            tlv.emit(&mut body);
+            if body.len() > MAX_BODY && mark > header {
+                body.truncate(mark);
+                let (next_body, next_pending) = open(&mut nonce);
+                frames.push((core::mem::replace(&mut body, next_body), pending));
+                pending = next_pending;
+                tlv.emit(&mut body);
+            }
+            match item {
+                Item::Request(t) => pending.requests.push(t),
+                Item::Update(s, _) => {
+                    self.counters.updates_sent += 1;
+                    pending.subnets.push(s);
+                }
+            }
+        }
+        frames.push((body, pending));
+        if tries > 1 {
+            self.counters.ack_retries += frames.len() as u64;
+        }
+        let Some(nb) = self.neighbours.get_mut(&n) else {
+            return;
+        };
+        nb.next_nonce = nonce;
+        for (body, pending) in frames {
+            nb.unacked.push(pending);
+            self.out.push_back((n, body));
+        }
+        self.ack_deadline = Some(self.ack_deadline.map_or(retry_at, |t| t.min(retry_at)));
+    }
+
+    /// An acknowledgment request from `from`: answered at once, in a frame of its own, so the
+    /// sender's timer measures the link and not our flush delay.
+    pub(super) fn handle_ack_request(&mut self, from: NeighbourId, r: &AckRequestRepr) {
+        let mut body = Vec::with_capacity(4);
+        Tlv::Ack(AckRepr { nonce: r.nonce }).emit(&mut body);
+        self.out.push_back((from, body));
+    }
+
+    /// An acknowledgment from `from`: that frame needs no resending.
+    pub(super) fn handle_ack(&mut self, from: NeighbourId, a: &AckRepr) {
+        let Some(nb) = self.neighbours.get_mut(&from) else {
+            return;
+        };
+        let before = nb.unacked.len();
+        nb.unacked.retain(|u| u.nonce != a.nonce);
+        if nb.unacked.len() != before {
+            self.counters.acks_received += 1;
+        }
+    }
+
+    /// When the next unacknowledged frame is due to be sent again.
+    pub(super) fn ack_deadline(&self) -> Option<Timestamp> {
+        self.ack_deadline
+    }
+
+    /// Sends again every frame whose acknowledgment is overdue.
+    pub(super) fn retry_unacked(&mut self, now: Timestamp) {
+        let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
+        for n in ns {
+            let Some(nb) = self.neighbours.get_mut(&n) else {
+                continue;
+            };
+            let (due, keep): (Vec<Unacked>, Vec<Unacked>) =
+                nb.unacked.drain(..).partition(|u| u.retry_at <= now);
+            nb.unacked = keep;
+            for u in due {
+                if u.tries >= MAX_TRIES {
+                    self.counters.ack_give_ups += 1;
+                    continue;
+                }
+                let mut items: Vec<Item> = u.requests.into_iter().map(Item::Request).collect();
+                let mut advertised = Vec::new();
+                for s in u.subnets {
+                    if let Some(tlv) = self.advertisement(now, s, n) {
+                        if matches!(&tlv, Tlv::Update(x) if x.metric != INFINITY) {
+                            advertised.push(s);
+                        }
+                        items.push(Item::Update(s, tlv));
+                    }
+                }
+                self.send_reliable(now, n, items, u.tries);
+                self.note_sent(now, advertised);
+            }
+        }
+        self.ack_deadline = self
+            .neighbours
+            .values()
+            .flat_map(|nb| nb.unacked.iter().map(|u| u.retry_at))
+            .min();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rto_scales_with_rtt_and_backs_off() {
+        assert_eq!(rto(None, 1), FIRST_RTO);
+        assert_eq!(rto(Some(Duration::from_millis(1)), 1), MIN_RTO);
+        assert_eq!(
+            rto(Some(Duration::from_millis(40)), 1),
+            Duration::from_millis(80)
+        );
+        assert_eq!(
+            rto(Some(Duration::from_millis(40)), 2),
+            Duration::from_millis(160)
+        );
+        assert_eq!(rto(Some(Duration::from_millis(40)), 6), MAX_RTO);
+        assert_eq!(rto(Some(Duration::from_secs(30)), 1), MAX_RTO);
+    }
+}
