@@ -6,7 +6,7 @@ in a fresh clone every file is new, so a persistent target dir would rebuild the
 workspace each run. With commit times, a file is newer than a cached build exactly when a
 commit after that build changed it. (Only for CI on a branch that moves forward: checking out
 an older commit over a newer build would look fresh. Untracked and modified files are left
-alone.)
+alone, and so are directories holding them.)
 
     mtimes.py            set the times (run from the checkout's root)
     mtimes.py --latest PATH...   print the newest commit time of anything under PATH
@@ -36,6 +36,9 @@ def main():
     )
     when = None
     done = 0
+    # Directories too (build scripts may watch one, e.g. tauri's capabilities/): each gets the
+    # time of the newest commit that added, changed or deleted anything under it.
+    dir_time = {}
     # With -z: "@<time>", then each name as "\n<name>" for the first and "<name>" after.
     buf = ""
     for chunk in iter(lambda: log.stdout.read(1 << 16), ""):
@@ -43,21 +46,33 @@ def main():
         *items, buf = buf.split("\0")
         for item in items:
             item = item.lstrip("\n")
-            if item.startswith("@") and "\n" in item:
-                stamp, _, item = item.partition("\n")
-                when = int(stamp[1:])
-            elif item.startswith("@") and item[1:].isdigit():
+            if item.startswith("@") and item[1:].isdigit():
                 when = int(item[1:])
                 continue
+            if not item:
+                continue
+            parent = os.path.dirname(item)
+            while parent and parent not in dir_time:
+                dir_time[parent] = when
+                parent = os.path.dirname(parent)
             if item in todo:
                 os.utime(item, (when, when), follow_symlinks=False)
                 todo.discard(item)
                 done += 1
-        if not todo:
-            log.kill()
-            break
     log.wait()
-    print(f"mtimes: {done} files set to their last commit's time, {len(todo)} left as they were")
+    dirty_dirs = set()
+    for path in skip | todo:
+        parent = os.path.dirname(path)
+        while parent:
+            dirty_dirs.add(parent)
+            parent = os.path.dirname(parent)
+    dirs = 0
+    for d, t in dir_time.items():
+        if d not in dirty_dirs and os.path.isdir(d):
+            os.utime(d, (t, t))
+            dirs += 1
+    print(f"mtimes: {done} files and {dirs} directories set to their last commit's time, "
+          f"{len(todo)} files left as they were")
 
 
 if __name__ == "__main__":
