@@ -47,6 +47,10 @@ pub struct Args {
     /// floods seqno requests for it (they relay nothing; the checks leave them out).
     #[arg(long, default_value_t = 0)]
     hostile: usize,
+    /// Run this many virtual seconds at the end with nothing changing and report the
+    /// steady-state control traffic per link (0: not measured).
+    #[arg(long, default_value_t = 0)]
+    steady_s: u64,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -77,6 +81,7 @@ pub fn run(a: Args) -> Result<()> {
         phase_limit: Duration::from_secs(a.phase_limit_s),
         host: !a.deterministic,
         hostile: a.hostile,
+        steady: Duration::from_secs(a.steady_s),
     };
     let r = hypha_sim::run(&cfg);
     if a.json {
@@ -106,6 +111,15 @@ pub fn run(a: Args) -> Result<()> {
         println!(
             "route origins: {} verified, {} forged refused; seqno requests rate-limited {}",
             r.origin_verifications, r.forged_origins, r.seqno_requests_limited
+        );
+        println!(
+            "routing state {:.0} bytes per destination; control traffic {}; acknowledged frames resent {}",
+            r.route_state_bytes_per_destination,
+            r.control_bytes_per_link_s
+                .map_or("not measured (--steady-s)".to_string(), |b| format!(
+                    "{b:.0} B/s per link"
+                )),
+            r.ack_retries
         );
         if let Some(h) = &r.host {
             println!("wall {:.2} s  max rss {:?} MiB", h.wall_s, h.max_rss_mib);

@@ -43,6 +43,9 @@ pub struct SimConfig {
     /// Nodes that attack routing (forged announcements of a victim's /64, seqno-request
     /// floods; they relay nothing and drop the victim's packets).
     pub hostile: usize,
+    /// Virtual time run at the end, with nothing changing, to measure steady-state control
+    /// traffic (zero: not measured).
+    pub steady: Duration,
 }
 
 impl Default for SimConfig {
@@ -59,6 +62,7 @@ impl Default for SimConfig {
             phase_limit: Duration::from_secs(120),
             host: true,
             hostile: 0,
+            steady: Duration::ZERO,
         }
     }
 }
@@ -122,6 +126,18 @@ pub fn run(cfg: &SimConfig) -> Report {
     }
 
     let probes_sent = w.probe(cfg.probes, Duration::from_secs(2));
+    let control_bytes_per_link_s = (!cfg.steady.is_zero()).then(|| {
+        let before = w.stats.bytes;
+        let until = w.now + cfg.steady;
+        w.run_until(until);
+        let links = w.alive.iter().filter(|&&a| a).count().max(1);
+        let per = (w.stats.bytes - before) as f64 / links as f64 / cfg.steady.as_secs_f64();
+        per.round()
+    });
+    let destinations: usize = w.nodes.iter().map(|n| n.babel().destinations()).sum();
+    let state: usize = w.nodes.iter().map(|n| n.babel().state_bytes()).sum();
+    let route_state_bytes_per_destination =
+        (state as f64 / destinations.max(1) as f64 * 10.0).round() / 10.0;
     let (connected, reachable) = w.reachability();
     let converged = w.counts_match() && connected == reachable;
     let sum = |f: &dyn Fn(&hypha_proto::node::Node) -> u64| w.nodes.iter().map(f).sum::<u64>();
@@ -167,6 +183,8 @@ pub fn run(cfg: &SimConfig) -> Report {
         forged_origins: sum(&|n| n.babel().counters.forged_origins),
         origin_verifications: sum(&|n| n.babel().counters.origin_verifications),
         seqno_requests_limited: sum(&|n| n.babel().counters.seqno_requests_limited),
+        route_state_bytes_per_destination,
+        control_bytes_per_link_s,
         ack_retries: sum(&|n| n.babel().counters.ack_retries),
         ack_give_ups: sum(&|n| n.babel().counters.ack_give_ups),
         host: cfg.host.then(|| Host {

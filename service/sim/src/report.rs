@@ -88,6 +88,12 @@ pub struct Report {
     pub origin_verifications: u64,
     /// Seqno requests ignored by rate limits, all nodes.
     pub seqno_requests_limited: u64,
+    /// Routing state per (node, destination), bytes: every node's
+    /// [`hypha_proto::babel::Babel::state_bytes`] over every node's destination count.
+    pub route_state_bytes_per_destination: f64,
+    /// Bytes per second crossing one live link (both directions) in the steady state: measured
+    /// over `--steady-s` of virtual time after everything else (`None` when not measured).
+    pub control_bytes_per_link_s: Option<f64>,
     /// Routing frames sent again for want of an acknowledgment, all nodes.
     pub ack_retries: u64,
     /// Routing frames left to the periodic dump after every retry went unacknowledged.

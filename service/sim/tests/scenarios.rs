@@ -83,3 +83,21 @@ fn hostile_nodes_cannot_take_over_routes() {
     assert!(r.forged_origins > 1000, "{r:#?}");
     assert!(r.seqno_requests_limited > 1000, "{r:#?}");
 }
+
+#[test]
+fn steady_state_traffic_and_route_state_are_measured_and_bounded() {
+    let r = run(&SimConfig {
+        steady: Duration::from_secs(16),
+        ..cfg(60, 9)
+    });
+    assert!(r.converged, "{r:#?}");
+    // Hellos with IHUs (4 a second each way) and the periodic dump of 60 routes (every 6–8 s
+    // each way) come to about 3 kB/s per link.
+    let per_link = r.control_bytes_per_link_s.expect("measured");
+    assert!((1_000.0..10_000.0).contains(&per_link), "{r:#?}");
+    // The table keeps a destination's few routes inline: no allocation per route.
+    assert!(r.route_state_bytes_per_destination > 100.0, "{r:#?}");
+    assert!(r.route_state_bytes_per_destination < 400.0, "{r:#?}");
+    let quiet = run(&cfg(60, 9));
+    assert_eq!(quiet.control_bytes_per_link_s, None);
+}

@@ -34,7 +34,7 @@ use crate::wire::babel::{
 use acks::Item;
 use neighbour::Neighbour;
 use origin::{OriginSig, OriginSigs, SharedOrigins};
-use table::{PrefixState, RidIdx, RouteEntry, Selected};
+use table::{RidIdx, RouteEntry, Selected, Stamp, Table};
 
 /// Identifies a neighbour link (the node's local link index).
 pub type NeighbourId = u32;
@@ -155,7 +155,7 @@ pub struct Babel {
     last_bump: Option<Timestamp>,
     rng: ChaCha8Rng,
     neighbours: BTreeMap<NeighbourId, Neighbour>,
-    table: FxHashMap<Subnet, PrefixState>,
+    table: Table,
     rids: Vec<(RouterId, Subnet)>,
     /// Verified origin signatures, indexed like `rids`.
     origins: Vec<OriginSigs>,
@@ -212,7 +212,7 @@ impl Babel {
             last_bump: None,
             rng,
             neighbours: BTreeMap::new(),
-            table: FxHashMap::default(),
+            table: Table::default(),
             rids: Vec::new(),
             origins: Vec::new(),
             rid_index: FxHashMap::default(),
@@ -372,6 +372,48 @@ impl Babel {
         self.table.values().filter(|p| p.selected.is_some()).count()
     }
 
+    /// Destinations the table holds state for (selected or not).
+    pub fn destinations(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Bytes the per-destination routing state occupies, from the capacities of its
+    /// containers (the allocator's own overhead is not counted): the table, what spilled out of
+    /// its inline vectors, and the interned router ids with their signatures.
+    pub fn state_bytes(&self) -> usize {
+        use core::mem::size_of;
+        // A hash index sized like hashbrown's: buckets a power of two at ≤ 7/8 load, plus one
+        // control byte each.
+        fn index(cap: usize, slot: usize) -> usize {
+            if cap == 0 {
+                return 0;
+            }
+            (cap * 8 / 7).next_power_of_two() * (slot + 1)
+        }
+        let table = self.table.bytes();
+        let spilled: usize = self
+            .table
+            .values()
+            .map(|p| {
+                let e = if p.entries.spilled() {
+                    p.entries.capacity() * size_of::<RouteEntry>()
+                } else {
+                    0
+                };
+                let s = if p.sources.spilled() {
+                    p.sources.capacity() * size_of::<table::Source>()
+                } else {
+                    0
+                };
+                e + s
+            })
+            .sum();
+        let rids = self.rids.capacity() * size_of::<(RouterId, Subnet)>()
+            + self.origins.capacity() * size_of::<OriginSigs>()
+            + index(self.rid_index.capacity(), size_of::<(RouterId, RidIdx)>());
+        table + spilled + rids
+    }
+
     /// Next Babel body to send, with its neighbour.
     pub fn poll_output(&mut self) -> Option<(NeighbourId, Vec<u8>)> {
         self.out.pop_front()
@@ -481,7 +523,7 @@ impl Babel {
             self.counters.rejected_filter += 1;
             return;
         }
-        let expires = now + Duration::from_millis(u.interval_cs as u64 * 10) * 7 / 2;
+        let expires = Stamp::of(now + Duration::from_millis(u.interval_cs as u64 * 10) * 7 / 2);
         let limit = self.cfg.max_routes_per_neighbour;
         if u.metric == INFINITY {
             // A retraction only withdraws what this neighbour itself said: no signature needed.
@@ -503,7 +545,7 @@ impl Babel {
         let Some(nb) = self.neighbours.get_mut(&from) else {
             return;
         };
-        let p = self.table.entry(subnet).or_default();
+        let p = self.table.get_or_default(subnet);
         if !p.feasible(rid, u.seqno, u.metric) {
             self.counters.unfeasible += 1;
             // RFC 8966 §3.5.4: an unfeasible update for the selected route from the same
@@ -518,9 +560,9 @@ impl Babel {
                 }
                 let want = p.source_seqno(rid).map_or(u.seqno, |s| s.wrapping_add(1));
                 if p.last_request
-                    .is_none_or(|t| now.saturating_since(t) >= Duration::from_millis(500))
+                    .is_none_or(|t| t.elapsed(now) >= Duration::from_millis(500))
                 {
-                    p.last_request = Some(now);
+                    p.last_request = Some(Stamp::of(now));
                     self.counters.seqno_requests_sent += 1;
                     let req = SeqnoRequestRepr {
                         seqno: want,
@@ -628,7 +670,7 @@ impl Babel {
             }
         };
         if chosen.is_none() && old.is_some() {
-            p.retract_until = Some(now + self.cfg.update_interval * 2);
+            p.retract_until = Some(Stamp::of(now + self.cfg.update_interval * 2));
             self.counters.routes_lost += 1;
         } else if chosen.is_some() {
             p.retract_until = None;
@@ -688,7 +730,7 @@ impl Babel {
             })),
             None => {
                 let (rid, seqno) = p.last_advertised?;
-                p.retract_until.filter(|&t| t > now)?;
+                p.retract_until.filter(|t| !t.reached(now))?;
                 Some(Tlv::Update(UpdateRepr {
                     flags: 0,
                     interval_cs,
@@ -797,20 +839,20 @@ impl Babel {
         let mut starving = Vec::new();
         for (s, p) in self.table.iter_mut() {
             let before = p.entries.len();
-            for e in p.entries.iter().filter(|e| e.expires <= now) {
+            for e in p.entries.iter().filter(|e| e.expires.reached(now)) {
                 if let Some(nb) = self.neighbours.get_mut(&e.neigh) {
                     nb.route_count -= 1;
                 }
             }
-            p.entries.retain(|e| e.expires > now);
+            p.entries.retain(|e| !e.expires.reached(now));
             if p.entries.len() != before {
                 self.counters.routes_expired += (before - p.entries.len()) as u64;
                 reselect.push(*s);
             } else if p.selected.is_none() && !p.entries.is_empty() {
                 starving.push(*s);
             }
-            p.sources.retain(|src| src.gc > now);
-            if p.retract_until.is_some_and(|t| t <= now) {
+            p.sources.retain(|src| !src.gc.reached(now));
+            if p.retract_until.is_some_and(|t| t.reached(now)) {
                 p.retract_until = None;
             }
         }
@@ -821,6 +863,10 @@ impl Babel {
             self.request_seqno(now, s);
         }
         self.table.retain(|_, p| !p.is_empty(now));
+        if self.rids.capacity() > self.rids.len() + self.rids.len() / 4 + 16 {
+            self.rids.shrink_to_fit();
+            self.origins.shrink_to_fit();
+        }
         self.recent_requests
             .retain(|_, t| now.saturating_since(*t) < Duration::from_secs(5));
         self.forwarded_per_origin

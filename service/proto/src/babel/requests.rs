@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::table::seqno_newer;
+use super::table::{Stamp, seqno_newer};
 use super::{Babel, INFINITY, NeighbourId, SEQNO_REQUEST_HOPS};
 use crate::address::Subnet;
 use crate::time::Timestamp;
@@ -148,11 +148,11 @@ impl Babel {
             return;
         };
         if p.last_request
-            .is_some_and(|t| now.saturating_since(t) < Duration::from_millis(500))
+            .is_some_and(|t| t.elapsed(now) < Duration::from_millis(500))
         {
             return;
         }
-        p.last_request = Some(now);
+        p.last_request = Some(Stamp::of(now));
         let mut reqs = Vec::new();
         for e in &p.entries {
             if e.refmetric == INFINITY {

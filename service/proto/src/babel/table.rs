@@ -1,12 +1,47 @@
 //! The route table of one prefix: routes learnt per neighbour, feasibility distances per
 //! source, and what is selected.
 
+use std::time::Duration;
+
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+
 use super::{INFINITY, NeighbourId};
+use crate::address::Subnet;
 use crate::time::Timestamp;
 
 /// Index of an interned router id (router ids are 36 bytes; a node sees each one on many
 /// routes, so entries store this index).
 pub type RidIdx = u32;
+
+/// A point in time to the centisecond in 32 bits, for the deadlines every route keeps (seconds
+/// to minutes ahead): half the size of a [`Timestamp`], compared with wrap-around arithmetic
+/// (valid within ±248 days of now), so it never runs out however long a node runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp(u32);
+
+impl Stamp {
+    /// `t`, to the centisecond below.
+    pub fn of(t: Timestamp) -> Stamp {
+        // Truncating to 32 bits is the wrap-around.
+        Stamp((t.as_micros() / 10_000) as u32)
+    }
+
+    /// True once `now` is at or past this stamp.
+    pub fn reached(self, now: Timestamp) -> bool {
+        Stamp::of(now).0.wrapping_sub(self.0) < 1 << 31
+    }
+
+    /// Time from this stamp to `now` (zero if `now` is before it).
+    pub fn elapsed(self, now: Timestamp) -> Duration {
+        let d = Stamp::of(now).0.wrapping_sub(self.0);
+        if d < 1 << 31 {
+            Duration::from_millis(d as u64 * 10)
+        } else {
+            Duration::ZERO
+        }
+    }
+}
 
 /// `a` is newer than `b` in 16-bit sequence-number arithmetic (RFC 8966 §3.2.1).
 pub fn seqno_newer(a: u16, b: u16) -> bool {
@@ -25,7 +60,7 @@ pub struct RouteEntry {
     /// Metric as the neighbour advertised it (before adding our link cost).
     pub refmetric: u16,
     /// When the route disappears unless refreshed.
-    pub expires: Timestamp,
+    pub expires: Stamp,
 }
 
 /// Feasibility distance for one source (RFC 8966 §3.5.1).
@@ -38,7 +73,7 @@ pub struct Source {
     /// Smallest metric we advertised with that seqno.
     pub metric: u16,
     /// Forgotten after this (long after any route using it is gone).
-    pub gc: Timestamp,
+    pub gc: Stamp,
 }
 
 /// The route currently used for forwarding.
@@ -54,21 +89,24 @@ pub struct Selected {
     pub metric: u16,
 }
 
-/// Everything about one destination /64.
+/// Everything about one destination /64. Every node holds one per destination, so its size
+/// is the routing table's size: the usual few routes and the one feasibility distance are
+/// kept inline (no allocation of their own), the rare extra ones spill to the heap.
 #[derive(Debug, Clone, Default)]
 pub struct PrefixState {
     /// Routes per neighbour (at most one each).
-    pub entries: Vec<RouteEntry>,
-    /// Feasibility distances.
-    pub sources: Vec<Source>,
+    pub entries: SmallVec<[RouteEntry; 3]>,
+    /// Feasibility distances (one per router id of the destination: more only after it
+    /// restarted).
+    pub sources: SmallVec<[Source; 1]>,
     /// The selected route.
     pub selected: Option<Selected>,
     /// After losing the route, we advertise a retraction until then.
-    pub retract_until: Option<Timestamp>,
+    pub retract_until: Option<Stamp>,
     /// The last route we advertised (to resend as a retraction after losing it).
     pub last_advertised: Option<(RidIdx, u16)>,
     /// Rate limit for seqno requests while starving.
-    pub last_request: Option<Timestamp>,
+    pub last_request: Option<Stamp>,
 }
 
 impl PrefixState {
@@ -95,7 +133,7 @@ impl PrefixState {
                 rid,
                 seqno,
                 metric,
-                gc,
+                gc: Stamp::of(gc),
             }),
             Some(s) => {
                 if seqno_newer(seqno, s.seqno) {
@@ -104,7 +142,7 @@ impl PrefixState {
                 } else if seqno == s.seqno && metric < s.metric {
                     s.metric = metric;
                 }
-                s.gc = gc;
+                s.gc = Stamp::of(gc);
             }
         }
     }
@@ -135,7 +173,102 @@ impl PrefixState {
         self.entries.is_empty()
             && self.sources.is_empty()
             && self.selected.is_none()
-            && self.retract_until.is_none_or(|t| t <= now)
+            && self.retract_until.is_none_or(|t| t.reached(now))
+    }
+}
+
+/// Every destination's state, stored densely: a hash index from /64 to a slot, and the slots
+/// in one vector that grows by doubling. (A hash map's own buckets, or an index map's vector,
+/// which grows to its index's capacity, would sit up to half empty, and at over a hundred bytes
+/// per destination that slack was a large part of a node's memory.)
+#[derive(Debug, Default)]
+pub struct Table {
+    index: FxHashMap<Subnet, u32>,
+    slots: Vec<(Subnet, PrefixState)>,
+}
+
+impl Table {
+    /// Destinations held.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// True when no destination is held.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The state of `s`.
+    pub fn get(&self, s: &Subnet) -> Option<&PrefixState> {
+        self.index.get(s).map(|&i| &self.slots[i as usize].1)
+    }
+
+    /// The state of `s`, to change.
+    pub fn get_mut(&mut self, s: &Subnet) -> Option<&mut PrefixState> {
+        self.index.get(s).map(|&i| &mut self.slots[i as usize].1)
+    }
+
+    /// The state of `s`, made empty if there was none.
+    pub fn get_or_default(&mut self, s: Subnet) -> &mut PrefixState {
+        let next = self.slots.len() as u32;
+        let i = *self.index.entry(s).or_insert(next);
+        if i == next {
+            self.slots.push((s, PrefixState::default()));
+        }
+        &mut self.slots[i as usize].1
+    }
+
+    /// Every destination with its state.
+    pub fn iter(&self) -> impl Iterator<Item = (&Subnet, &PrefixState)> {
+        self.slots.iter().map(|(s, p)| (s, p))
+    }
+
+    /// Every destination with its state, to change.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Subnet, &mut PrefixState)> {
+        self.slots.iter_mut().map(|(s, p)| (&*s, p))
+    }
+
+    /// Every destination.
+    pub fn keys(&self) -> impl Iterator<Item = &Subnet> {
+        self.slots.iter().map(|(s, _)| s)
+    }
+
+    /// Every state.
+    pub fn values(&self) -> impl Iterator<Item = &PrefixState> {
+        self.slots.iter().map(|(_, p)| p)
+    }
+
+    /// Keeps the destinations for which `keep` is true (the last slot moves into each hole).
+    pub fn retain(&mut self, mut keep: impl FnMut(&Subnet, &mut PrefixState) -> bool) {
+        let mut i = 0;
+        while i < self.slots.len() {
+            let (s, p) = &mut self.slots[i];
+            if keep(s, p) {
+                i += 1;
+                continue;
+            }
+            let (gone, _) = self.slots.swap_remove(i);
+            self.index.remove(&gone);
+            if let Some((moved, _)) = self.slots.get(i) {
+                self.index.insert(*moved, i as u32);
+            }
+        }
+        if self.slots.capacity() > self.slots.len() * 2 + 16 {
+            self.slots
+                .shrink_to(self.slots.len() + self.slots.len() / 4);
+        }
+    }
+
+    /// Bytes held, from the containers' capacities (hash index sized as hashbrown sizes it).
+    pub fn bytes(&self) -> usize {
+        use core::mem::size_of;
+        let buckets = if self.index.capacity() == 0 {
+            0
+        } else {
+            (self.index.capacity() * 8 / 7).next_power_of_two()
+        };
+        self.slots.capacity() * size_of::<(Subnet, PrefixState)>()
+            + buckets * (size_of::<(Subnet, u32)>() + 1)
     }
 }
 
@@ -149,6 +282,47 @@ mod tests {
         assert!(seqno_newer(0, 0xffff));
         assert!(!seqno_newer(0, 1));
         assert!(!seqno_newer(5, 5));
+    }
+
+    #[test]
+    fn table_keeps_its_index_right_through_removals() {
+        let mut t = Table::default();
+        let sub = |i: u8| Subnet([0x06, 0, 0, 0, 0, 0, 0, i]);
+        for i in 0..50 {
+            t.get_or_default(sub(i)).last_advertised = Some((i as u32, 0));
+        }
+        t.retain(|s, _| s.0[7] % 3 == 0);
+        assert_eq!(t.len(), 17);
+        for i in 0..50 {
+            let kept = t.get(&sub(i)).map(|p| p.last_advertised);
+            if i % 3 == 0 {
+                assert_eq!(kept, Some(Some((i as u32, 0))), "{i}");
+            } else {
+                assert_eq!(kept, None, "{i}");
+            }
+        }
+        assert_eq!(t.keys().count(), 17);
+        t.get_or_default(sub(1));
+        assert_eq!(t.len(), 18);
+        assert!(t.get_mut(&sub(1)).is_some());
+    }
+
+    #[test]
+    fn stamps_wrap_around() {
+        let t = Timestamp::from_micros(5_000_000);
+        let s = Stamp::of(t);
+        assert!(s.reached(t));
+        assert!(!s.reached(Timestamp::from_micros(4_990_000)));
+        assert_eq!(
+            s.elapsed(t + Duration::from_millis(730)),
+            Duration::from_millis(730)
+        );
+        assert_eq!(s.elapsed(Timestamp::ZERO), Duration::ZERO);
+        // 2^32 centiseconds (497 days) later the counter has wrapped; comparisons still hold.
+        let late = Timestamp::from_micros((1u64 << 32) * 10_000 + 123_000_000);
+        let d = Stamp::of(late + Duration::from_secs(28));
+        assert!(!d.reached(late));
+        assert!(d.reached(late + Duration::from_secs(28)));
     }
 
     #[test]

@@ -329,7 +329,14 @@ fn a_neighbour_cannot_announce_anothers_prefix() {
     }
     assert_eq!(net.nodes[0].counters.forged_origins, forgeries.len() as u64);
     // Nothing the attacker sent got its router id interned or its route stored.
-    assert!(net.nodes[0].table[&net.ids[2].subnet()].entry(3).is_none());
+    assert!(
+        net.nodes[0]
+            .table
+            .get(&net.ids[2].subnet())
+            .unwrap()
+            .entry(3)
+            .is_none()
+    );
     net.run(Duration::from_secs(10));
     assert_eq!(net.path(0, 2), Some(vec![0, 1, 2]));
     assert_eq!(net.nodes[2].seqno(), seqno, "no seqno increase was needed");
@@ -339,7 +346,14 @@ fn a_neighbour_cannot_announce_anothers_prefix() {
     let n = honest.len();
     honest[n - 64..].copy_from_slice(&current_sig);
     net.nodes[0].handle_body(net.now, 3, &honest);
-    assert!(net.nodes[0].table[&net.ids[2].subnet()].entry(3).is_some());
+    assert!(
+        net.nodes[0]
+            .table
+            .get(&net.ids[2].subnet())
+            .unwrap()
+            .entry(3)
+            .is_some()
+    );
 }
 
 #[test]
