@@ -30,6 +30,24 @@ fn curl(lab: &Lab, ns: &str, token: Option<&str>, args: &[&str]) -> (u16, String
     (code.trim().parse().expect("status"), body.to_string())
 }
 
+/// `curl -X POST` of a JSON body to `path` in namespace `ns`.
+fn post_json(lab: &Lab, ns: &str, token: &str, path: &str, body: &str) -> (u16, String) {
+    curl(
+        lab,
+        ns,
+        Some(token),
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            body,
+            &url(path),
+        ],
+    )
+}
+
 fn json(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
@@ -100,20 +118,7 @@ fn curl_with_the_token_gets_status_peers_send_recv_and_without_it_401() {
     assert_eq!(code, 200, "{body}");
     assert_eq!(json(&body)["nodeId"], a_id.as_str());
     let add = format!(r#"{{"uri":"udp://{ab}:9651"}}"#);
-    let (code, body) = curl(
-        &lab,
-        &a,
-        Some(&ta),
-        &[
-            "-X",
-            "POST",
-            "-H",
-            "content-type: application/json",
-            "-d",
-            &add,
-            &url("/v1/peers"),
-        ],
-    );
+    let (code, body) = post_json(&lab, &a, &ta, "/v1/peers", &add);
     assert_eq!(code, 204, "{body}");
     lab.wait(Duration::from_secs(5), "a links to b", || {
         let (_, body) = curl(&lab, &a, Some(&ta), &[&url("/v1/peers")]);
@@ -136,20 +141,7 @@ fn curl_with_the_token_gets_status_peers_send_recv_and_without_it_401() {
         .expect("curl events");
     std::thread::sleep(Duration::from_millis(300));
     let msg = format!(r#"{{"to":"{b_id}","topic":"greet","payload":"aGVsbG8gb3ZlciBIVFRQ"}}"#);
-    let (code, body) = curl(
-        &lab,
-        &a,
-        Some(&ta),
-        &[
-            "-X",
-            "POST",
-            "-H",
-            "content-type: application/json",
-            "-d",
-            &msg,
-            &url("/v1/messages"),
-        ],
-    );
+    let (code, body) = post_json(&lab, &a, &ta, "/v1/messages", &msg);
     assert_eq!(code, 200, "{body}");
     let id = json(&body)["id"].as_str().expect("message id").to_string();
     assert_eq!(id.len(), 32);
@@ -183,20 +175,7 @@ fn curl_with_the_token_gets_status_peers_send_recv_and_without_it_401() {
     );
 
     // Any socket request over /v1/call, answered whole; bad input is a 400, counted.
-    let (code, body) = curl(
-        &lab,
-        &a,
-        Some(&ta),
-        &[
-            "-X",
-            "POST",
-            "-H",
-            "content-type: application/json",
-            "-d",
-            r#"{"type":"routes"}"#,
-            &url("/v1/call"),
-        ],
-    );
+    let (code, body) = post_json(&lab, &a, &ta, "/v1/call", r#"{"type":"routes"}"#);
     assert_eq!(code, 200, "{body}");
     let r = json(&body);
     assert_eq!(r["type"], "routes");
@@ -209,20 +188,7 @@ fn curl_with_the_token_gets_status_peers_send_recv_and_without_it_401() {
         "{r}"
     );
     for bad in [r#"{"type":"nonsense"}"#, "{", r#"{"type":"subscribe"}"#] {
-        let (code, body) = curl(
-            &lab,
-            &a,
-            Some(&ta),
-            &[
-                "-X",
-                "POST",
-                "-H",
-                "content-type: application/json",
-                "-d",
-                bad,
-                &url("/v1/call"),
-            ],
-        );
+        let (code, body) = post_json(&lab, &a, &ta, "/v1/call", bad);
         assert_eq!(code, 400, "{bad}: {body}");
         assert_eq!(json(&body)["code"], "badRequest");
     }

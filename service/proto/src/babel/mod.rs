@@ -159,7 +159,8 @@ pub struct Babel {
     rids: Vec<(RouterId, Subnet)>,
     /// Verified origin signatures, indexed like `rids`.
     origins: Vec<OriginSigs>,
-    rid_index: FxHashMap<RouterId, RidIdx>,
+    /// Index into `rids` by router id (slot numbers only: 4 bytes a bucket, not 40).
+    rid_index: hashbrown::HashTable<RidIdx>,
     dirty: Vec<Subnet>,
     dirty_set: FxHashSet<Subnet>,
     /// Neighbours due the whole table in the next flush, unacknowledged (the periodic dump).
@@ -215,7 +216,7 @@ impl Babel {
             table: Table::default(),
             rids: Vec::new(),
             origins: Vec::new(),
-            rid_index: FxHashMap::default(),
+            rid_index: hashbrown::HashTable::new(),
             dirty: Vec::new(),
             dirty_set: FxHashSet::default(),
             dump_to: BTreeSet::new(),
@@ -410,7 +411,7 @@ impl Babel {
             .sum();
         let rids = self.rids.capacity() * size_of::<(RouterId, Subnet)>()
             + self.origins.capacity() * size_of::<OriginSigs>()
-            + index(self.rid_index.capacity(), size_of::<(RouterId, RidIdx)>());
+            + index(self.rid_index.capacity(), size_of::<RidIdx>());
         table + spilled + rids
     }
 

@@ -59,6 +59,11 @@ impl SharedOrigins {
     }
 }
 
+fn rid_hash(rid: &RouterId) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(rid)
+}
+
 fn cache_key(rid: &RouterId, seqno: u16, sig: &[u8; SIGNATURE_LEN]) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     h.update(&origin_signed_bytes(rid, seqno));
@@ -155,7 +160,7 @@ impl Babel {
     /// called once an origin signature by that router id verified, so a neighbour cannot grow
     /// the table with router ids it does not hold the keys of.
     pub(super) fn intern(&mut self, rid: RouterId, subnet: Subnet) -> Option<RidIdx> {
-        if let Some(&i) = self.rid_index.get(&rid) {
+        if let Some(i) = self.rid_of(&rid) {
             return (self.rids[i as usize].1 == subnet).then_some(i);
         }
         let owned = rid.node.subnet();
@@ -165,8 +170,17 @@ impl Babel {
         let i = self.rids.len() as RidIdx;
         self.rids.push((rid, owned));
         self.origins.push(OriginSigs::default());
-        self.rid_index.insert(rid, i);
+        let rids = &self.rids;
+        self.rid_index
+            .insert_unique(rid_hash(&rid), i, |&j| rid_hash(&rids[j as usize].0));
         Some(i)
+    }
+
+    /// The interned index of `rid`, if it is known.
+    pub(super) fn rid_of(&self, rid: &RouterId) -> Option<RidIdx> {
+        self.rid_index
+            .find(rid_hash(rid), |&i| self.rids[i as usize].0 == *rid)
+            .copied()
     }
 
     /// Checks a finite update's origin: the signature of (router id, seqno), verified once per
@@ -183,7 +197,7 @@ impl Babel {
             .get(&from)
             .and_then(|nb| nb.node)
             .is_some_and(|n| n == u.router_id.node);
-        let known = self.rid_index.get(&u.router_id).copied();
+        let known = self.rid_of(&u.router_id);
         let sig = u.signature?;
         let ok = (from_origin || u.metric >= MIN_HOP_COST)
             && (known.is_some_and(|i| self.origins[i as usize].matches(u.seqno, &sig)) || {
@@ -205,7 +219,7 @@ impl Babel {
             }
             return None;
         }
-        self.rid_index.get(&u.router_id).copied()
+        self.rid_of(&u.router_id)
     }
 }
 

@@ -81,9 +81,7 @@ impl Babel {
         }
         // Never intern from a request: only a signed update makes a router id known.
         let Some(rid) = self
-            .rid_index
-            .get(&r.router_id)
-            .copied()
+            .rid_of(&r.router_id)
             .filter(|&i| self.rids[i as usize].1 == subnet)
         else {
             return;

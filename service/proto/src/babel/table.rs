@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use rustc_hash::FxHashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 use smallvec::SmallVec;
 
 use super::{INFINITY, NeighbourId};
@@ -181,10 +184,16 @@ impl PrefixState {
 /// in one vector that grows by doubling. (A hash map's own buckets, or an index map's vector,
 /// which grows to its index's capacity, would sit up to half empty, and at over a hundred bytes
 /// per destination that slack was a large part of a node's memory.)
+///
+/// The index holds slot numbers only (4 bytes a bucket), hashing the /64 kept in the slot.
 #[derive(Debug, Default)]
 pub struct Table {
-    index: FxHashMap<Subnet, u32>,
+    index: HashTable<u32>,
     slots: Vec<(Subnet, PrefixState)>,
+}
+
+fn hash_of<T: core::hash::Hash>(x: &T) -> u64 {
+    FxBuildHasher.hash_one(x)
 }
 
 impl Table {
@@ -200,21 +209,34 @@ impl Table {
 
     /// The state of `s`.
     pub fn get(&self, s: &Subnet) -> Option<&PrefixState> {
-        self.index.get(s).map(|&i| &self.slots[i as usize].1)
+        let i = *self
+            .index
+            .find(hash_of(s), |&i| self.slots[i as usize].0 == *s)?;
+        Some(&self.slots[i as usize].1)
     }
 
     /// The state of `s`, to change.
     pub fn get_mut(&mut self, s: &Subnet) -> Option<&mut PrefixState> {
-        self.index.get(s).map(|&i| &mut self.slots[i as usize].1)
+        let i = *self
+            .index
+            .find(hash_of(s), |&i| self.slots[i as usize].0 == *s)?;
+        Some(&mut self.slots[i as usize].1)
     }
 
     /// The state of `s`, made empty if there was none.
     pub fn get_or_default(&mut self, s: Subnet) -> &mut PrefixState {
-        let next = self.slots.len() as u32;
-        let i = *self.index.entry(s).or_insert(next);
-        if i == next {
-            self.slots.push((s, PrefixState::default()));
-        }
+        let h = hash_of(&s);
+        let i = match self.index.find(h, |&i| self.slots[i as usize].0 == s) {
+            Some(&i) => i,
+            None => {
+                let i = self.slots.len() as u32;
+                self.slots.push((s, PrefixState::default()));
+                let slots = &self.slots;
+                self.index
+                    .insert_unique(h, i, |&j| hash_of(&slots[j as usize].0));
+                i
+            }
+        };
         &mut self.slots[i as usize].1
     }
 
@@ -247,10 +269,15 @@ impl Table {
                 i += 1;
                 continue;
             }
+            let last = (self.slots.len() - 1) as u32;
             let (gone, _) = self.slots.swap_remove(i);
-            self.index.remove(&gone);
-            if let Some((moved, _)) = self.slots.get(i) {
-                self.index.insert(*moved, i as u32);
+            if let Ok(e) = self.index.find_entry(hash_of(&gone), |&j| j == i as u32) {
+                e.remove();
+            }
+            if let Some((moved, _)) = self.slots.get(i)
+                && let Some(j) = self.index.find_mut(hash_of(moved), |&j| j == last)
+            {
+                *j = i as u32;
             }
         }
         if self.slots.capacity() > self.slots.len() * 2 + 16 {
@@ -268,7 +295,7 @@ impl Table {
             (self.index.capacity() * 8 / 7).next_power_of_two()
         };
         self.slots.capacity() * size_of::<(Subnet, PrefixState)>()
-            + buckets * (size_of::<(Subnet, u32)>() + 1)
+            + buckets * (size_of::<u32>() + 1)
     }
 }
 
