@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::{Babel, INFINITY, MAX_BODY, NeighbourId};
+use super::{Babel, MAX_BODY, NeighbourId};
 use crate::address::Subnet;
 use crate::time::Timestamp;
 use crate::wire::babel::{AckRepr, AckRequestRepr, Tlv};
@@ -146,11 +146,6 @@ impl Babel {
         }
     }
 
-    /// When the next unacknowledged frame is due to be sent again.
-    pub(super) fn ack_deadline(&self) -> Option<Timestamp> {
-        self.ack_deadline
-    }
-
     /// Sends again every frame whose acknowledgment is overdue.
     pub(super) fn retry_unacked(&mut self, now: Timestamp) {
         let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
@@ -169,10 +164,7 @@ impl Babel {
                 let mut items: Vec<Item> = u.requests.into_iter().map(Item::Request).collect();
                 let mut advertised = Vec::new();
                 for s in u.subnets {
-                    if let Some(tlv) = self.advertisement(now, s, n) {
-                        if matches!(&tlv, Tlv::Update(x) if x.metric != INFINITY) {
-                            advertised.push(s);
-                        }
+                    if let Some(tlv) = self.advertise(now, s, n, &mut advertised) {
                         items.push(Item::Update(s, tlv));
                     }
                 }

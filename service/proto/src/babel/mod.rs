@@ -383,36 +383,26 @@ impl Babel {
     /// its inline vectors, and the interned router ids with their signatures.
     pub fn state_bytes(&self) -> usize {
         use core::mem::size_of;
-        // A hash index sized like hashbrown's: buckets a power of two at ≤ 7/8 load, plus one
-        // control byte each.
-        fn index(cap: usize, slot: usize) -> usize {
-            if cap == 0 {
-                return 0;
-            }
-            (cap * 8 / 7).next_power_of_two() * (slot + 1)
-        }
-        let table = self.table.bytes();
-        let spilled: usize = self
+        let spilled = |cap: usize, spilled: bool, size: usize| if spilled { cap * size } else { 0 };
+        let heap: usize = self
             .table
             .values()
             .map(|p| {
-                let e = if p.entries.spilled() {
-                    p.entries.capacity() * size_of::<RouteEntry>()
-                } else {
-                    0
-                };
-                let s = if p.sources.spilled() {
-                    p.sources.capacity() * size_of::<table::Source>()
-                } else {
-                    0
-                };
-                e + s
+                spilled(
+                    p.entries.capacity(),
+                    p.entries.spilled(),
+                    size_of::<RouteEntry>(),
+                ) + spilled(
+                    p.sources.capacity(),
+                    p.sources.spilled(),
+                    size_of::<table::Source>(),
+                )
             })
             .sum();
         let rids = self.rids.capacity() * size_of::<(RouterId, Subnet)>()
             + self.origins.capacity() * size_of::<OriginSigs>()
-            + index(self.rid_index.capacity(), size_of::<RidIdx>());
-        table + spilled + rids
+            + table::index_bytes(self.rid_index.capacity(), size_of::<RidIdx>());
+        self.table.bytes() + heap + rids
     }
 
     /// Next Babel body to send, with its neighbour.
@@ -434,7 +424,7 @@ impl Babel {
         if let Some(f) = self.flush_at {
             t = t.min(f);
         }
-        if let Some(a) = self.ack_deadline() {
+        if let Some(a) = self.ack_deadline {
             t = t.min(a);
         }
         t
@@ -442,7 +432,7 @@ impl Babel {
 
     /// Runs due timers: hellos, periodic dumps, flushes, expiry, unacknowledged frames.
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        if self.ack_deadline().is_some_and(|t| now >= t) {
+        if self.ack_deadline.is_some_and(|t| now >= t) {
             self.retry_unacked(now);
         }
         if now >= self.next_hello {
@@ -769,28 +759,36 @@ impl Babel {
             let whole = reliable_dumps.contains(&n);
             let urgent = if whole { &all } else { &dirty };
             for &s in urgent.iter().chain(extra.iter()) {
-                if let Some(tlv) = self.advertisement(now, s, n) {
-                    if matches!(&tlv, Tlv::Update(u) if u.metric != INFINITY) {
-                        advertised.push(s);
-                    }
+                if let Some(tlv) = self.advertise(now, s, n, &mut advertised) {
                     reliable.push(Item::Update(s, tlv));
                 }
             }
             let mut periodic = Vec::new();
             if dumps.contains(&n) && !whole {
                 for &s in all.iter().filter(|s| !dirty_set.contains(s)) {
-                    if let Some(tlv) = self.advertisement(now, s, n) {
-                        if matches!(&tlv, Tlv::Update(u) if u.metric != INFINITY) {
-                            advertised.push(s);
-                        }
-                        periodic.push(tlv);
-                    }
+                    periodic.extend(self.advertise(now, s, n, &mut advertised));
                 }
             }
             self.send_tlvs(n, &periodic);
             self.send_reliable(now, n, reliable, 0);
         }
         self.note_sent(now, advertised);
+    }
+
+    /// [`Babel::advertisement`], noting in `advertised` each finite one (see
+    /// [`Babel::note_sent`]).
+    fn advertise(
+        &self,
+        now: Timestamp,
+        s: Subnet,
+        to: NeighbourId,
+        advertised: &mut Vec<Subnet>,
+    ) -> Option<Tlv> {
+        let tlv = self.advertisement(now, s, to)?;
+        if matches!(&tlv, Tlv::Update(u) if u.metric != INFINITY) {
+            advertised.push(s);
+        }
+        Some(tlv)
     }
 
     /// Feasibility distances follow exactly what was sent (RFC 8966 §3.7.3): every finite

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use rustc_hash::FxHashMap;
 
 use super::neighbour::MIN_HOP_COST;
-use super::table::{RidIdx, seqno_newer};
+use super::table::{RidIdx, hash_of, seqno_newer};
 use super::{Babel, NeighbourId};
 use crate::address::Subnet;
 use crate::identity::SIGNATURE_LEN;
@@ -57,11 +57,6 @@ impl SharedOrigins {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-fn rid_hash(rid: &RouterId) -> u64 {
-    use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one(rid)
 }
 
 fn cache_key(rid: &RouterId, seqno: u16, sig: &[u8; SIGNATURE_LEN]) -> [u8; 32] {
@@ -172,14 +167,14 @@ impl Babel {
         self.origins.push(OriginSigs::default());
         let rids = &self.rids;
         self.rid_index
-            .insert_unique(rid_hash(&rid), i, |&j| rid_hash(&rids[j as usize].0));
+            .insert_unique(hash_of(&rid), i, |&j| hash_of(&rids[j as usize].0));
         Some(i)
     }
 
     /// The interned index of `rid`, if it is known.
     pub(super) fn rid_of(&self, rid: &RouterId) -> Option<RidIdx> {
         self.rid_index
-            .find(rid_hash(rid), |&i| self.rids[i as usize].0 == *rid)
+            .find(hash_of(rid), |&i| self.rids[i as usize].0 == *rid)
             .copied()
     }
 

@@ -1,9 +1,8 @@
 //! The route table of one prefix: routes learnt per neighbour, feasibility distances per
 //! source, and what is selected.
 
-use std::time::Duration;
-
 use std::hash::BuildHasher;
+use std::time::Duration;
 
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
@@ -192,8 +191,18 @@ pub struct Table {
     slots: Vec<(Subnet, PrefixState)>,
 }
 
-fn hash_of<T: core::hash::Hash>(x: &T) -> u64 {
+/// The hash the slot-number indexes (this table's, the router-id interning's) use for keys.
+pub(super) fn hash_of<T: core::hash::Hash>(x: &T) -> u64 {
     FxBuildHasher.hash_one(x)
+}
+
+/// Bytes of a hash index holding `cap` entries of `slot` bytes, sized as hashbrown sizes it:
+/// buckets a power of two at ≤ 7/8 load, one control byte each.
+pub(super) fn index_bytes(cap: usize, slot: usize) -> usize {
+    if cap == 0 {
+        return 0;
+    }
+    (cap * 8 / 7).next_power_of_two() * (slot + 1)
 }
 
 impl Table {
@@ -207,37 +216,38 @@ impl Table {
         self.slots.is_empty()
     }
 
+    /// The slot of `s`.
+    fn slot(&self, s: &Subnet) -> Option<usize> {
+        self.index
+            .find(hash_of(s), |&i| self.slots[i as usize].0 == *s)
+            .map(|&i| i as usize)
+    }
+
     /// The state of `s`.
     pub fn get(&self, s: &Subnet) -> Option<&PrefixState> {
-        let i = *self
-            .index
-            .find(hash_of(s), |&i| self.slots[i as usize].0 == *s)?;
-        Some(&self.slots[i as usize].1)
+        Some(&self.slots[self.slot(s)?].1)
     }
 
     /// The state of `s`, to change.
     pub fn get_mut(&mut self, s: &Subnet) -> Option<&mut PrefixState> {
-        let i = *self
-            .index
-            .find(hash_of(s), |&i| self.slots[i as usize].0 == *s)?;
-        Some(&mut self.slots[i as usize].1)
+        let i = self.slot(s)?;
+        Some(&mut self.slots[i].1)
     }
 
     /// The state of `s`, made empty if there was none.
     pub fn get_or_default(&mut self, s: Subnet) -> &mut PrefixState {
-        let h = hash_of(&s);
-        let i = match self.index.find(h, |&i| self.slots[i as usize].0 == s) {
-            Some(&i) => i,
+        let i = match self.slot(&s) {
+            Some(i) => i,
             None => {
-                let i = self.slots.len() as u32;
+                let i = self.slots.len();
                 self.slots.push((s, PrefixState::default()));
                 let slots = &self.slots;
                 self.index
-                    .insert_unique(h, i, |&j| hash_of(&slots[j as usize].0));
+                    .insert_unique(hash_of(&s), i as u32, |&j| hash_of(&slots[j as usize].0));
                 i
             }
         };
-        &mut self.slots[i as usize].1
+        &mut self.slots[i].1
     }
 
     /// Every destination with its state.
@@ -286,16 +296,10 @@ impl Table {
         }
     }
 
-    /// Bytes held, from the containers' capacities (hash index sized as hashbrown sizes it).
+    /// Bytes held, from the containers' capacities.
     pub fn bytes(&self) -> usize {
-        use core::mem::size_of;
-        let buckets = if self.index.capacity() == 0 {
-            0
-        } else {
-            (self.index.capacity() * 8 / 7).next_power_of_two()
-        };
-        self.slots.capacity() * size_of::<(Subnet, PrefixState)>()
-            + buckets * (size_of::<u32>() + 1)
+        self.slots.capacity() * core::mem::size_of::<(Subnet, PrefixState)>()
+            + index_bytes(self.index.capacity(), core::mem::size_of::<u32>())
     }
 }
 
