@@ -19,7 +19,7 @@ start_node() {
   for _ in $(seq 50); do [ -s "$WORK/hypha-$i.json" ] && break; sleep 0.1; done
   # Builds from before the firewall have no such command and let everything in.
   if "$bin" --help | grep -q -- --incoming; then
-    "$(dirname "$bin")/hypha" --socket "$WORK/hypha-$i.sock" firewall allow any 5201 --tcp >/dev/null
+    HYPHA_SOCKET="$WORK/hypha-$i.sock" "$(dirname "$bin")/hypha" firewall allow any 5201 --tcp >/dev/null
   fi
   echo "$pid $(jq -r .address "$WORK/hypha-$i.json")"
 }

@@ -258,6 +258,16 @@ impl Node {
         self.release_transit(now);
     }
 
+    /// A routed packet from a final frame: its link authenticated only the end-to-end tag,
+    /// so it is delivered here (where opening it verifies every byte) and never forwarded.
+    pub(super) fn handle_final(&mut self, now: Timestamp, routed: &mut [u8]) {
+        match RoutedRepr::peek_dst(routed) {
+            Some(dst) if Subnet::of(&dst) == self.own_subnet => self.deliver(now, routed),
+            // Only a broken or hostile neighbour sends a final frame to someone else.
+            _ => self.counters.malformed += 1,
+        }
+    }
+
     fn deliver(&mut self, now: Timestamp, routed: &mut [u8]) {
         if RoutedRepr::peek_type(routed) == Some(TYPE_PROBE) {
             self.answer_probe(now, routed, true);

@@ -38,6 +38,8 @@ pub(super) struct Established {
     /// change when the link rekeys.
     tie_remote: u32,
     pub(super) node: NodeId,
+    /// The neighbour's /64: packets to it leave in final frames.
+    subnet: crate::address::Subnet,
     pub(super) send_counter: u64,
     pub(super) replay: ReplayWindow,
     confirmed: bool,
@@ -77,6 +79,7 @@ impl Established {
             rx_index: local_index,
             remote_index,
             tie_remote: remote_index,
+            subnet: node.subnet(),
             node,
             send_counter: 0,
             replay: ReplayWindow::new(),
@@ -295,7 +298,9 @@ impl Node {
         self.counters.datagrams_in += 1;
         match data.first() {
             Some(&TYPE_TRANSPORT) => self.handle_transport(now, remote, data),
-            Some(&TYPE_DATA_FRAME) => self.handle_data_frame(now, remote, data),
+            Some(&TYPE_DATA_FRAME | &data_frame::TYPE_FINAL_FRAME) => {
+                self.handle_data_frame(now, remote, data)
+            }
             // A NAT primer that made it here (no NAT in between): nothing to do.
             Some(&crate::wire::handshake::TYPE_PRIMER) if data.len() == 1 => {}
             // The network MAC first: a node without the network key costs a hash, no DH.
@@ -484,18 +489,24 @@ impl Node {
         let Some((id, slot, recv)) = self.receive_key(index, counter) else {
             return;
         };
+        let last_hop = data[0] == data_frame::TYPE_FINAL_FRAME;
         let len = data.len();
         let (front, tag) = data.split_at_mut(len - TAG_LEN);
         let tag: &[u8; TAG_LEN] = (&*tag).try_into().expect("16 bytes");
-        let (header, aad) = front[HEADER_LEN..].split_at_mut(ROUTED_HEADER);
-        if !recv.open_detached(counter, aad, header, tag) {
+        let (header, sealed) = front[HEADER_LEN..].split_at_mut(ROUTED_HEADER);
+        if !recv.open_detached(counter, data_frame::aad(last_hop, sealed), header, tag) {
             self.counters.link_auth_failed += 1;
             return;
         }
         if !self.frame_accepted(now, remote, (id, slot), counter, len) {
             return;
         }
-        self.handle_routed(now, id, &mut data[HEADER_LEN..len - TAG_LEN]);
+        let routed = &mut data[HEADER_LEN..len - TAG_LEN];
+        if last_hop {
+            self.handle_final(now, routed);
+        } else {
+            self.handle_routed(now, id, routed);
+        }
         self.pump_bus(now);
     }
 
@@ -580,10 +591,15 @@ impl Node {
         };
         let counter = est.send_counter;
         est.send_counter += 1;
-        buf[..HEADER_LEN].copy_from_slice(&data_frame::header(est.remote_index, counter));
-        let (header, aad) = buf[HEADER_LEN..].split_at_mut(ROUTED_HEADER);
-        let tag = est.keys.send.seal_detached(counter, aad, header);
-        buf.extend_from_slice(&tag);
+        // The routed header's destination /64 (bytes 4..12) is the neighbour's: last hop.
+        let last_hop = buf[HEADER_LEN + 4..HEADER_LEN + 12] == est.subnet.0;
+        seal_data_frame(
+            &est.keys.send,
+            last_hop,
+            est.remote_index,
+            counter,
+            &mut buf,
+        );
         est.tx_bytes += buf.len() as u64;
         self.transmits.push_back(super::Transmit {
             remote: link.remote,
@@ -729,4 +745,20 @@ impl Node {
         }
         self.maintain_rekeys(now);
     }
+}
+
+/// Seals a data frame in place: `buf` is [`HEADER_LEN`] reserved bytes, the routed header and
+/// the end-to-end sealed rest; the link header is written and the link tag appended (see
+/// [`data_frame`] for what is encrypted and what only authenticated).
+pub(super) fn seal_data_frame(
+    key: &crate::crypto::Cipher,
+    last_hop: bool,
+    remote_index: u32,
+    counter: u64,
+    buf: &mut Vec<u8>,
+) {
+    buf[..HEADER_LEN].copy_from_slice(&data_frame::header(last_hop, remote_index, counter));
+    let (header, sealed) = buf[HEADER_LEN..].split_at_mut(ROUTED_HEADER);
+    let tag = key.seal_detached(counter, data_frame::aad(last_hop, sealed), header);
+    buf.extend_from_slice(&tag);
 }

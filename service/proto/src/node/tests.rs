@@ -4,6 +4,7 @@ use std::net::{Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use super::*;
+use crate::wire::data_frame;
 
 fn addr(i: usize) -> Remote {
     // Documentation prefix: never sent anywhere, only a name for the in-memory link.
@@ -414,12 +415,69 @@ fn data_frames_hide_the_header_and_relays_refuse_tampered_payloads() {
     let mut good = frame.clone();
     m.nodes[1].handle_datagram(m.now, addr(0), &mut good);
     assert_eq!(m.nodes[1].counters.forwarded_packets, fwd + 1);
+    // b hands it to c, its destination, in a final frame (the link authenticates only the
+    // end-to-end tag; c verifies the rest when it opens the packet).
+    let last = std::iter::from_fn(|| m.nodes[1].poll_transmit())
+        .find(|t| t.payload[0] == data_frame::TYPE_FINAL_FRAME)
+        .expect("b forwards in a final frame")
+        .payload;
+    assert_eq!(last.len(), frame.len());
+    let (auth_c, e2e_c) = (
+        m.nodes[2].counters.link_auth_failed,
+        m.nodes[2].counters.e2e_auth_failed,
+    );
+    let mut bad = last.clone();
+    bad[60] ^= 1;
+    m.nodes[2].handle_datagram(m.now, addr(1), &mut bad);
+    assert_eq!(m.nodes[2].counters.link_auth_failed, auth_c);
+    assert_eq!(m.nodes[2].counters.e2e_auth_failed, e2e_c + 1);
+    assert!(
+        m.nodes[2].poll_tun().is_none(),
+        "a tampered payload delivered"
+    );
+    // The tampered copy used up the frame's counter: the genuine one now counts as a replay,
+    // which is all an attacker on the wire gains (it could have dropped the frame).
+    let replayed = m.nodes[2].counters.link_replayed;
+    m.nodes[2].handle_datagram(m.now, addr(1), &mut last.clone());
+    assert_eq!(m.nodes[2].counters.link_replayed, replayed + 1);
+    m.nodes[0].handle_tun(m.now, &pkt);
     m.deliver_all();
     assert_eq!(m.nodes[2].poll_tun().as_deref(), Some(&pkt[..]));
     // A replay of the same frame is refused by the link window.
-    let mut again = frame;
+    let mut again = frame.clone();
     m.nodes[1].handle_datagram(m.now, addr(0), &mut again);
-    assert_eq!(m.nodes[1].counters.forwarded_packets, fwd + 1);
+    assert_eq!(m.nodes[1].counters.forwarded_packets, fwd + 2);
+
+    // A final frame to someone else (only a hostile neighbour could seal one) is dropped, not
+    // forwarded: a's frame for c, resealed by a as a final frame to b.
+    let key_of = |n: &Node, peer: NodeId, send: bool| {
+        let est = n
+            .links
+            .values()
+            .find_map(|l| match &l.state {
+                links::State::Up(est) if est.node == peer => Some(est),
+                _ => None,
+            })
+            .expect("link up");
+        let key = if send { &est.keys.send } else { &est.keys.recv };
+        (key.clone(), est.remote_index, est.send_counter)
+    };
+    let (recv_b, _, _) = key_of(&m.nodes[1], m.nodes[0].node_id(), false);
+    let (send_a, index, counter) = key_of(&m.nodes[0], m.nodes[1].node_id(), true);
+    let (_, old) = data_frame::parse(&frame).unwrap();
+    let mut forged = frame;
+    let len = forged.len();
+    let (front, tag) = forged.split_at_mut(len - 16);
+    let (header, sealed) = front[13..].split_at_mut(32);
+    assert!(recv_b.open_detached(old, sealed, header, &(&*tag).try_into().unwrap()));
+    let new_tag = send_a.seal_detached(counter + 5, data_frame::aad(true, sealed), header);
+    tag.copy_from_slice(&new_tag);
+    forged[..13].copy_from_slice(&data_frame::header(true, index, counter + 5));
+    let malformed = m.nodes[1].counters.malformed;
+    m.nodes[1].handle_datagram(m.now, addr(0), &mut forged);
+    assert_eq!(m.nodes[1].counters.link_auth_failed, auth + 2);
+    assert_eq!(m.nodes[1].counters.malformed, malformed + 1);
+    assert_eq!(m.nodes[1].counters.forwarded_packets, fwd + 2);
 }
 
 fn rekeying(after_ms: u64, packets: u64) -> NodeConfig {
@@ -538,7 +596,7 @@ fn frames_from_before_a_rekey_are_refused_and_undecipherable_afterwards() {
     pkt[24..40].copy_from_slice(&m.nodes[1].node_id().address().0);
     m.nodes[0].handle_tun(m.now, &pkt);
     let recorded = m.nodes[0].poll_transmit().expect("a sends").payload;
-    assert_eq!(recorded[0], crate::wire::data_frame::TYPE_DATA_FRAME);
+    assert_eq!(recorded[0], data_frame::TYPE_FINAL_FRAME);
     m.nodes[1].handle_datagram(m.now, addr(0), &mut recorded.clone());
     assert_eq!(m.nodes[1].poll_tun().as_deref(), Some(&pkt[..]));
 
@@ -564,8 +622,9 @@ fn frames_from_before_a_rekey_are_refused_and_undecipherable_afterwards() {
     let len = f.len();
     let (front, tag) = f.split_at_mut(len - crate::crypto::TAG_LEN);
     let tag: [u8; 16] = (&*tag).try_into().unwrap();
-    let (header, aad) =
+    let (header, sealed) =
         front[crate::wire::transport::HEADER_LEN..].split_at_mut(crate::wire::routed::HEADER_LEN);
+    let aad = data_frame::aad(true, sealed);
     for key in [&est.keys.recv, &est.keys.send] {
         assert!(!key.open_detached(counter, aad, &mut header.to_vec(), &tag));
     }
@@ -813,4 +872,30 @@ fn direct_path_lookups_are_rate_limited_and_forgotten() {
     assert!(m.nodes[0].direct_attempts.contains_key(&c));
     m.run(Duration::from_secs(6));
     assert!(m.nodes[0].direct_attempts.is_empty(), "attempts pruned");
+}
+
+/// The data-frame test vectors of docs/PROTOCOL.md §6.5: link key 32 × 0x42, receiver index
+/// 0x01020304, counter 7, routed header 00 01 … 1f, end-to-end ciphertext aa aa aa aa and tag
+/// 16 × 0xbb; a relay frame, then a final frame. Both open again with the same key.
+#[test]
+fn data_frame_test_vectors() {
+    let key = crate::crypto::Cipher::new(&[0x42; 32]);
+    let expect = [(false, "TODO"), (true, "TODO")];
+    for (last_hop, hex) in expect {
+        let mut buf = vec![0u8; 13];
+        buf.extend((0u8..32).collect::<Vec<_>>());
+        buf.extend([0xaa; 4]);
+        buf.extend([0xbb; 16]);
+        links::seal_data_frame(&key, last_hop, 0x0102_0304, 7, &mut buf);
+        let got: String = buf.iter().map(|b| format!("{b:02x}")).collect();
+        println!("{last_hop}: {got}");
+        assert_eq!(got, hex);
+        let len = buf.len();
+        let (front, tag) = buf.split_at_mut(len - 16);
+        let tag: [u8; 16] = (&*tag).try_into().unwrap();
+        let (header, sealed) = front[13..].split_at_mut(32);
+        assert!(key.open_detached(7, data_frame::aad(last_hop, sealed), header, &tag));
+        assert_eq!(header, (0u8..32).collect::<Vec<_>>());
+        assert!(!key.open_detached(7, data_frame::aad(!last_hop, sealed), header, &tag));
+    }
 }
