@@ -105,10 +105,13 @@ impl Io {
     async fn send_all(&mut self, node: &mut Node) {
         while let Some(t) = node.poll_transmit() {
             match t.remote {
-                Remote::Udp(a) => match t.ttl {
-                    Some(ttl) => self.udp.send_with_ttl(a, &t.payload, ttl).await,
-                    None => self.udp.send(a, &t.payload).await,
-                },
+                Remote::Udp(a) => {
+                    match t.ttl {
+                        Some(ttl) => self.udp.send_with_ttl(a, &t.payload, ttl).await,
+                        None => self.udp.send(a, &t.payload).await,
+                    }
+                    node.recycle(t.payload);
+                }
                 Remote::Stream(id) => {
                     if let Some(w) = self.writers.get(&id) {
                         // A full connection queue drops, as a congested UDP path would.
@@ -121,6 +124,7 @@ impl Io {
         while let Some(p) = node.poll_tun() {
             if self.tun.is_some() {
                 self.tun_tx.push(&p);
+                node.recycle(p);
             } else if let Some(stack) = &self.user_stack {
                 // A full stack queue drops, as a full TUN queue would; TCP resends.
                 let _ = stack.try_send(p);

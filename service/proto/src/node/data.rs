@@ -141,7 +141,7 @@ impl Node {
         {
             self.maybe_direct(self.now_hint, node);
         }
-        let mut buf = Vec::with_capacity(HEADER_LEN + 1 + 32 + 1 + payload.len() + 32);
+        let mut buf = self.buffer(HEADER_LEN + 1 + 32 + 1 + payload.len() + 32);
         buf.extend_from_slice(&[0; HEADER_LEN]);
         let now = self.now_hint;
         let sealed = self.sessions.seal(
@@ -242,7 +242,7 @@ impl Node {
             return;
         }
         routed[0] -= 1;
-        let mut buf = Vec::with_capacity(HEADER_LEN + 1 + routed.len() + 16);
+        let mut buf = self.buffer(HEADER_LEN + 1 + routed.len() + 16);
         buf.extend_from_slice(&[0; HEADER_LEN]);
         buf.extend_from_slice(routed);
         // Transit goes through the sharing scheduler; our own traffic never does. It counts
@@ -316,14 +316,24 @@ impl Node {
                     return; // counted by the firewall
                 }
                 self.counters.delivered_packets += 1;
-                self.tun_out.push_back(payload.to_vec());
+                let mut p = self.buffer(payload.len());
+                p.extend_from_slice(payload);
+                self.tun_out.push_back(p);
             }
+            // The bus answers (acks, next chunks) at once; other packets leave it alone, so
+            // bulk traffic does not poll it per packet.
             PayloadKind::BusChunk => match BusChunkRepr::parse(payload) {
-                Ok(c) => self.bus.on_chunk(now, src, &c),
+                Ok(c) => {
+                    self.bus.on_chunk(now, src, &c);
+                    self.pump_bus(now);
+                }
                 Err(_) => self.counters.malformed += 1,
             },
             PayloadKind::BusAck => match BusAckRepr::parse(payload) {
-                Ok(a) => self.bus.on_ack(src, &a),
+                Ok(a) => {
+                    self.bus.on_ack(src, &a);
+                    self.pump_bus(now);
+                }
                 Err(_) => self.counters.malformed += 1,
             },
             PayloadKind::Punch => {

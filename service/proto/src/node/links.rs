@@ -507,7 +507,6 @@ impl Node {
         } else {
             self.handle_routed(now, id, routed);
         }
-        self.pump_bus(now);
     }
 
     /// The link, keys and key that open frame `counter` sent to our index `index`, once the

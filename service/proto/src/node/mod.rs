@@ -300,6 +300,9 @@ pub struct Node {
     sessions: crate::session::Sessions,
     transmits: VecDeque<Transmit>,
     tun_out: VecDeque<Vec<u8>>,
+    /// Packet buffers handed back by the I/O loop ([`Node::recycle`]), so that the data plane
+    /// allocates nothing per packet.
+    spare: Vec<Vec<u8>>,
     events: VecDeque<Event>,
     next_maintenance: Timestamp,
     /// The latest time the node was given (for work triggered from calls without one).
@@ -309,6 +312,10 @@ pub struct Node {
 }
 
 const MAINTENANCE: Duration = Duration::from_millis(100);
+/// Recycled packet buffers kept at most: a few batches' worth.
+const MAX_SPARE_BUFFERS: usize = 512;
+/// Larger buffers (rare: a TCP link's jumbo frame) go back to the allocator.
+const MAX_SPARE_CAPACITY: usize = 16 * 1024;
 
 impl Node {
     /// A node with this identity. `seed` drives every random choice (session indices,
@@ -355,6 +362,7 @@ impl Node {
             babel,
             transmits: VecDeque::new(),
             tun_out: VecDeque::new(),
+            spare: Vec::new(),
             events: VecDeque::new(),
             next_maintenance: now,
             now_hint: now,
@@ -449,6 +457,22 @@ impl Node {
     /// Next IPv6 packet for the local TUN.
     pub fn poll_tun(&mut self) -> Option<Vec<u8>> {
         self.tun_out.pop_front()
+    }
+
+    /// Hands back a buffer from [`Node::poll_tun`] or a [`Transmit`] once it has been written,
+    /// for the next packet to reuse.
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        if self.spare.len() < MAX_SPARE_BUFFERS && buf.capacity() <= MAX_SPARE_CAPACITY {
+            buf.clear();
+            self.spare.push(buf);
+        }
+    }
+
+    /// An empty buffer with room for `len` bytes, recycled when one is at hand.
+    pub(super) fn buffer(&mut self, len: usize) -> Vec<u8> {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.reserve(len);
+        buf
     }
 
     /// Next event.
