@@ -330,9 +330,11 @@ impl Hub {
             if rd.read_exact(&mut data).await.is_err() {
                 break;
             }
-            // Every link datagram starts with a type from 0x01 to 0x07 (discovery has a socket
-            // of its own): anything else is not a Hypha peer.
-            if !matches!(data.first(), Some(1..=7)) {
+            // Anything but a link datagram type is not a Hypha peer.
+            if !data
+                .first()
+                .is_some_and(|&t| hypha_proto::wire::is_link_type(t))
+            {
                 self.stats.garbage.fetch_add(1, Ordering::Relaxed);
                 break;
             }

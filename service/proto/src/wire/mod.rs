@@ -21,6 +21,18 @@ pub mod rekey;
 pub mod routed;
 pub mod transport;
 
+/// Whether `t` opens a link datagram (handshake, transport, data frames, NAT primer): what a
+/// stream transport may carry. LAN discovery has a socket of its own.
+pub fn is_link_type(t: u8) -> bool {
+    use handshake::{TYPE_COOKIE, TYPE_FINAL, TYPE_INIT, TYPE_PRIMER, TYPE_RESP};
+    matches!(
+        t,
+        TYPE_INIT | TYPE_RESP | TYPE_FINAL | TYPE_COOKIE | TYPE_PRIMER
+    ) || t == transport::TYPE_TRANSPORT
+        || t == data_frame::TYPE_DATA_FRAME
+        || t == data_frame::TYPE_FINAL_FRAME
+}
+
 /// Why bytes did not parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
@@ -90,5 +102,15 @@ impl<'a> Reader<'a> {
         } else {
             Err(WireError::Malformed("trailing bytes"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn link_types_are_the_datagram_types_and_nothing_else() {
+        let link: Vec<u8> = (0..=255).filter(|&t| super::is_link_type(t)).collect();
+        assert_eq!(link, (1..=8).collect::<Vec<u8>>());
+        assert!(!super::is_link_type(super::discovery::TYPE_DISCOVERY));
     }
 }
