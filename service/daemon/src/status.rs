@@ -76,6 +76,7 @@ pub fn counter_groups(
                 ("ackRetries", b.ack_retries),
                 ("acksReceived", b.acks_received),
                 ("ackGiveUps", b.ack_give_ups),
+                ("ackRetriesPaused", b.ack_retries_paused),
             ],
         ),
     ];

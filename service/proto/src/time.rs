@@ -30,6 +30,11 @@ impl Timestamp {
         Duration::from_micros(self.0.saturating_sub(earlier.0))
     }
 
+    /// `d` before this timestamp, or the epoch.
+    pub fn saturating_sub(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_sub(d.as_micros() as u64))
+    }
+
     /// The low 32 bits of the microsecond count, as carried in hellos for RTT measurement
     /// (wraps every ~71 minutes; only differences are ever used).
     pub const fn wire_micros(self) -> u32 {

@@ -187,6 +187,7 @@ pub fn run(cfg: &SimConfig) -> Report {
         control_bytes_per_link_s,
         ack_retries: sum(&|n| n.babel().counters.ack_retries),
         ack_give_ups: sum(&|n| n.babel().counters.ack_give_ups),
+        ack_retries_paused: sum(&|n| n.babel().counters.ack_retries_paused),
         host: cfg.host.then(|| Host {
             wall_s: (wall.elapsed().as_millis() as f64) / 1000.0,
             max_rss_mib: max_rss_mib(),

@@ -98,6 +98,8 @@ pub struct Report {
     pub ack_retries: u64,
     /// Routing frames left to the periodic dump after every retry went unacknowledged.
     pub ack_give_ups: u64,
+    /// Retries held back while the neighbour was silent (a cut link not yet noticed).
+    pub ack_retries_paused: u64,
     /// Wall-clock measurements (left out with `--deterministic`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<Host>,

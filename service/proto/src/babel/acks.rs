@@ -15,6 +15,8 @@ use crate::wire::babel::{AckRepr, AckRequestRepr, Tlv};
 
 /// Sends of one frame's content, the first included, before leaving it to the periodic dump.
 pub const MAX_TRIES: u8 = 6;
+/// Hellos a neighbour may miss before its retries wait for it.
+pub const SILENT_HELLOS: u32 = 3;
 /// Shortest wait for an acknowledgment.
 pub const MIN_RTO: Duration = Duration::from_millis(30);
 /// Longest wait for an acknowledgment (after backing off).
@@ -146,13 +148,23 @@ impl Babel {
         }
     }
 
-    /// Sends again every frame whose acknowledgment is overdue.
+    /// Sends again every frame whose acknowledgment is overdue. A neighbour that missed its
+    /// last [`SILENT_HELLOS`] hellos is probably gone (a cut link, a crashed node): its frames
+    /// wait, not counted as tries, until it is heard again or the link goes down.
     pub(super) fn retry_unacked(&mut self, now: Timestamp) {
         let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
+        let silent_since = now.saturating_sub(self.cfg.hello_interval * SILENT_HELLOS);
         for n in ns {
             let Some(nb) = self.neighbours.get_mut(&n) else {
                 continue;
             };
+            if !nb.heard_since(silent_since) {
+                for u in nb.unacked.iter_mut().filter(|u| u.retry_at <= now) {
+                    u.retry_at = now + self.cfg.hello_interval;
+                    self.counters.ack_retries_paused += 1;
+                }
+                continue;
+            }
             let (due, keep): (Vec<Unacked>, Vec<Unacked>) =
                 nb.unacked.drain(..).partition(|u| u.retry_at <= now);
             nb.unacked = keep;

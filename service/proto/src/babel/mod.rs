@@ -140,6 +140,8 @@ pub struct BabelCounters {
     pub acks_received: u64,
     /// Frames left to the periodic dump after [`acks::MAX_TRIES`] unacknowledged sends.
     pub ack_give_ups: u64,
+    /// Retries held back because the neighbour had gone silent ([`acks::SILENT_HELLOS`]).
+    pub ack_retries_paused: u64,
 }
 
 /// The routing engine of one node.

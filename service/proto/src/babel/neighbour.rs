@@ -73,6 +73,12 @@ impl Neighbour {
         }
     }
 
+    /// Whether a hello arrived at or after `since` (one that never sent any counts as heard,
+    /// so a link that was just set up is not taken for silent).
+    pub fn heard_since(&self, since: Timestamp) -> bool {
+        self.last_hello.is_none_or(|(_, at)| at >= since)
+    }
+
     /// The effective link cost.
     pub fn cost(&self) -> u16 {
         self.cost

@@ -166,6 +166,36 @@ fn an_unanswered_frame_is_given_up_after_max_tries() {
     assert!(net.nodes[1].neighbours[&0].unacked.is_empty());
 }
 
+/// A neighbour heard from no more (a cut link, before the link layer notices) gets no
+/// retries: its frames wait, not counted as tries, and go out once it is heard again.
+#[test]
+fn retries_wait_for_a_silent_neighbour() {
+    let mut net = Net::new(2);
+    net.link(0, 1);
+    net.run(Duration::from_millis(500));
+    let silent = std::rc::Rc::new(std::cell::Cell::new(true));
+    let s = silent.clone();
+    net.drop = Some(Box::new(move |from, _to, _body: &[u8]| {
+        from == 0 && s.get()
+    }));
+    net.nodes[1].bump_own_seqno(net.now);
+    let own = net.ids[1].subnet();
+    net.nodes[1].mark_dirty(net.now, own);
+    // Retries go on until 3 hellos were missed (750 ms), then wait.
+    net.run(Duration::from_millis(1_000));
+    let before = net.nodes[1].counters.ack_retries;
+    net.run(Duration::from_secs(4));
+    let c = net.nodes[1].counters.clone();
+    assert_eq!(c.ack_retries, before, "{c:?}");
+    assert_eq!(c.ack_give_ups, 0, "{c:?}");
+    assert!(c.ack_retries_paused > 0, "{c:?}");
+    assert!(!net.nodes[1].neighbours[&0].unacked.is_empty());
+    silent.set(false);
+    net.run(Duration::from_secs(1));
+    assert!(net.nodes[1].neighbours[&0].unacked.is_empty());
+    assert!(net.nodes[1].counters.ack_retries > c.ack_retries);
+}
+
 #[test]
 fn square_reroutes_after_cut_and_retracts_after_partition() {
     // 0-1-3 and 0-2-3.
