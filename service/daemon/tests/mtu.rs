@@ -72,6 +72,16 @@ fn a_narrow_link_in_the_middle_is_found_and_tcp_flows() {
         });
         let sent = tcp_transfer(&lab, &a, &c, &c_addr);
         assert!(sent >= 8 << 20, "mtu {mtu:?}: sent {sent}");
+        // The counters come from the status file, written every 500 ms: a fast transfer ends
+        // before the snapshot that shows its packet-too-big, so wait for a fresh one (and, with
+        // the jumbo MTU, for the counters the transfer must have moved).
+        std::thread::sleep(Duration::from_millis(600));
+        if mtu.is_some() {
+            lab.wait(Duration::from_secs(5), "a's path MTU counters", || {
+                lab.d(da).counter("counters.packetTooBig") >= 1
+                    && lab.d(da).counter("counters.pmtuLowered") >= 1
+            });
+        }
         let (ptb, lowered) = (
             lab.d(da).counter("counters.packetTooBig"),
             lab.d(da).counter("counters.pmtuLowered"),
