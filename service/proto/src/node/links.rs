@@ -21,7 +21,7 @@ use crate::wire::handshake::{
     COOKIE_LEN, HandshakeRepr, LINK_VERSION, TYPE_COOKIE, TYPE_FINAL, TYPE_INIT, TYPE_RESP,
 };
 use crate::wire::inner::{InnerRepr, KIND_CLOSE};
-use crate::wire::routed::{HEADER_LEN as ROUTED_HEADER, TYPE_DATA};
+use crate::wire::routed::{HEADER_LEN as ROUTED_HEADER, RoutedRepr, TYPE_DATA};
 use crate::wire::transport::{HEADER_LEN, TYPE_TRANSPORT, TransportRepr};
 
 /// Handshakes we start that may be pending at once.
@@ -590,8 +590,9 @@ impl Node {
         };
         let counter = est.send_counter;
         est.send_counter += 1;
-        // The routed header's destination /64 (bytes 4..12) is the neighbour's: last hop.
-        let last_hop = buf[HEADER_LEN + 4..HEADER_LEN + 12] == est.subnet.0;
+        // The packet is for the neighbour itself: last hop.
+        let last_hop = RoutedRepr::peek_dst(&buf[HEADER_LEN..])
+            .is_some_and(|d| crate::address::Subnet::of(&d) == est.subnet);
         seal_data_frame(
             &est.keys.send,
             last_hop,

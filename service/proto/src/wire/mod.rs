@@ -24,13 +24,20 @@ pub mod transport;
 /// Whether `t` opens a link datagram (handshake, transport, data frames, NAT primer): what a
 /// stream transport may carry. LAN discovery has a socket of its own.
 pub fn is_link_type(t: u8) -> bool {
+    use data_frame::{TYPE_DATA_FRAME, TYPE_FINAL_FRAME};
     use handshake::{TYPE_COOKIE, TYPE_FINAL, TYPE_INIT, TYPE_PRIMER, TYPE_RESP};
+    use transport::TYPE_TRANSPORT;
     matches!(
         t,
-        TYPE_INIT | TYPE_RESP | TYPE_FINAL | TYPE_COOKIE | TYPE_PRIMER
-    ) || t == transport::TYPE_TRANSPORT
-        || t == data_frame::TYPE_DATA_FRAME
-        || t == data_frame::TYPE_FINAL_FRAME
+        TYPE_INIT
+            | TYPE_RESP
+            | TYPE_FINAL
+            | TYPE_COOKIE
+            | TYPE_PRIMER
+            | TYPE_TRANSPORT
+            | TYPE_DATA_FRAME
+            | TYPE_FINAL_FRAME
+    )
 }
 
 /// Why bytes did not parse.
