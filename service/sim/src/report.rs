@@ -71,6 +71,12 @@ pub struct Report {
     pub bytes: u64,
     /// Datagrams dropped by simulated loss or cut links.
     pub datagrams_dropped: u64,
+    /// Most datagrams in flight (sent, not yet delivered) at one moment.
+    pub peak_in_flight_datagrams: u64,
+    /// Most bytes in flight at one moment (the simulator holds them: part of its memory).
+    pub peak_in_flight_bytes: u64,
+    /// When the most bytes were in flight, virtual seconds.
+    pub peak_in_flight_at_s: f64,
     /// Babel update TLVs sent, all nodes.
     pub updates_sent: u64,
     /// Seqno requests sent, all nodes.

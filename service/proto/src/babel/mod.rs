@@ -43,6 +43,11 @@ pub type NeighbourId = u32;
 pub const MAX_BODY: usize = 1200;
 /// Hop count of a fresh seqno request.
 pub const SEQNO_REQUEST_HOPS: u8 = 64;
+/// How long a route's improvement (a lower metric, another next hop) may wait before it is
+/// advertised: improvements are collected and sent together, unacknowledged, at most this
+/// late (RFC 8966 §3.7.2 asks triggered updates for new routes, retractions, router-id and
+/// seqno changes and worse metrics, which still go out within [`BabelConfig::flush_delay`]).
+pub const IMPROVEMENT_DELAY: Duration = Duration::from_millis(500);
 
 /// Tunables. The defaults suit both LANs and the simulator.
 #[derive(Debug, Clone)]
@@ -165,6 +170,10 @@ pub struct Babel {
     rid_index: hashbrown::HashTable<RidIdx>,
     dirty: Vec<Subnet>,
     dirty_set: FxHashSet<Subnet>,
+    /// Routes that only improved since last advertised, due by `improved_at`.
+    improved: Vec<Subnet>,
+    improved_set: FxHashSet<Subnet>,
+    improved_at: Option<Timestamp>,
     /// Neighbours due the whole table in the next flush, unacknowledged (the periodic dump).
     dump_to: BTreeSet<NeighbourId>,
     /// Neighbours due the whole table in acknowledged frames (new neighbours, requests).
@@ -221,6 +230,9 @@ impl Babel {
             rid_index: hashbrown::HashTable::new(),
             dirty: Vec::new(),
             dirty_set: FxHashSet::default(),
+            improved: Vec::new(),
+            improved_set: FxHashSet::default(),
+            improved_at: None,
             dump_to: BTreeSet::new(),
             reliable_dump: BTreeSet::new(),
             ack_deadline: None,
@@ -267,6 +279,14 @@ impl Babel {
         self.send_hello(now, n);
         self.reliable_dump.insert(n);
         self.schedule_flush(now);
+    }
+
+    /// The round trip the link's handshake took, as neighbour `n`'s first RTT sample (see
+    /// [`Neighbour::seed_rtt`]).
+    pub fn seed_rtt(&mut self, now: Timestamp, n: NeighbourId, rtt: Duration) {
+        if let Some(nb) = self.neighbours.get_mut(&n) {
+            nb.seed_rtt(now, rtt);
+        }
     }
 
     /// A link went down: forget its routes and re-select.
@@ -429,6 +449,9 @@ impl Babel {
         if let Some(a) = self.ack_deadline {
             t = t.min(a);
         }
+        if let Some(i) = self.improved_at {
+            t = t.min(i);
+        }
         t
     }
 
@@ -447,6 +470,9 @@ impl Babel {
         if now >= self.next_housekeeping {
             self.housekeeping(now);
             self.next_housekeeping = now + Duration::from_secs(1);
+        }
+        if self.improved_at.is_some_and(|t| now >= t) {
+            self.flush_improved(now);
         }
         if now >= self.next_dump {
             self.dump_to.extend(self.neighbours.keys().copied());
@@ -469,6 +495,15 @@ impl Babel {
             self.dirty.push(s);
         }
         self.schedule_flush(now);
+    }
+
+    fn mark_improved(&mut self, now: Timestamp, s: Subnet) {
+        if self.improved_set.insert(s) {
+            self.improved.push(s);
+        }
+        if self.improved_at.is_none() {
+            self.improved_at = Some(now + IMPROVEMENT_DELAY);
+        }
     }
 
     fn queue_direct_update(&mut self, now: Timestamp, n: NeighbourId, s: Subnet) {
@@ -512,7 +547,15 @@ impl Babel {
         if subnet == self.own_subnet {
             return;
         }
-        if u.router_id.node.subnet() != subnet {
+        // A known router id was checked to own its /64 when it was interned: deriving the
+        // /64 (a BLAKE3 key derivation) once per router id, not once per update, was a tenth
+        // of the simulator's time.
+        let known = self.rid_of(&u.router_id);
+        let owns = match known {
+            Some(i) => self.rids[i as usize].1 == subnet,
+            None => u.router_id.node.subnet() == subnet,
+        };
+        if !owns {
             self.counters.rejected_filter += 1;
             return;
         }
@@ -532,7 +575,7 @@ impl Babel {
             }
             return;
         }
-        let Some(rid) = self.authenticate(from, u, subnet) else {
+        let Some(rid) = self.authenticate(from, u, subnet, known) else {
             return;
         };
         let Some(nb) = self.neighbours.get_mut(&from) else {
@@ -651,15 +694,20 @@ impl Babel {
         };
         let old = p.selected;
         p.selected = chosen;
-        let significant = match (old, chosen) {
-            (None, None) => false,
-            (Some(_), None) | (None, Some(_)) => true,
-            // A new next hop must hear from us: split horizon kept the old one uninformed.
+        // Urgent: what neighbours must learn at once (a route appeared or went, a new seqno
+        // that may end someone's starvation, a metric much worse). Improved: what only makes
+        // their routes better (a lower metric; a new next hop, which must hear from us since
+        // split horizon kept it uninformed) and can wait for [`IMPROVEMENT_DELAY`]; at start-up,
+        // when every link's cost drops as its RTT is measured, this halves the updates sent.
+        let (significant, improved) = match (old, chosen) {
+            (None, None) => (false, false),
+            (Some(_), None) | (None, Some(_)) => (true, false),
             (Some(o), Some(c)) => {
-                o.neigh != c.neigh
-                    || o.rid != c.rid
+                let urgent = o.rid != c.rid
                     || o.seqno != c.seqno
-                    || o.metric.abs_diff(c.metric) > o.metric / 8
+                    || c.metric > o.metric.saturating_add(o.metric / 8);
+                let better = o.neigh != c.neigh || o.metric.abs_diff(c.metric) > o.metric / 8;
+                (urgent, !urgent && better)
             }
         };
         if chosen.is_none() && old.is_some() {
@@ -678,6 +726,8 @@ impl Babel {
         }
         if significant {
             self.mark_dirty(now, subnet);
+        } else if improved {
+            self.mark_improved(now, subnet);
         }
         if starving {
             self.request_seqno(now, subnet);
@@ -745,6 +795,11 @@ impl Babel {
         let reliable_dumps = core::mem::take(&mut self.reliable_dump);
         let dirty = core::mem::take(&mut self.dirty);
         let dirty_set = core::mem::take(&mut self.dirty_set);
+        if !self.improved_set.is_empty() {
+            for s in &dirty {
+                self.improved_set.remove(s);
+            }
+        }
         let all: Vec<Subnet> = if dumps.is_empty() && reliable_dumps.is_empty() {
             Vec::new()
         } else {
@@ -773,6 +828,27 @@ impl Babel {
             }
             self.send_tlvs(n, &periodic);
             self.send_reliable(now, n, reliable, 0);
+        }
+        self.note_sent(now, advertised);
+    }
+
+    /// Sends the improved routes not sent since, unacknowledged (a lost one costs only a
+    /// better route until the periodic dump).
+    fn flush_improved(&mut self, now: Timestamp) {
+        self.improved_at = None;
+        let set = core::mem::take(&mut self.improved_set);
+        let improved: Vec<Subnet> = core::mem::take(&mut self.improved)
+            .into_iter()
+            .filter(|s| set.contains(s))
+            .collect();
+        let mut advertised = Vec::new();
+        let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
+        for n in ns {
+            let tlvs: Vec<Tlv> = improved
+                .iter()
+                .filter_map(|&s| self.advertise(now, s, n, &mut advertised))
+                .collect();
+            self.send_tlvs(n, &tlvs);
         }
         self.note_sent(now, advertised);
     }

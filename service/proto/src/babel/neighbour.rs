@@ -119,6 +119,18 @@ impl Neighbour {
         first
     }
 
+    /// Takes the link handshake's round trip as the first RTT sample, so that the first
+    /// routes learnt from this neighbour already carry about their final cost (with the worst
+    /// penalty assumed instead, every one of them improved a moment later, and start-up sent
+    /// each route about twice). The handshake includes the peers' Diffie-Hellman work, so it
+    /// errs high, and later samples bring the cost down rather than up.
+    pub fn seed_rtt(&mut self, now: Timestamp, rtt: Duration) {
+        if self.srtt_us.is_none() && rtt < Duration::from_secs(1) {
+            self.srtt_us = Some(rtt.as_micros() as u32);
+            self.refresh_cost(now);
+        }
+    }
+
     /// Records an IHU: the neighbour's cost of our hellos and an RTT sample.
     pub fn on_ihu(&mut self, now: Timestamp, ihu: &IhuRepr) {
         self.txcost = ihu.rxcost;

@@ -180,20 +180,22 @@ impl Babel {
 
     /// Checks a finite update's origin: the signature of (router id, seqno), verified once per
     /// pair, and a metric no smaller than one hop unless the neighbour is the originator.
-    /// Returns the interned router id, or `None` after counting the forgery.
+    /// `known` is the router id's interned index, if it has one. Returns the interned router
+    /// id, or `None` after counting the forgery.
     pub(super) fn authenticate(
         &mut self,
         from: NeighbourId,
         u: &UpdateRepr,
         subnet: Subnet,
+        known: Option<RidIdx>,
     ) -> Option<RidIdx> {
         let from_origin = self
             .neighbours
             .get(&from)
             .and_then(|nb| nb.node)
             .is_some_and(|n| n == u.router_id.node);
-        let known = self.rid_of(&u.router_id);
         let sig = u.signature?;
+        let mut interned = known;
         let ok = (from_origin || u.metric >= MIN_HOP_COST)
             && (known.is_some_and(|i| self.origins[i as usize].matches(u.seqno, &sig)) || {
                 let shared = self.cfg.shared_origins.as_deref();
@@ -202,6 +204,7 @@ impl Babel {
                 match checked.zip(self.intern(u.router_id, subnet)) {
                     Some((sig, i)) => {
                         self.origins[i as usize].insert(u.seqno, sig);
+                        interned = Some(i);
                         true
                     }
                     None => false,
@@ -214,7 +217,7 @@ impl Babel {
             }
             return None;
         }
-        self.rid_of(&u.router_id)
+        interned
     }
 }
 

@@ -2,6 +2,7 @@
 //! source, and what is selected.
 
 use std::hash::BuildHasher;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use hashbrown::HashTable;
@@ -19,24 +20,26 @@ pub type RidIdx = u32;
 /// A point in time to the centisecond in 32 bits, for the deadlines every route keeps (seconds
 /// to minutes ahead): half the size of a [`Timestamp`], compared with wrap-around arithmetic
 /// (valid within ±248 days of now), so it never runs out however long a node runs.
+/// Never zero, so that an `Option<Stamp>` takes no more room than a stamp (the one
+/// centisecond in 2^32 that would be zero counts as the next one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp(u32);
+pub struct Stamp(NonZeroU32);
 
 impl Stamp {
     /// `t`, to the centisecond below.
     pub fn of(t: Timestamp) -> Stamp {
         // Truncating to 32 bits is the wrap-around.
-        Stamp((t.as_micros() / 10_000) as u32)
+        Stamp(NonZeroU32::new((t.as_micros() / 10_000) as u32).unwrap_or(NonZeroU32::MIN))
     }
 
     /// True once `now` is at or past this stamp.
     pub fn reached(self, now: Timestamp) -> bool {
-        Stamp::of(now).0.wrapping_sub(self.0) < 1 << 31
+        Stamp::of(now).0.get().wrapping_sub(self.0.get()) < 1 << 31
     }
 
     /// Time from this stamp to `now` (zero if `now` is before it).
     pub fn elapsed(self, now: Timestamp) -> Duration {
-        let d = Stamp::of(now).0.wrapping_sub(self.0);
+        let d = Stamp::of(now).0.get().wrapping_sub(self.0.get());
         if d < 1 << 31 {
             Duration::from_millis(d as u64 * 10)
         } else {

@@ -454,3 +454,40 @@ fn seqno_request_flood_is_bounded() {
     let rose = net.nodes[2].seqno().wrapping_sub(start);
     assert!((1..=4).contains(&rose), "victim's seqno rose by {rose}");
 }
+
+#[test]
+fn new_routes_go_at_once_and_improvements_follow_within_their_delay() {
+    let mut net = Net::new(3);
+    net.link(0, 1);
+    net.link(1, 2);
+    // Handshakes that took 100 ms: every link starts at about twice its final cost, and the
+    // instant IHU samples of this harness bring the cost down over the next seconds.
+    for (a, b) in [(0, 1), (1, 0), (1, 2), (2, 1)] {
+        let now = net.now;
+        net.nodes[a].seed_rtt(now, b, Duration::from_millis(100));
+    }
+    let metric = |net: &Net, from: usize, to: usize| {
+        let dst = net.ids[to].subnet();
+        net.nodes[from]
+            .routes()
+            .find(|r| r.subnet == dst)
+            .map(|r| r.metric)
+    };
+    net.run(Duration::from_millis(60));
+    let first = metric(&net, 0, 2).expect("a new route is advertised at once");
+    assert!(first > 2 * neighbour::MIN_HOP_COST, "{first}");
+    net.run(Duration::from_secs(20));
+    // Costs settle within the 1/8 hysteresis of their floor, and node 0 learnt it.
+    let last = metric(&net, 0, 2).expect("route kept");
+    let cost = |a: usize, b: u32| net.nodes[a].neighbour(b).map(|n| n.cost()).unwrap();
+    assert_eq!(last, cost(0, 1) + cost(1, 2), "{first} -> {last}");
+    assert!(last <= 2 * (neighbour::MIN_HOP_COST + neighbour::MIN_HOP_COST / 8));
+    // The improvements went out unacknowledged and batched: no retries, and far fewer
+    // updates than one per cost step per route.
+    assert!(net.nodes.iter().all(|n| n.counters.ack_retries == 0));
+    assert!(
+        net.nodes[1].counters.updates_sent < 40,
+        "{:?}",
+        net.nodes[1].counters
+    );
+}

@@ -611,10 +611,10 @@ impl Node {
     /// A link just became usable: resolve duplicates, then hand it to routing.
     fn link_established(&mut self, now: Timestamp, id: LinkId) {
         self.counters.handshakes_ok += 1;
-        let (node, remote, key) = {
+        let (node, remote, key, (created, keyed)) = {
             let l = &self.links[&id];
             let State::Up(e) = &l.state else { return };
-            (e.node, l.remote, self.tie_key(id, e))
+            (e.node, l.remote, self.tie_key(id, e), (l.created, e.since))
         };
         let other = self.links.iter().find_map(|(oid, l)| match &l.state {
             State::Up(e) if *oid != id && e.confirmed && e.node == node => {
@@ -635,6 +635,10 @@ impl Node {
             self.sched.set_weight(id, w);
         }
         self.babel.add_neighbour(now, id, node);
+        // Initiator: from its first message to the answer; responder: from the answer it sent
+        // at once to the last message. One round trip either way.
+        self.babel
+            .seed_rtt(now, id, keyed.saturating_since(created));
         self.on_link_up_facts(now, id);
         self.events.push_back(Event::LinkUp {
             link: id,
@@ -696,6 +700,15 @@ impl Node {
     }
 
     /// Encrypts `inner` (kind byte + body) for the link and queues it.
+    /// [`Node::send_inner`] of `kind ‖ body`, without assembling it first.
+    pub(super) fn send_inner_parts(&mut self, id: LinkId, kind: u8, body: &[u8]) {
+        let mut buf = Vec::with_capacity(HEADER_LEN + 1 + body.len() + TAG_LEN);
+        buf.extend_from_slice(&[0; HEADER_LEN]);
+        buf.push(kind);
+        buf.extend_from_slice(body);
+        self.send_frame(id, buf);
+    }
+
     pub(super) fn send_inner(&mut self, id: LinkId, inner: &[u8]) {
         let mut buf = Vec::with_capacity(HEADER_LEN + inner.len() + TAG_LEN);
         buf.extend_from_slice(&[0; HEADER_LEN]);
