@@ -73,7 +73,7 @@ impl Default for BabelConfig {
     fn default() -> Self {
         BabelConfig {
             hello_interval: Duration::from_millis(250),
-            update_interval: Duration::from_secs(8),
+            update_interval: Duration::from_secs(32),
             flush_delay: Duration::from_millis(10),
             max_routes_per_neighbour: 100_000,
             hysteresis: 16,

@@ -135,7 +135,7 @@ fn a_lost_triggered_update_is_sent_again_after_one_rto() {
         hit
     }));
     net.link(1, 2);
-    // The first periodic dump is 4–8 s away: only a resend can bring the route this soon,
+    // The first periodic dump is 16–32 s away: only a resend can bring the route this soon,
     // even with the first two copies lost (RTO 2×RTT ≥ 30 ms, doubling).
     net.run(Duration::from_millis(300));
     assert_eq!(net.path(0, 2), Some(vec![0, 1, 2]));
@@ -408,7 +408,7 @@ fn each_origin_and_seqno_is_verified_once() {
     net.link(1, 3);
     net.link(0, 2);
     net.link(2, 3);
-    net.run(Duration::from_secs(30));
+    net.run(Duration::from_secs(100));
     // 3 destinations, each at seqno 0: three verifications however often they were heard.
     assert_eq!(net.nodes[0].counters.origin_verifications, 3);
     assert!(
