@@ -135,7 +135,13 @@ pub fn run(cfg: &SimConfig) -> Report {
         per.round()
     });
     let destinations: usize = w.nodes.iter().map(|n| n.babel().destinations()).sum();
-    let state: usize = w.nodes.iter().map(|n| n.babel().state_bytes()).sum();
+    // What the nodes share (router ids, verified signatures) is counted once.
+    let state: usize = w
+        .nodes
+        .iter()
+        .map(|n| n.babel().state_bytes())
+        .sum::<usize>()
+        + w.shared.bytes();
     let route_state_bytes_per_destination =
         (state as f64 / destinations.max(1) as f64 * 10.0).round() / 10.0;
     let (connected, reachable) = w.reachability();

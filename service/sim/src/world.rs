@@ -176,6 +176,8 @@ pub struct World {
     pub hostile: Vec<bool>,
     /// Statistics.
     pub stats: Stats,
+    /// What every node shares: verified origin signatures and interned router ids.
+    pub shared: std::sync::Arc<SharedOrigins>,
 }
 
 impl World {
@@ -265,6 +267,7 @@ impl World {
             probes: FxHashMap::default(),
             hostile,
             stats: Stats::default(),
+            shared,
             graph,
         };
         w.recompute_components();

@@ -22,8 +22,8 @@ impl Babel {
         let Some(sel) = self.table.get(&subnet).and_then(|p| p.selected) else {
             return;
         };
-        let rid = self.rids[sel.rid as usize].0;
-        let Some(real) = self.origins[sel.rid as usize].get(sel.seqno).cloned() else {
+        let rid = self.rids.id(sel.rid);
+        let Some(real) = self.sigs(sel.rid).and_then(|o| o.get(sel.seqno)).cloned() else {
             return;
         };
         let prefix = Prefix::from_subnet(subnet);

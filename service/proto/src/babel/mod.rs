@@ -13,6 +13,7 @@ mod hostile;
 pub mod neighbour;
 pub mod origin;
 mod requests;
+pub mod rids;
 pub mod table;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -163,11 +164,10 @@ pub struct Babel {
     rng: ChaCha8Rng,
     neighbours: BTreeMap<NeighbourId, Neighbour>,
     table: Table,
-    rids: Vec<(RouterId, Subnet)>,
-    /// Verified origin signatures, indexed like `rids`.
+    rids: rids::RouterIds,
+    /// Verified origin signatures, indexed like `rids` (shorter when an index of a shared
+    /// table was never verified here).
     origins: Vec<OriginSigs>,
-    /// Index into `rids` by router id (slot numbers only: 4 bytes a bucket, not 40).
-    rid_index: hashbrown::HashTable<RidIdx>,
     dirty: Vec<Subnet>,
     dirty_set: FxHashSet<Subnet>,
     /// Routes that only improved since last advertised, due by `improved_at`.
@@ -225,9 +225,8 @@ impl Babel {
             rng,
             neighbours: BTreeMap::new(),
             table: Table::default(),
-            rids: Vec::new(),
+            rids: rids::RouterIds::new(cfg.shared_origins.clone()),
             origins: Vec::new(),
-            rid_index: hashbrown::HashTable::new(),
             dirty: Vec::new(),
             dirty_set: FxHashSet::default(),
             improved: Vec::new(),
@@ -366,7 +365,7 @@ impl Babel {
     /// The next hop and destination node for a /64.
     pub fn lookup(&self, subnet: &Subnet) -> Option<(NeighbourId, NodeId)> {
         let sel = self.table.get(subnet)?.selected?;
-        Some((sel.neigh, self.rids[sel.rid as usize].0.node))
+        Some((sel.neigh, self.rids.id(sel.rid).node))
     }
 
     /// True when the destination has no selected route but neighbours still offer (unfeasible)
@@ -382,7 +381,7 @@ impl Babel {
         self.table.iter().filter_map(|(s, p)| {
             p.selected.map(|sel| RouteInfo {
                 subnet: *s,
-                node: self.rids[sel.rid as usize].0.node,
+                node: self.rids.id(sel.rid).node,
                 next_hop: sel.neigh,
                 metric: sel.metric,
                 seqno: sel.seqno,
@@ -421,9 +420,7 @@ impl Babel {
                 )
             })
             .sum();
-        let rids = self.rids.capacity() * size_of::<(RouterId, Subnet)>()
-            + self.origins.capacity() * size_of::<OriginSigs>()
-            + table::index_bytes(self.rid_index.capacity(), size_of::<RidIdx>());
+        let rids = self.rids.bytes() + self.origins.capacity() * size_of::<OriginSigs>();
         self.table.bytes() + heap + rids
     }
 
@@ -552,7 +549,7 @@ impl Babel {
         // of the simulator's time.
         let known = self.rid_of(&u.router_id);
         let owns = match known {
-            Some(i) => self.rids[i as usize].1 == subnet,
+            Some(i) => self.rids.subnet(i) == subnet,
             None => u.router_id.node.subnet() == subnet,
         };
         if !owns {
@@ -756,7 +753,7 @@ impl Babel {
                 interval_cs,
                 seqno: sel.seqno,
                 metric: INFINITY,
-                router_id: self.rids[sel.rid as usize].0,
+                router_id: self.rids.id(sel.rid),
                 prefix: Prefix::from_subnet(subnet),
                 signature: None,
             })),
@@ -767,9 +764,9 @@ impl Babel {
                 interval_cs,
                 seqno: sel.seqno,
                 metric: sel.metric,
-                router_id: self.rids[sel.rid as usize].0,
+                router_id: self.rids.id(sel.rid),
                 prefix: Prefix::from_subnet(subnet),
-                signature: Some(**self.origins[sel.rid as usize].get(sel.seqno)?),
+                signature: Some(**self.sigs(sel.rid)?.get(sel.seqno)?),
             })),
             None => {
                 let (rid, seqno) = p.last_advertised?;
@@ -779,7 +776,7 @@ impl Babel {
                     interval_cs,
                     seqno,
                     metric: INFINITY,
-                    router_id: self.rids[rid as usize].0,
+                    router_id: self.rids.id(rid),
                     prefix: Prefix::from_subnet(subnet),
                     signature: None,
                 }))
@@ -940,10 +937,10 @@ impl Babel {
             self.request_seqno(now, s);
         }
         self.table.retain(|_, p| !p.is_empty(now));
-        if self.rids.capacity() > self.rids.len() + self.rids.len() / 4 + 16 {
-            self.rids.shrink_to_fit();
+        if self.origins.capacity() > self.origins.len() + self.origins.len() / 4 + 16 {
             self.origins.shrink_to_fit();
         }
+        self.rids.shrink();
         self.recent_requests
             .retain(|_, t| now.saturating_since(*t) < Duration::from_secs(5));
         self.forwarded_per_origin

@@ -13,12 +13,13 @@
 //! hop's minimum cost from any neighbour that is not the originator itself, so the lie is
 //! bounded to "I am adjacent to it".
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use rustc_hash::FxHashMap;
 
 use super::neighbour::MIN_HOP_COST;
-use super::table::{RidIdx, hash_of, seqno_newer};
+use super::rids::RidTable;
+use super::table::{RidIdx, seqno_newer};
 use super::{Babel, NeighbourId};
 use crate::address::Subnet;
 use crate::identity::SIGNATURE_LEN;
@@ -30,12 +31,17 @@ use crate::wire::babel::update::origin_signed_bytes;
 /// world, which all hold the same signatures, store each one once.
 pub type OriginSig = Arc<[u8; SIGNATURE_LEN]>;
 
-/// Verified signatures shared by every node of one process: the simulator passes one to all
-/// its nodes so that a signature is verified (and stored) once per world, not once per node.
-/// A real node has no use for it. Holds no clock and no I/O: the core stays deterministic.
+/// A verified signature's cache key: the signed (router id, seqno) and the signature itself.
+type VerifiedKey = (RouterId, u16, [u8; SIGNATURE_LEN]);
+
+/// Verified signatures and interned router ids shared by every node of one process: the
+/// simulator passes one to all its nodes so that a signature is verified (and stored) once per
+/// world, not once per node, and a router id is stored once ([`super::rids`]). A real node has
+/// no use for it. Holds no clock and no I/O: the core stays deterministic.
 #[derive(Default)]
 pub struct SharedOrigins {
-    verified: Mutex<FxHashMap<[u8; 32], OriginSig>>,
+    verified: Mutex<FxHashMap<VerifiedKey, OriginSig>>,
+    router_ids: RwLock<RidTable>,
 }
 
 impl core::fmt::Debug for SharedOrigins {
@@ -57,13 +63,28 @@ impl SharedOrigins {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
 
-fn cache_key(rid: &RouterId, seqno: u16, sig: &[u8; SIGNATURE_LEN]) -> [u8; 32] {
-    let mut h = blake3::Hasher::new();
-    h.update(&origin_signed_bytes(rid, seqno));
-    h.update(sig);
-    *h.finalize().as_bytes()
+    /// The shared router-id table, to read.
+    pub(super) fn router_ids(&self) -> RwLockReadGuard<'_, RidTable> {
+        // A panic elsewhere cannot leave the table half-changed: insert completes or not.
+        self.router_ids.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The shared router-id table, to add to.
+    pub(super) fn router_ids_mut(&self) -> RwLockWriteGuard<'_, RidTable> {
+        self.router_ids.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Bytes held for the whole world: the router-id table and the verified signatures.
+    pub fn bytes(&self) -> usize {
+        let sigs = self.len()
+            * (core::mem::size_of::<VerifiedKey>()
+                + core::mem::size_of::<OriginSig>()
+                + 1
+                + 16
+                + SIGNATURE_LEN);
+        self.router_ids().bytes() + sigs
+    }
 }
 
 /// Checks `sig` for `(rid, seqno)`. Returns the signature to store, and whether an ed25519
@@ -82,7 +103,9 @@ pub fn verify(
     let Some(shared) = shared else {
         return (check(), true);
     };
-    let key = cache_key(rid, seqno, sig);
+    // The key is the whole (router id, seqno, signature): hashing it with FxHash costs less
+    // than the cryptographic digest it replaced, which was a twentieth of a simulation.
+    let key = (*rid, seqno, *sig);
     if let Some(s) = shared
         .verified
         .lock()
@@ -155,27 +178,31 @@ impl Babel {
     /// called once an origin signature by that router id verified, so a neighbour cannot grow
     /// the table with router ids it does not hold the keys of.
     pub(super) fn intern(&mut self, rid: RouterId, subnet: Subnet) -> Option<RidIdx> {
-        if let Some(i) = self.rid_of(&rid) {
-            return (self.rids[i as usize].1 == subnet).then_some(i);
+        let i = match self.rids.find(&rid) {
+            Some(i) => (self.rids.subnet(i) == subnet).then_some(i)?,
+            None => {
+                if rid.node.subnet() != subnet {
+                    return None;
+                }
+                self.rids.insert(rid, subnet)
+            }
+        };
+        // A shared table may hand out an index past the ones this node has signatures for.
+        if self.origins.len() <= i as usize {
+            self.origins.resize(i as usize + 1, OriginSigs::default());
         }
-        let owned = rid.node.subnet();
-        if owned != subnet {
-            return None;
-        }
-        let i = self.rids.len() as RidIdx;
-        self.rids.push((rid, owned));
-        self.origins.push(OriginSigs::default());
-        let rids = &self.rids;
-        self.rid_index
-            .insert_unique(hash_of(&rid), i, |&j| hash_of(&rids[j as usize].0));
         Some(i)
     }
 
     /// The interned index of `rid`, if it is known.
     pub(super) fn rid_of(&self, rid: &RouterId) -> Option<RidIdx> {
-        self.rid_index
-            .find(hash_of(rid), |&i| self.rids[i as usize].0 == *rid)
-            .copied()
+        self.rids.find(rid)
+    }
+
+    /// The verified signatures this node holds for router id `i` (none if it never
+    /// verified one, which a shared table's index may be).
+    pub(super) fn sigs(&self, i: RidIdx) -> Option<&OriginSigs> {
+        self.origins.get(i as usize)
     }
 
     /// Checks a finite update's origin: the signature of (router id, seqno), verified once per
@@ -197,7 +224,7 @@ impl Babel {
         let sig = u.signature?;
         let mut interned = known;
         let ok = (from_origin || u.metric >= MIN_HOP_COST)
-            && (known.is_some_and(|i| self.origins[i as usize].matches(u.seqno, &sig)) || {
+            && (known.is_some_and(|i| self.sigs(i).is_some_and(|o| o.matches(u.seqno, &sig))) || {
                 let shared = self.cfg.shared_origins.as_deref();
                 let (checked, ran) = verify(shared, &u.router_id, u.seqno, &sig);
                 self.counters.origin_verifications += ran as u64;

@@ -82,7 +82,7 @@ impl Babel {
         // Never intern from a request: only a signed update makes a router id known.
         let Some(rid) = self
             .rid_of(&r.router_id)
-            .filter(|&i| self.rids[i as usize].1 == subnet)
+            .filter(|&i| self.rids.subnet(i) == subnet)
         else {
             return;
         };
@@ -162,7 +162,7 @@ impl Babel {
                 SeqnoRequestRepr {
                     seqno: want,
                     hop_count: SEQNO_REQUEST_HOPS,
-                    router_id: self.rids[e.rid as usize].0,
+                    router_id: self.rids.id(e.rid),
                     prefix: Prefix::from_subnet(subnet),
                 },
             ));
