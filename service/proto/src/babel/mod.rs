@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use crate::address::Subnet;
 use crate::identity::{Identity, NodeId};
@@ -168,11 +168,12 @@ pub struct Babel {
     /// Verified origin signatures, indexed like `rids` (shorter when an index of a shared
     /// table was never verified here).
     origins: Vec<OriginSigs>,
+    /// Prefixes with an urgent change to send (each once: marked in its [`PrefixState::flags`],
+    /// or `own_dirty` for our own /64).
     dirty: Vec<Subnet>,
-    dirty_set: FxHashSet<Subnet>,
+    own_dirty: bool,
     /// Routes that only improved since last advertised, due by `improved_at`.
     improved: Vec<Subnet>,
-    improved_set: FxHashSet<Subnet>,
     improved_at: Option<Timestamp>,
     /// Neighbours due the whole table in the next flush, unacknowledged (the periodic dump).
     dump_to: BTreeSet<NeighbourId>,
@@ -228,9 +229,8 @@ impl Babel {
             rids: rids::RouterIds::new(cfg.shared_origins.clone()),
             origins: Vec::new(),
             dirty: Vec::new(),
-            dirty_set: FxHashSet::default(),
+            own_dirty: false,
             improved: Vec::new(),
-            improved_set: FxHashSet::default(),
             improved_at: None,
             dump_to: BTreeSet::new(),
             reliable_dump: BTreeSet::new(),
@@ -487,15 +487,37 @@ impl Babel {
         }
     }
 
+    /// Sets `flag` on prefix `s` (our own /64 for [`table::DIRTY`]: `own_dirty`); true if it
+    /// was not set. A prefix without state is reported fresh every time: it can only get
+    /// sent twice.
+    fn raise(&mut self, s: Subnet, flag: u8) -> bool {
+        if s == self.own_subnet {
+            return flag == table::DIRTY && !core::mem::replace(&mut self.own_dirty, true);
+        }
+        self.table.get_mut(&s).is_none_or(|p| {
+            let fresh = p.flags & flag == 0;
+            p.flags |= flag;
+            fresh
+        })
+    }
+
+    /// True while prefix `s` has `flag` set.
+    fn flagged(&self, s: &Subnet, flag: u8) -> bool {
+        if *s == self.own_subnet {
+            return flag == table::DIRTY && self.own_dirty;
+        }
+        self.table.get(s).is_some_and(|p| p.flags & flag != 0)
+    }
+
     fn mark_dirty(&mut self, now: Timestamp, s: Subnet) {
-        if self.dirty_set.insert(s) {
+        if self.raise(s, table::DIRTY) {
             self.dirty.push(s);
         }
         self.schedule_flush(now);
     }
 
     fn mark_improved(&mut self, now: Timestamp, s: Subnet) {
-        if self.improved_set.insert(s) {
+        if self.raise(s, table::IMPROVED) {
             self.improved.push(s);
         }
         if self.improved_at.is_none() {
@@ -696,6 +718,11 @@ impl Babel {
         // their routes better (a lower metric; a new next hop, which must hear from us since
         // split horizon kept it uninformed) and can wait for [`IMPROVEMENT_DELAY`]; at start-up,
         // when every link's cost drops as its RTT is measured, this halves the updates sent.
+        //
+        // Every newer seqno is urgent everywhere, not only on the way back to the node that
+        // asked: sending it only where a request passed (RFC 8966 leaves this open) cut the
+        // updates after 10 % link cuts by a third but took convergence from 1.55 s to 8 s, and
+        // to 78 s with 2 % loss, since requests are rate-limited per origin.
         let (significant, improved) = match (old, chosen) {
             (None, None) => (false, false),
             (Some(_), None) | (None, Some(_)) => (true, false),
@@ -791,12 +818,6 @@ impl Babel {
         let dumps = core::mem::take(&mut self.dump_to);
         let reliable_dumps = core::mem::take(&mut self.reliable_dump);
         let dirty = core::mem::take(&mut self.dirty);
-        let dirty_set = core::mem::take(&mut self.dirty_set);
-        if !self.improved_set.is_empty() {
-            for s in &dirty {
-                self.improved_set.remove(s);
-            }
-        }
         let all: Vec<Subnet> = if dumps.is_empty() && reliable_dumps.is_empty() {
             Vec::new()
         } else {
@@ -804,6 +825,22 @@ impl Babel {
                 .chain(self.table.keys().copied())
                 .collect()
         };
+        // Prefixes dirty now go in the acknowledged part, not in the periodic one.
+        let periodic_all: Vec<Subnet> = if dumps.is_empty() {
+            Vec::new()
+        } else {
+            all.iter()
+                .copied()
+                .filter(|s| !self.flagged(s, table::DIRTY))
+                .collect()
+        };
+        // What goes out now is current: it needs no improvement later.
+        self.own_dirty = false;
+        for s in &dirty {
+            if let Some(p) = self.table.get_mut(s) {
+                p.flags &= !(table::DIRTY | table::IMPROVED);
+            }
+        }
         let mut advertised: Vec<Subnet> = Vec::new();
         let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
         for n in ns {
@@ -819,7 +856,7 @@ impl Babel {
             }
             let mut periodic = Vec::new();
             if dumps.contains(&n) && !whole {
-                for &s in all.iter().filter(|s| !dirty_set.contains(s)) {
+                for &s in &periodic_all {
                     periodic.extend(self.advertise(now, s, n, &mut advertised));
                 }
             }
@@ -833,11 +870,17 @@ impl Babel {
     /// better route until the periodic dump).
     fn flush_improved(&mut self, now: Timestamp) {
         self.improved_at = None;
-        let set = core::mem::take(&mut self.improved_set);
-        let improved: Vec<Subnet> = core::mem::take(&mut self.improved)
-            .into_iter()
-            .filter(|s| set.contains(s))
-            .collect();
+        // Those sent with an urgent change since are no longer flagged; clearing the flag as
+        // each is taken also drops a prefix listed twice.
+        let mut improved = core::mem::take(&mut self.improved);
+        let states = &mut self.table;
+        improved.retain(|s| match states.get_mut(s) {
+            Some(p) if p.flags & table::IMPROVED != 0 => {
+                p.flags &= !table::IMPROVED;
+                true
+            }
+            _ => false,
+        });
         let mut advertised = Vec::new();
         let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
         for n in ns {

@@ -112,7 +112,15 @@ pub struct PrefixState {
     pub last_advertised: Option<(RidIdx, u16)>,
     /// Rate limit for seqno requests while starving.
     pub last_request: Option<Stamp>,
+    /// [`DIRTY`], [`IMPROVED`]: queued to be advertised (kept here rather than in sets of
+    /// prefixes; the byte fits in the struct's padding).
+    pub flags: u8,
 }
+
+/// [`PrefixState::flags`]: an urgent change is queued for the next flush.
+pub const DIRTY: u8 = 1;
+/// [`PrefixState::flags`]: an improvement is queued.
+pub const IMPROVED: u8 = 2;
 
 impl PrefixState {
     /// True when an advertisement (rid, seqno, metric) passes the feasibility condition.
