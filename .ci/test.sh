@@ -150,9 +150,16 @@ command -v tauri-driver >/dev/null \
 step "simulator: 1000 nodes, degree 4, 10 % of links cut"
 "$BIN/hypha" sim --nodes 1000 --degree 4 --seed 7 --fail-links 0.1 --json | tee /tmp/hypha-sim-1000.json
 jq -e '.converged == true and .loops_seen == 0 and .reachable_pairs_pct == 100
-       and .stale_routes == 0 and .host.wall_s < 60 and .host.max_rss_mib < 1024
+       and .stale_routes == 0 and .host.wall_s < 45 and .host.max_rss_mib < 512
+       and .virtual_convergence_s.after_cuts < 3
        and .probes_delivered == .probes_sent' /tmp/hypha-sim-1000.json >/dev/null \
   || { echo "simulator check failed" >&2; exit 1; }
+# Loss: acknowledged updates keep convergence after the cuts within 3 s of virtual time.
+"$BIN/hypha" sim --nodes 300 --degree 4 --seed 7 --fail-links 0.1 --loss 0.02 --json \
+  | tee /tmp/hypha-sim-300-loss.json
+jq -e '.converged == true and .loops_seen == 0 and .reachable_pairs_pct == 100
+       and .virtual_convergence_s.after_cuts < 3' /tmp/hypha-sim-300-loss.json >/dev/null \
+  || { echo "simulator check (2 % loss) failed" >&2; exit 1; }
 echo "simulator check passed"
 
 step "Linux packages: build, install, run as the unit does, upgrade, remove, purge; rpm; macOS scripts"
