@@ -699,7 +699,6 @@ impl Node {
         }
     }
 
-    /// Encrypts `inner` (kind byte + body) for the link and queues it.
     /// [`Node::send_inner`] of `kind ‖ body`, without assembling it first.
     pub(super) fn send_inner_parts(&mut self, id: LinkId, kind: u8, body: &[u8]) {
         let mut buf = Vec::with_capacity(HEADER_LEN + 1 + body.len() + TAG_LEN);
@@ -709,6 +708,7 @@ impl Node {
         self.send_frame(id, buf);
     }
 
+    /// Encrypts `inner` (kind byte + body) for the link and queues it.
     pub(super) fn send_inner(&mut self, id: LinkId, inner: &[u8]) {
         let mut buf = Vec::with_capacity(HEADER_LEN + inner.len() + TAG_LEN);
         buf.extend_from_slice(&[0; HEADER_LEN]);
