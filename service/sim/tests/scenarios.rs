@@ -53,18 +53,35 @@ fn partition_and_heal() {
 
 #[test]
 fn lossy_links_still_converge() {
-    let r = run(&SimConfig {
-        loss: 0.02,
-        ..cfg(80, 5)
-    });
-    assert!(r.converged, "{r:#?}");
-    assert_eq!(r.loops_seen, 0);
-    assert!(r.datagrams_dropped > 0);
     // A lost update is sent again after about one round trip, not at the next periodic dump
-    // (6–8 s): with 2 % loss the mesh settles after the cuts as fast as without.
-    assert!(r.ack_retries > 0, "{r:#?}");
-    assert!(r.virtual_convergence_s.initial.unwrap() < 3.0, "{r:#?}");
-    assert!(r.virtual_convergence_s.after_cuts.unwrap() < 3.0, "{r:#?}");
+    // (24–32 s): with 2 % loss the mesh settles after the cuts about as fast as without. One
+    // seed's figure swings with which datagrams happen to be lost (over 16 seeds at 80 nodes,
+    // 1.5–3.75 s after the cuts), so five seeds are run and their median is held to 3 s and
+    // each run to well below one dump interval.
+    let mut initial = Vec::new();
+    let mut after_cuts = Vec::new();
+    for seed in 5..10 {
+        let r = run(&SimConfig {
+            loss: 0.02,
+            ..cfg(80, seed)
+        });
+        assert!(r.converged, "{r:#?}");
+        assert_eq!(r.loops_seen, 0);
+        assert!(r.datagrams_dropped > 0);
+        assert!(r.ack_retries > 0, "{r:#?}");
+        initial.push(r.virtual_convergence_s.initial.unwrap());
+        after_cuts.push(r.virtual_convergence_s.after_cuts.unwrap());
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    assert!(
+        initial.iter().chain(&after_cuts).all(|&s| s < 8.0),
+        "{initial:?} {after_cuts:?}"
+    );
+    assert!(median(&mut initial) < 3.0, "{initial:?}");
+    assert!(median(&mut after_cuts) < 3.0, "{after_cuts:?}");
 }
 
 #[test]

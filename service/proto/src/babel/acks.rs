@@ -21,6 +21,9 @@ pub const SILENT_HELLOS: u32 = 3;
 pub const MIN_RTO: Duration = Duration::from_millis(30);
 /// Longest wait for an acknowledgment (after backing off).
 pub const MAX_RTO: Duration = Duration::from_secs(2);
+/// Longest an acknowledgment waits to share its frame with others to the same neighbour (far
+/// below [`MIN_RTO`]).
+pub const ACK_DELAY: Duration = Duration::from_millis(1);
 /// Wait for an acknowledgment while the link's RTT is not measured yet.
 pub const FIRST_RTO: Duration = Duration::from_millis(200);
 
@@ -130,10 +133,40 @@ impl Babel {
 
     /// An acknowledgment request from `from`: answered at once, in a frame of its own, so the
     /// sender's timer measures the link and not our flush delay.
-    pub(super) fn handle_ack_request(&mut self, from: NeighbourId, r: &AckRequestRepr) {
-        let mut body = Vec::with_capacity(4);
-        Tlv::Ack(AckRepr { nonce: r.nonce }).emit(&mut body);
-        self.out.push_back((from, body));
+    pub(super) fn handle_ack_request(
+        &mut self,
+        now: Timestamp,
+        from: NeighbourId,
+        r: &AckRequestRepr,
+    ) {
+        // Answered within ACK_DELAY, every acknowledgment due to one neighbour in one frame:
+        // answering each at once, in a datagram of its own, made acknowledgments nearly half
+        // of all routing datagrams while tables fill.
+        self.pending_acks.push((from, r.nonce));
+        if self.ack_at.is_none() {
+            self.ack_at = Some(now + ACK_DELAY);
+        }
+    }
+
+    /// Sends the acknowledgments collected since the last call, one frame per neighbour.
+    pub(super) fn send_acks(&mut self) {
+        self.ack_at = None;
+        let mut acks = core::mem::take(&mut self.pending_acks);
+        // Stable: each neighbour's acknowledgments keep their order.
+        acks.sort_by_key(|&(n, _)| n);
+        let mut i = 0;
+        while i < acks.len() {
+            let n = acks[i].0;
+            let end = i + acks[i..].iter().take_while(|&&(m, _)| m == n).count();
+            if self.neighbours.contains_key(&n) {
+                let tlvs: Vec<Tlv> = acks[i..end]
+                    .iter()
+                    .map(|&(_, nonce)| Tlv::Ack(AckRepr { nonce }))
+                    .collect();
+                self.send_tlvs(n, &tlvs);
+            }
+            i = end;
+        }
     }
 
     /// An acknowledgment from `from`: that frame needs no resending.

@@ -179,6 +179,9 @@ pub struct Babel {
     dump_to: BTreeSet<NeighbourId>,
     /// Neighbours due the whole table in acknowledged frames (new neighbours, requests).
     reliable_dump: BTreeSet<NeighbourId>,
+    /// Acknowledgments to send by `ack_at`: (neighbour, nonce).
+    pending_acks: Vec<(NeighbourId, u16)>,
+    ack_at: Option<Timestamp>,
     /// When the earliest unacknowledged frame is due again (may be early, never late).
     ack_deadline: Option<Timestamp>,
     /// Requests to send to one neighbour at the next flush.
@@ -234,6 +237,8 @@ impl Babel {
             improved_at: None,
             dump_to: BTreeSet::new(),
             reliable_dump: BTreeSet::new(),
+            pending_acks: Vec::new(),
+            ack_at: None,
             ack_deadline: None,
             direct: BTreeMap::new(),
             direct_updates: BTreeMap::new(),
@@ -352,7 +357,7 @@ impl Babel {
                 Ok(Tlv::Update(u)) => self.handle_update(now, from, &u),
                 Ok(Tlv::RouteRequest(r)) => self.handle_route_request(now, from, &r),
                 Ok(Tlv::SeqnoRequest(r)) => self.handle_seqno_request(now, from, &r),
-                Ok(Tlv::AckRequest(r)) => self.handle_ack_request(from, &r),
+                Ok(Tlv::AckRequest(r)) => self.handle_ack_request(now, from, &r),
                 Ok(Tlv::Ack(a)) => self.handle_ack(from, &a),
                 Err(_) => self.counters.bad_tlvs += 1,
             }
@@ -449,11 +454,17 @@ impl Babel {
         if let Some(i) = self.improved_at {
             t = t.min(i);
         }
+        if let Some(a) = self.ack_at {
+            t = t.min(a);
+        }
         t
     }
 
     /// Runs due timers: hellos, periodic dumps, flushes, expiry, unacknowledged frames.
     pub fn handle_timeout(&mut self, now: Timestamp) {
+        if self.ack_at.is_some_and(|t| now >= t) {
+            self.send_acks();
+        }
         if self.ack_deadline.is_some_and(|t| now >= t) {
             self.retry_unacked(now);
         }
