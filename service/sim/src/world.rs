@@ -136,7 +136,8 @@ pub struct Stats {
     pub probes_delivered: u64,
     /// Datagrams in flight (sent, not yet delivered) at the busiest moment.
     pub peak_in_flight: u64,
-    /// Their bytes, at the moment of the most bytes in flight.
+    /// Most bytes in flight at one moment (tracked on its own: not necessarily when the most
+    /// datagrams were).
     pub peak_in_flight_bytes: u64,
     /// Virtual time of that moment, microseconds.
     pub peak_in_flight_at_us: u64,

@@ -131,8 +131,8 @@ impl Babel {
         self.ack_deadline = Some(self.ack_deadline.map_or(retry_at, |t| t.min(retry_at)));
     }
 
-    /// An acknowledgment request from `from`: answered at once, in a frame of its own, so the
-    /// sender's timer measures the link and not our flush delay.
+    /// An acknowledgment request from `from`: answered within [`ACK_DELAY`], together with the
+    /// others due to it by then (see [`Babel::send_acks`]).
     pub(super) fn handle_ack_request(
         &mut self,
         now: Timestamp,

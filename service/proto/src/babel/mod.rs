@@ -65,8 +65,8 @@ pub struct BabelConfig {
     pub hysteresis: u16,
     /// How long feasibility distances are kept after last use.
     pub source_gc: Duration,
-    /// Origin signatures already verified by other nodes of this process (the simulator);
-    /// `None` in a real node.
+    /// Origin signatures already verified, and the router-id table, shared by the nodes of
+    /// one process (the simulator); `None` in a real node.
     pub shared_origins: Option<Arc<SharedOrigins>>,
 }
 
@@ -726,9 +726,11 @@ impl Babel {
         p.selected = chosen;
         // Urgent: what neighbours must learn at once (a route appeared or went, a new seqno
         // that may end someone's starvation, a metric much worse). Improved: what only makes
-        // their routes better (a lower metric; a new next hop, which must hear from us since
-        // split horizon kept it uninformed) and can wait for [`IMPROVEMENT_DELAY`]; at start-up,
-        // when every link's cost drops as its RTT is measured, this halves the updates sent.
+        // their routes better (a lower metric, another next hop) and can wait for
+        // [`IMPROVEMENT_DELAY`]; at start-up, when every link's cost drops as its RTT is
+        // measured, this halves the updates sent. One exception: after a change of next hop,
+        // the old one hears at once (an acknowledged update to it alone), since split horizon
+        // kept it uninformed and it has often just lost the route that made us move.
         //
         // Every newer seqno is urgent everywhere, not only on the way back to the node that
         // asked: sending it only where a request passed (RFC 8966 leaves this open) cut the
@@ -763,6 +765,18 @@ impl Babel {
             self.mark_dirty(now, subnet);
         } else if improved {
             self.mark_improved(now, subnet);
+            // Not to a neighbour gone silent (most often the very link whose loss made us
+            // move): the update would only wait for an acknowledgment that cannot come.
+            let heard = now.saturating_sub(self.cfg.hello_interval * 2);
+            if let (Some(o), Some(c)) = (old, chosen)
+                && o.neigh != c.neigh
+                && self
+                    .neighbours
+                    .get(&o.neigh)
+                    .is_some_and(|nb| nb.heard_since(heard))
+            {
+                self.queue_direct_update(now, o.neigh, subnet);
+            }
         }
         if starving {
             self.request_seqno(now, subnet);

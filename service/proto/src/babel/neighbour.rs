@@ -15,6 +15,8 @@ use crate::wire::babel::{HelloRepr, IhuRepr};
 /// Every hop costs at least this much (a clean, fast wired link).
 pub const MIN_HOP_COST: u16 = 96;
 const RTT_MIN_US: u32 = 10_000;
+/// Added to the handshake's round trip when it seeds the RTT ([`Neighbour::seed_rtt`]).
+pub const SEED_RTT_MARGIN: Duration = Duration::from_millis(10);
 const RTT_MAX_US: u32 = 120_000;
 const MAX_RTT_PENALTY: u32 = 150;
 
@@ -49,9 +51,10 @@ pub struct Neighbour {
 
 impl Neighbour {
     /// A neighbour whose link just authenticated: the handshake proved both directions, so it
-    /// starts finite, but at the worst RTT penalty until RTT is measured — a first estimate
-    /// that can only go down, since a metric increase would make routes through us unfeasible
-    /// for everyone downstream.
+    /// starts finite, at the worst RTT penalty until RTT is measured (or seeded from the
+    /// handshake, [`Neighbour::seed_rtt`]) — a first estimate meant to go down rather than up,
+    /// since a metric increase would make routes through us unfeasible for everyone
+    /// downstream.
     pub fn new() -> Self {
         Neighbour {
             hist: 0,
@@ -119,14 +122,16 @@ impl Neighbour {
         first
     }
 
-    /// Takes the link handshake's round trip as the first RTT sample, so that the first
-    /// routes learnt from this neighbour already carry about their final cost (with the worst
-    /// penalty assumed instead, every one of them improved a moment later, and start-up sent
-    /// each route about twice). The handshake includes the peers' Diffie-Hellman work, so it
-    /// errs high, and later samples bring the cost down rather than up.
+    /// Takes the link handshake's round trip, plus [`SEED_RTT_MARGIN`], as the first RTT
+    /// sample, so that the first routes learnt from this neighbour already carry about their
+    /// final cost (with the worst penalty assumed instead, every one of them improved a moment
+    /// later, and start-up sent each route about twice). The margin keeps the first estimate
+    /// high: one handshake is one sample, and later ones may see queueing (the whole table
+    /// goes out right after link-up) or jitter; a later rise within the margin moves the
+    /// cost by less than its 1/8 hysteresis. Below 10 ms there is no penalty either way.
     pub fn seed_rtt(&mut self, now: Timestamp, rtt: Duration) {
         if self.srtt_us.is_none() && rtt < Duration::from_secs(1) {
-            self.srtt_us = Some(rtt.as_micros() as u32);
+            self.srtt_us = Some((rtt + SEED_RTT_MARGIN).as_micros() as u32);
             self.refresh_cost(now);
         }
     }

@@ -138,6 +138,11 @@ impl OriginSigs {
             .map(|(_, sig)| sig)
     }
 
+    /// True when no signature is kept (never verified by this node).
+    pub fn is_empty(&self) -> bool {
+        self.slots.iter().all(Option::is_none)
+    }
+
     /// True when `sig` is the verified signature of `seqno` (so it need not be checked again).
     pub fn matches(&self, seqno: u16, sig: &[u8; SIGNATURE_LEN]) -> bool {
         self.get(seqno).is_some_and(|s| **s == *sig)
@@ -199,8 +204,8 @@ impl Babel {
         self.rids.find(rid)
     }
 
-    /// The verified signatures this node holds for router id `i` (none if it never
-    /// verified one, which a shared table's index may be).
+    /// The verified signatures this node holds for router id `i`: `None`, or empty, if it
+    /// never verified one (a shared table hands out indexes other nodes verified).
     pub(super) fn sigs(&self, i: RidIdx) -> Option<&OriginSigs> {
         self.origins.get(i as usize)
     }

@@ -79,10 +79,12 @@ impl Babel {
             }
             return;
         }
-        // Never intern from a request: only a signed update makes a router id known.
+        // Never intern from a request: only a signed update makes a router id known — here,
+        // not merely to another node sharing the simulator's table.
         let Some(rid) = self
             .rid_of(&r.router_id)
             .filter(|&i| self.rids.subnet(i) == subnet)
+            .filter(|&i| self.sigs(i).is_some_and(|o| !o.is_empty()))
         else {
             return;
         };
