@@ -97,7 +97,7 @@ pub struct Selected {
 /// Everything about one destination /64. Every node holds one per destination, so its size
 /// is the routing table's size: the usual few routes and the one feasibility distance are
 /// kept inline (no allocation of their own), the rare extra ones spill to the heap.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PrefixState {
     /// Routes per neighbour (at most one each).
     pub entries: SmallVec<[RouteEntry; 3]>,
@@ -115,12 +115,31 @@ pub struct PrefixState {
     /// [`DIRTY`], [`IMPROVED`]: queued to be advertised (kept here rather than in sets of
     /// prefixes; the byte fits in the struct's padding).
     pub flags: u8,
+    /// The metric of the last finite advertisement ([`INFINITY`] before any; kept in the
+    /// padding too): a metric that creeps up in small steps becomes urgent once it is 1/8
+    /// above what neighbours last heard, not above the previous step.
+    pub advertised_metric: u16,
 }
 
 /// [`PrefixState::flags`]: an urgent change is queued for the next flush.
 pub const DIRTY: u8 = 1;
 /// [`PrefixState::flags`]: an improvement is queued.
 pub const IMPROVED: u8 = 2;
+
+impl Default for PrefixState {
+    fn default() -> Self {
+        PrefixState {
+            entries: SmallVec::new(),
+            sources: SmallVec::new(),
+            selected: None,
+            retract_until: None,
+            last_advertised: None,
+            last_request: None,
+            flags: 0,
+            advertised_metric: INFINITY,
+        }
+    }
+}
 
 impl PrefixState {
     /// True when an advertisement (rid, seqno, metric) passes the feasibility condition.
@@ -141,6 +160,7 @@ impl PrefixState {
             return;
         }
         self.last_advertised = Some((rid, seqno));
+        self.advertised_metric = metric;
         match self.sources.iter_mut().find(|s| s.rid == rid) {
             None => self.sources.push(Source {
                 rid,
