@@ -491,3 +491,53 @@ fn new_routes_go_at_once_and_improvements_follow_within_their_delay() {
         net.nodes[1].counters
     );
 }
+
+#[test]
+fn a_metric_creeping_up_is_sent_once_the_steps_add_up() {
+    // Chain 0-1-2-3. Link 2→3, then link 1→2, lose one hello in eight, so each link's cost
+    // rises by about 1/7: node 1's metric to 3 rises twice by about 7 %, each step below the
+    // 1/8 that makes a change urgent, together above it. Node 0 must hear the sum long before
+    // the first periodic dump (16–32 s after start).
+    let mut net = Net::new(4);
+    net.link(0, 1);
+    net.link(1, 2);
+    net.link(2, 3);
+    net.run(Duration::from_secs(1));
+    let dst = net.ids[3].subnet();
+    let metric = |net: &Net, at: usize| {
+        net.nodes[at]
+            .routes()
+            .find(|r| r.subnet == dst)
+            .map(|r| r.metric)
+            .unwrap()
+    };
+    let before = metric(&net, 1);
+    let lossy = std::rc::Rc::new(std::cell::Cell::new((3usize, 2usize)));
+    let which = lossy.clone();
+    let mut count = 0u32;
+    net.drop = Some(Box::new(move |from, to, body: &[u8]| {
+        let hello = parse_tlvs(body).any(|t| matches!(t, Ok(Tlv::Hello(_))));
+        if hello && (from, to) == which.get() {
+            count += 1;
+            return count.is_multiple_of(8);
+        }
+        false
+    }));
+    net.run(Duration::from_secs(5));
+    let one_step = metric(&net, 1);
+    assert!(
+        one_step > before && one_step <= before + before / 8,
+        "{before} -> {one_step}"
+    );
+    lossy.set((2, 1));
+    net.run(Duration::from_secs(5));
+    let two_steps = metric(&net, 1);
+    assert!(
+        two_steps > before + before / 8,
+        "{before} -> {one_step} -> {two_steps}"
+    );
+    assert!(net.now < Timestamp::ZERO + Duration::from_secs(14));
+    // Node 0 holds node 1's current metric plus its own link's cost.
+    let cost01 = net.nodes[0].neighbour(1).map(|n| n.cost()).unwrap();
+    assert_eq!(metric(&net, 0), cost01 + two_steps);
+}
