@@ -154,18 +154,15 @@ impl Babel {
         let mut acks = core::mem::take(&mut self.pending_acks);
         // Stable: each neighbour's acknowledgments keep their order.
         acks.sort_by_key(|&(n, _)| n);
-        let mut i = 0;
-        while i < acks.len() {
-            let n = acks[i].0;
-            let end = i + acks[i..].iter().take_while(|&&(m, _)| m == n).count();
+        for group in acks.chunk_by(|a, b| a.0 == b.0) {
+            let n = group[0].0;
             if self.neighbours.contains_key(&n) {
-                let tlvs: Vec<Tlv> = acks[i..end]
+                let tlvs: Vec<Tlv> = group
                     .iter()
                     .map(|&(_, nonce)| Tlv::Ack(AckRepr { nonce }))
                     .collect();
                 self.send_tlvs(n, &tlvs);
             }
-            i = end;
         }
     }
 

@@ -724,7 +724,7 @@ impl Babel {
         };
         let old = p.selected;
         p.selected = chosen;
-        let heard = p.advertised_metric;
+        let advertised = p.advertised_metric;
         // Urgent: what neighbours must learn at once (a route appeared or went, a new seqno
         // that may end someone's starvation, a metric much worse). Improved: what only makes
         // their routes better (a lower metric, another next hop) and can wait for
@@ -743,7 +743,11 @@ impl Babel {
             (Some(o), Some(c)) => {
                 // Worse than what neighbours last heard (or, before any advertisement, than
                 // the route it replaces) by more than 1/8.
-                let base = if heard == INFINITY { o.metric } else { heard };
+                let base = if advertised == INFINITY {
+                    o.metric
+                } else {
+                    advertised
+                };
                 let urgent = o.rid != c.rid
                     || o.seqno != c.seqno
                     || c.metric > base.saturating_add(base / 8);

@@ -50,16 +50,6 @@ impl RidTable {
         i
     }
 
-    /// Router ids held.
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    /// True when none is held.
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
-
     /// Bytes held, from the containers' capacities.
     pub fn bytes(&self) -> usize {
         self.ids.capacity() * core::mem::size_of::<(RouterId, Subnet)>()

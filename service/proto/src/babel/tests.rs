@@ -92,6 +92,15 @@ impl Net {
         Some(path)
     }
 
+    /// `from`'s metric to node `to`, if it has a route.
+    fn metric(&self, from: usize, to: usize) -> Option<u16> {
+        let dst = self.ids[to].subnet();
+        self.nodes[from]
+            .routes()
+            .find(|r| r.subnet == dst)
+            .map(|r| r.metric)
+    }
+
     fn assert_loop_free(&self) {
         for a in 0..self.nodes.len() {
             for b in 0..self.nodes.len() {
@@ -466,19 +475,12 @@ fn new_routes_go_at_once_and_improvements_follow_within_their_delay() {
         let now = net.now;
         net.nodes[a].seed_rtt(now, b, Duration::from_millis(100));
     }
-    let metric = |net: &Net, from: usize, to: usize| {
-        let dst = net.ids[to].subnet();
-        net.nodes[from]
-            .routes()
-            .find(|r| r.subnet == dst)
-            .map(|r| r.metric)
-    };
     net.run(Duration::from_millis(60));
-    let first = metric(&net, 0, 2).expect("a new route is advertised at once");
+    let first = net.metric(0, 2).expect("a new route is advertised at once");
     assert!(first > 2 * neighbour::MIN_HOP_COST, "{first}");
     net.run(Duration::from_secs(20));
     // Costs settle within the 1/8 hysteresis of their floor, and node 0 learnt it.
-    let last = metric(&net, 0, 2).expect("route kept");
+    let last = net.metric(0, 2).expect("route kept");
     let cost = |a: usize, b: u32| net.nodes[a].neighbour(b).map(|n| n.cost()).unwrap();
     assert_eq!(last, cost(0, 1) + cost(1, 2), "{first} -> {last}");
     assert!(last <= 2 * (neighbour::MIN_HOP_COST + neighbour::MIN_HOP_COST / 8));
@@ -503,14 +505,7 @@ fn a_metric_creeping_up_is_sent_once_the_steps_add_up() {
     net.link(1, 2);
     net.link(2, 3);
     net.run(Duration::from_secs(1));
-    let dst = net.ids[3].subnet();
-    let metric = |net: &Net, at: usize| {
-        net.nodes[at]
-            .routes()
-            .find(|r| r.subnet == dst)
-            .map(|r| r.metric)
-            .unwrap()
-    };
+    let metric = |net: &Net, at: usize| net.metric(at, 3).expect("route to 3");
     let before = metric(&net, 1);
     let lossy = std::rc::Rc::new(std::cell::Cell::new((3usize, 2usize)));
     let which = lossy.clone();

@@ -700,20 +700,17 @@ impl Node {
     }
 
     /// [`Node::send_inner`] of `kind ‖ body`, without assembling it first.
-    pub(super) fn send_inner_parts(&mut self, id: LinkId, kind: u8, body: &[u8]) {
-        let mut buf = Vec::with_capacity(HEADER_LEN + 1 + body.len() + TAG_LEN);
+    pub(super) fn send_inner_parts(&mut self, id: LinkId, kind: &[u8], body: &[u8]) {
+        let mut buf = Vec::with_capacity(HEADER_LEN + kind.len() + body.len() + TAG_LEN);
         buf.extend_from_slice(&[0; HEADER_LEN]);
-        buf.push(kind);
+        buf.extend_from_slice(kind);
         buf.extend_from_slice(body);
         self.send_frame(id, buf);
     }
 
     /// Encrypts `inner` (kind byte + body) for the link and queues it.
     pub(super) fn send_inner(&mut self, id: LinkId, inner: &[u8]) {
-        let mut buf = Vec::with_capacity(HEADER_LEN + inner.len() + TAG_LEN);
-        buf.extend_from_slice(&[0; HEADER_LEN]);
-        buf.extend_from_slice(inner);
-        self.send_frame(id, buf);
+        self.send_inner_parts(id, &[], inner);
     }
 
     /// Seals a frame whose first [`HEADER_LEN`] bytes are reserved for the header.

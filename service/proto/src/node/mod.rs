@@ -639,7 +639,7 @@ impl Node {
     /// Moves routing output onto links and routing events into the event queue.
     fn pump_babel(&mut self) {
         while let Some((n, body)) = self.babel.poll_output() {
-            self.send_inner_parts(n, crate::wire::inner::KIND_BABEL, &body);
+            self.send_inner_parts(n, &[crate::wire::inner::KIND_BABEL], &body);
         }
         while let Some(ev) = self.babel.poll_event() {
             self.events.push_back(Event::Route(ev));
