@@ -15,6 +15,7 @@ pub mod origin;
 mod requests;
 pub mod rids;
 pub mod table;
+mod updates;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -30,9 +31,8 @@ use crate::time::Timestamp;
 pub use crate::wire::babel::INFINITY;
 use crate::wire::babel::update::origin_signed_bytes;
 use crate::wire::babel::{
-    HelloRepr, Prefix, RouteRequestRepr, RouterId, SeqnoRequestRepr, Tlv, UpdateRepr, parse_tlvs,
+    HelloRepr, RouteRequestRepr, RouterId, SeqnoRequestRepr, Tlv, UpdateRepr, parse_tlvs,
 };
-use acks::Item;
 use neighbour::Neighbour;
 use origin::{OriginSig, OriginSigs, SharedOrigins};
 use table::{RidIdx, RouteEntry, Selected, Stamp, Table};
@@ -492,60 +492,6 @@ impl Babel {
         }
     }
 
-    fn schedule_flush(&mut self, now: Timestamp) {
-        if self.flush_at.is_none() {
-            self.flush_at = Some(now + self.cfg.flush_delay);
-        }
-    }
-
-    /// Sets `flag` on prefix `s` (our own /64 for [`table::DIRTY`]: `own_dirty`); true if it
-    /// was not set. A prefix without state is reported fresh every time: it can only get
-    /// sent twice.
-    fn raise(&mut self, s: Subnet, flag: u8) -> bool {
-        if s == self.own_subnet {
-            return flag == table::DIRTY && !core::mem::replace(&mut self.own_dirty, true);
-        }
-        self.table.get_mut(&s).is_none_or(|p| {
-            let fresh = p.flags & flag == 0;
-            p.flags |= flag;
-            fresh
-        })
-    }
-
-    /// True while prefix `s` has `flag` set.
-    fn flagged(&self, s: &Subnet, flag: u8) -> bool {
-        if *s == self.own_subnet {
-            return flag == table::DIRTY && self.own_dirty;
-        }
-        self.table.get(s).is_some_and(|p| p.flags & flag != 0)
-    }
-
-    fn mark_dirty(&mut self, now: Timestamp, s: Subnet) {
-        if self.raise(s, table::DIRTY) {
-            self.dirty.push(s);
-        }
-        self.schedule_flush(now);
-    }
-
-    fn mark_improved(&mut self, now: Timestamp, s: Subnet) {
-        if self.raise(s, table::IMPROVED) {
-            self.improved.push(s);
-        }
-        if self.improved_at.is_none() {
-            self.improved_at = Some(now + IMPROVEMENT_DELAY);
-        }
-    }
-
-    fn queue_direct_update(&mut self, now: Timestamp, n: NeighbourId, s: Subnet) {
-        self.direct_updates.entry(n).or_default().push(s);
-        self.schedule_flush(now);
-    }
-
-    fn queue_direct(&mut self, now: Timestamp, n: NeighbourId, tlv: Tlv) {
-        self.direct.entry(n).or_default().push(tlv);
-        self.schedule_flush(now);
-    }
-
     fn interval_cs(d: Duration) -> u16 {
         (d.as_millis() / 10).clamp(1, u16::MAX as u128) as u16
     }
@@ -788,190 +734,6 @@ impl Babel {
         }
         if starving {
             self.request_seqno(now, subnet);
-        }
-    }
-
-    /// What we tell neighbour `to` about `subnet` now, if anything.
-    fn advertisement(&self, now: Timestamp, subnet: Subnet, to: NeighbourId) -> Option<Tlv> {
-        let interval_cs = Self::interval_cs(self.cfg.update_interval);
-        if subnet == self.own_subnet {
-            return Some(Tlv::Update(UpdateRepr {
-                flags: 0,
-                interval_cs,
-                seqno: self.own_seqno,
-                metric: 0,
-                router_id: self.own_rid,
-                prefix: Prefix::from_subnet(subnet),
-                signature: Some(*self.own_sig),
-            }));
-        }
-        let p = self.table.get(&subnet)?;
-        match p.selected {
-            Some(sel) if sel.neigh == to => None, // split horizon
-            Some(sel) if !self.transit => Some(Tlv::Update(UpdateRepr {
-                flags: 0,
-                interval_cs,
-                seqno: sel.seqno,
-                metric: INFINITY,
-                router_id: self.rids.id(sel.rid),
-                prefix: Prefix::from_subnet(subnet),
-                signature: None,
-            })),
-            // Passed on with the originator's signature; if it is no longer kept (two newer
-            // seqnos arrived while we still use an older one) we say nothing until we switch.
-            Some(sel) => Some(Tlv::Update(UpdateRepr {
-                flags: 0,
-                interval_cs,
-                seqno: sel.seqno,
-                metric: sel.metric,
-                router_id: self.rids.id(sel.rid),
-                prefix: Prefix::from_subnet(subnet),
-                signature: Some(**self.sigs(sel.rid)?.get(sel.seqno)?),
-            })),
-            None => {
-                let (rid, seqno) = p.last_advertised?;
-                p.retract_until.filter(|t| !t.reached(now))?;
-                Some(Tlv::Update(UpdateRepr {
-                    flags: 0,
-                    interval_cs,
-                    seqno,
-                    metric: INFINITY,
-                    router_id: self.rids.id(rid),
-                    prefix: Prefix::from_subnet(subnet),
-                    signature: None,
-                }))
-            }
-        }
-    }
-
-    /// Sends pending updates, dumps and direct TLVs. Changes, requests and a new neighbour's
-    /// table go in acknowledged frames ([`acks`]); the rest of a periodic dump does not.
-    fn flush(&mut self, now: Timestamp) {
-        self.flush_at = None;
-        let dumps = core::mem::take(&mut self.dump_to);
-        let reliable_dumps = core::mem::take(&mut self.reliable_dump);
-        let dirty = core::mem::take(&mut self.dirty);
-        let all: Vec<Subnet> = if dumps.is_empty() && reliable_dumps.is_empty() {
-            Vec::new()
-        } else {
-            core::iter::once(self.own_subnet)
-                .chain(self.table.keys().copied())
-                .collect()
-        };
-        // Prefixes dirty now go in the acknowledged part, not in the periodic one.
-        let periodic_all: Vec<Subnet> = if dumps.is_empty() {
-            Vec::new()
-        } else {
-            all.iter()
-                .copied()
-                .filter(|s| !self.flagged(s, table::DIRTY))
-                .collect()
-        };
-        // What goes out now is current: it needs no improvement later.
-        self.own_dirty = false;
-        for s in &dirty {
-            if let Some(p) = self.table.get_mut(s) {
-                p.flags &= !(table::DIRTY | table::IMPROVED);
-            }
-        }
-        let mut advertised: Vec<Subnet> = Vec::new();
-        let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
-        for n in ns {
-            let requests = self.direct.remove(&n).unwrap_or_default();
-            let extra = self.direct_updates.remove(&n).unwrap_or_default();
-            let mut reliable: Vec<Item> = requests.into_iter().map(Item::Request).collect();
-            let whole = reliable_dumps.contains(&n);
-            let urgent = if whole { &all } else { &dirty };
-            for &s in urgent.iter().chain(extra.iter()) {
-                if let Some(tlv) = self.advertise(now, s, n, &mut advertised) {
-                    reliable.push(Item::Update(s, tlv));
-                }
-            }
-            let mut periodic = Vec::new();
-            if dumps.contains(&n) && !whole {
-                for &s in &periodic_all {
-                    periodic.extend(self.advertise(now, s, n, &mut advertised));
-                }
-            }
-            self.send_tlvs(n, &periodic);
-            self.send_reliable(now, n, reliable, 0);
-        }
-        self.note_sent(now, advertised);
-    }
-
-    /// Sends the improved routes not sent since, unacknowledged (a lost one costs only a
-    /// better route until the periodic dump).
-    fn flush_improved(&mut self, now: Timestamp) {
-        self.improved_at = None;
-        // Those sent with an urgent change since are no longer flagged; clearing the flag as
-        // each is taken also drops a prefix listed twice.
-        let mut improved = core::mem::take(&mut self.improved);
-        let states = &mut self.table;
-        improved.retain(|s| match states.get_mut(s) {
-            Some(p) if p.flags & table::IMPROVED != 0 => {
-                p.flags &= !table::IMPROVED;
-                true
-            }
-            _ => false,
-        });
-        let mut advertised = Vec::new();
-        let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
-        for n in ns {
-            let tlvs: Vec<Tlv> = improved
-                .iter()
-                .filter_map(|&s| self.advertise(now, s, n, &mut advertised))
-                .collect();
-            self.send_tlvs(n, &tlvs);
-        }
-        self.note_sent(now, advertised);
-    }
-
-    /// [`Babel::advertisement`], noting in `advertised` each finite one (see
-    /// [`Babel::note_sent`]).
-    fn advertise(
-        &self,
-        now: Timestamp,
-        s: Subnet,
-        to: NeighbourId,
-        advertised: &mut Vec<Subnet>,
-    ) -> Option<Tlv> {
-        let tlv = self.advertisement(now, s, to)?;
-        if matches!(&tlv, Tlv::Update(u) if u.metric != INFINITY) {
-            advertised.push(s);
-        }
-        Some(tlv)
-    }
-
-    /// Feasibility distances follow exactly what was sent (RFC 8966 §3.7.3): every finite
-    /// advertisement in `subnets` came from the current selected route.
-    fn note_sent(&mut self, now: Timestamp, mut subnets: Vec<Subnet>) {
-        subnets.sort_unstable();
-        subnets.dedup();
-        let gc = now + self.cfg.source_gc;
-        for s in subnets {
-            if let Some(p) = self.table.get_mut(&s)
-                && let Some(sel) = p.selected
-            {
-                p.note_advertised(sel.rid, sel.seqno, sel.metric, gc);
-            }
-        }
-    }
-
-    fn send_tlvs(&mut self, n: NeighbourId, tlvs: &[Tlv]) {
-        let mut body = Vec::with_capacity(MAX_BODY);
-        for t in tlvs {
-            let start = body.len();
-            t.emit(&mut body);
-            if matches!(t, Tlv::Update(_)) {
-                self.counters.updates_sent += 1;
-            }
-            if body.len() > MAX_BODY {
-                let tail = body.split_off(start);
-                self.out.push_back((n, core::mem::replace(&mut body, tail)));
-            }
-        }
-        if !body.is_empty() {
-            self.out.push_back((n, body));
         }
     }
 

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::identity::Identity;
+use crate::wire::babel::Prefix;
 
 struct Net {
     nodes: Vec<Babel>,
