@@ -1,6 +1,6 @@
 //! Data-plane micro-benchmarks of the sans-IO core: the cipher alone, and a real three-node
 //! chain a—b—c in memory — a seals a 1280-byte IPv6 packet for c, b forwards it, c opens it —
-//! one packet at a time and in batches of 64. `cargo bench -p hypha-proto`; the test command
+//! one packet at a time and in batches of 64; and a packet from a to its neighbour b. `cargo bench -p hypha-proto`; the test command
 //! only compiles them.
 
 use std::cell::RefCell;
@@ -90,8 +90,13 @@ impl Chain {
     }
 
     fn packet(&self) -> Vec<u8> {
+        self.packet_to(2)
+    }
+
+    /// A packet from a to node `to`.
+    fn packet_to(&self, to: usize) -> Vec<u8> {
         let src = self.nodes[0].node_id().address();
-        let dst = self.nodes[2].node_id().address();
+        let dst = self.nodes[to].node_id().address();
         let mut pkt = vec![0u8; PACKET];
         pkt[0] = 0x60;
         pkt[4..6].copy_from_slice(&((PACKET - 40) as u16).to_be_bytes());
@@ -123,6 +128,14 @@ impl Chain {
             self.nodes[1].handle_datagram(self.now, addr(0), &mut t.payload);
         }
         std::iter::from_fn(|| self.nodes[1].poll_transmit()).collect()
+    }
+
+    /// b opens datagrams from a that are for b itself; returns how many reached its TUN.
+    fn open_at_b(&mut self, from_a: Vec<Transmit>) -> usize {
+        for mut t in from_a {
+            self.nodes[1].handle_datagram(self.now, addr(0), &mut t.payload);
+        }
+        std::iter::from_fn(|| self.nodes[1].poll_tun()).count()
     }
 
     /// c opens the datagrams; returns how many packets reached its TUN.
@@ -191,5 +204,31 @@ fn chain(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, cipher, chain);
+/// a—b, b the destination: what each end does for a packet to a neighbour.
+fn neighbour(c: &mut Criterion) {
+    let ch = RefCell::new(Chain::new());
+    let pkt = ch.borrow().packet_to(1);
+    {
+        // Whatever the first packet sets up (a session, with end-to-end sealing) is set up.
+        let mut ch = ch.borrow_mut();
+        ch.nodes[0].handle_tun(ch.now, &pkt);
+        ch.deliver_all();
+        assert!(ch.nodes[1].poll_tun().is_some_and(|p| p == pkt));
+    }
+    let mut g = c.benchmark_group("neighbour, 1 packet(s)");
+    g.throughput(Throughput::Bytes(PACKET as u64));
+    g.bench_function("a: seal and send", |b| {
+        b.iter(|| ch.borrow_mut().seal_at_a(&pkt, 1));
+    });
+    g.bench_function("b: receive and open", |b| {
+        b.iter_batched(
+            || ch.borrow_mut().seal_at_a(&pkt, 1),
+            |d| assert_eq!(ch.borrow_mut().open_at_b(d), 1),
+            BatchSize::SmallInput,
+        );
+    });
+    g.finish();
+}
+
+criterion_group!(benches, cipher, chain, neighbour);
 criterion_main!(benches);

@@ -3,13 +3,14 @@
 
 use super::{LinkId, Node};
 use crate::address::{Subnet, in_overlay};
+use crate::identity::NodeId;
 use crate::session::{Opened, Sealed, SessionError};
 use crate::time::Timestamp;
 use crate::wire::bus_ack::BusAckRepr;
 use crate::wire::bus_chunk::BusChunkRepr;
 use crate::wire::probe::ProbeReplyRepr;
 use crate::wire::routed::{DEFAULT_HOP_LIMIT, PayloadKind, RoutedBody, RoutedRepr, TYPE_PROBE};
-use crate::wire::transport::HEADER_LEN;
+use crate::wire::transport::{HEADER_LEN, TAG_LEN};
 
 /// Smallest IPv6 packet (the fixed header).
 const IPV6_HEADER: usize = 40;
@@ -136,9 +137,14 @@ impl Node {
             self.counters.no_route += 1;
             return false;
         };
+        let neighbour = self.link_node(next) == Some(node);
+        if neighbour && kind == PayloadKind::Ipv6 {
+            self.send_to_neighbour(next, payload);
+            self.counters.sent_packets += 1;
+            return true;
+        }
         // Per packet: nothing beyond a flag test unless direct paths are on.
-        if self.cfg.direct_paths && kind != PayloadKind::Punch && self.link_node(next) != Some(node)
-        {
+        if self.cfg.direct_paths && kind != PayloadKind::Punch && !neighbour {
             self.maybe_direct(self.now_hint, node);
         }
         let mut buf = self.buffer(HEADER_LEN + 1 + 32 + 1 + payload.len() + 32);
@@ -166,6 +172,50 @@ impl Node {
         }
         self.flush_sessions();
         true
+    }
+
+    /// Sends an IPv6 packet to the neighbour it is for, sealed by the link alone (inner kind
+    /// [`crate::wire::inner::KIND_PACKET`]): both ends of the link are both ends of the packet.
+    pub(super) fn send_to_neighbour(&mut self, link: LinkId, packet: &[u8]) {
+        let mut buf = self.buffer(HEADER_LEN + 1 + packet.len() + TAG_LEN);
+        buf.extend_from_slice(&[0; HEADER_LEN]);
+        buf.push(crate::wire::inner::KIND_PACKET);
+        buf.extend_from_slice(packet);
+        self.send_frame(link, buf);
+    }
+
+    /// An IPv6 packet a neighbour sent in its own name (inner kind
+    /// [`crate::wire::inner::KIND_PACKET`]), already authenticated by the link.
+    pub(super) fn deliver_from_neighbour(&mut self, now: Timestamp, link: LinkId, packet: &[u8]) {
+        let Some((src, subnet)) = self.links.get(&link).and_then(|l| match &l.state {
+            super::links::State::Up(est) => Some((est.node, est.subnet)),
+            _ => None,
+        }) else {
+            return;
+        };
+        self.deliver_ipv6(now, &src, subnet, packet);
+    }
+
+    /// Hands an IPv6 packet from node `src` (of /64 `src_subnet`) to the local stack if it
+    /// is one that node may send us and the firewall lets it in.
+    fn deliver_ipv6(&mut self, now: Timestamp, src: &NodeId, src_subnet: Subnet, payload: &[u8]) {
+        // The inner packet must come from the sender's own /64 and be for ours: a node
+        // cannot speak for addresses it does not own.
+        let ok = payload.len() >= IPV6_HEADER
+            && payload[0] >> 4 == 6
+            && Subnet::of(payload[8..24].try_into().expect("16")) == src_subnet
+            && Subnet::of(payload[24..40].try_into().expect("16")) == self.own_subnet;
+        if !ok {
+            self.counters.spoofed_source += 1;
+            return;
+        }
+        if !self.firewall.inbound(now, src, payload) {
+            return; // counted by the firewall
+        }
+        self.counters.delivered_packets += 1;
+        let mut p = self.buffer(payload.len());
+        p.extend_from_slice(payload);
+        self.tun_out.push_back(p);
     }
 
     /// Routes what the session table wants sent: hellos, their answers, drained queues.
@@ -301,25 +351,7 @@ impl Node {
         };
         let payload = &routed[range];
         match kind {
-            PayloadKind::Ipv6 => {
-                // The inner packet must come from the sender's own /64 and be for ours: a node
-                // cannot speak for addresses it does not own.
-                let ok = payload.len() >= IPV6_HEADER
-                    && payload[0] >> 4 == 6
-                    && Subnet::of(payload[8..24].try_into().expect("16")) == src_subnet
-                    && Subnet::of(payload[24..40].try_into().expect("16")) == self.own_subnet;
-                if !ok {
-                    self.counters.spoofed_source += 1;
-                    return;
-                }
-                if !self.firewall.inbound(now, &src, payload) {
-                    return; // counted by the firewall
-                }
-                self.counters.delivered_packets += 1;
-                let mut p = self.buffer(payload.len());
-                p.extend_from_slice(payload);
-                self.tun_out.push_back(p);
-            }
+            PayloadKind::Ipv6 => self.deliver_ipv6(now, &src, src_subnet, payload),
             // The bus answers (acks, next chunks) at once; other packets leave it alone, so
             // bulk traffic does not poll it per packet.
             PayloadKind::BusChunk => match BusChunkRepr::parse(payload) {

@@ -38,8 +38,9 @@ pub(super) struct Established {
     /// change when the link rekeys.
     tie_remote: u32,
     pub(super) node: NodeId,
-    /// The neighbour's /64: packets to it leave in final frames.
-    subnet: crate::address::Subnet,
+    /// The neighbour's /64: packets to it leave in final frames, and packets it sends in its
+    /// own name must come from it.
+    pub(super) subnet: crate::address::Subnet,
     pub(super) send_counter: u64,
     pub(super) replay: ReplayWindow,
     confirmed: bool,
@@ -476,6 +477,7 @@ impl Node {
                 self.handle_rekey(now, id, body)
             }
             Ok(InnerRepr::Rekey(_)) => {}
+            Ok(InnerRepr::Packet(body)) => self.deliver_from_neighbour(now, id, body),
             Err(_) => self.counters.malformed += 1,
         }
     }

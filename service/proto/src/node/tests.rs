@@ -288,30 +288,31 @@ fn square_reroutes_within_two_seconds_of_a_silent_cut() {
 
 #[test]
 fn restart_is_accepted_by_neighbours() {
-    let mut m = Mesh::new(2, |_| NodeConfig::default());
-    m.wire(0, 1);
-    m.nodes[0].add_peer(m.now, addr(1));
-    m.run(Duration::from_secs(2));
-    assert!(m.ping(0, 1));
-    // Node 1 restarts with the same key and has lost its sessions. Node 0 still sends on
-    // its old one, which node 1 no longer knows: after `no_reply` (5 s) without an answer
+    // a—b—c: the session a—c crosses b (packets to a neighbour need none).
+    let mut m = Mesh::new(3, |_| NodeConfig::default());
+    m.link_chain();
+    assert!(m.ping(0, 2));
+    // Node 2 restarts with the same key and has lost its sessions. Node 0 still sends on
+    // its old one, which node 2 no longer knows: after `no_reply` (5 s) without an answer
     // node 0 starts a new handshake.
-    m.nodes[1] = Node::new(
-        Identity::from_seed([11; 32]),
+    m.nodes[2] = Node::new(
+        Identity::from_seed([12; 32]),
         NodeConfig::default(),
         m.now,
         [77; 32],
     );
+    m.nodes[2].add_peer(m.now, addr(1));
     m.run(Duration::from_secs(3));
-    assert!(!m.ping(0, 1), "node 1 cannot know the old session");
+    assert!(m.ping(1, 2), "the link came back");
+    assert!(!m.ping(0, 2), "node 2 cannot know the old session");
     m.run(Duration::from_secs(6));
     let ok = (0..20).any(|_| {
         m.run(Duration::from_millis(200));
-        m.ping(0, 1)
+        m.ping(0, 2)
     });
     assert!(ok, "node 0 never made a new session");
-    assert!(m.nodes[1].counters.e2e_unknown_session > 0);
-    assert!(m.ping(1, 0));
+    assert!(m.nodes[2].counters.e2e_unknown_session > 0);
+    assert!(m.ping(2, 0));
 }
 
 /// a—b—c: trace probes name b, then c; names travel by gossip; a forged claim is refused.
@@ -480,6 +481,63 @@ fn data_frames_hide_the_header_and_relays_refuse_tampered_payloads() {
     assert_eq!(m.nodes[1].counters.forwarded_packets, fwd + 2);
 }
 
+/// A packet for the neighbour itself is sealed once, by the link (inner kind 0x06, 30 bytes of
+/// overhead), needs no end-to-end session, and is held to the link's checks: tampered frames
+/// and replays are refused, and a neighbour cannot speak for another node's address.
+#[test]
+fn packets_to_a_neighbour_are_sealed_once_by_the_link() {
+    let mut m = Mesh::new(3, |_| NodeConfig::default());
+    m.link_chain();
+    let mut pkt = packet(&m, 0, 1, 200);
+    pkt[40..].copy_from_slice(&[0xAB; 160]);
+    let hellos = m.nodes[0].counters.e2e_auth_failed;
+    m.nodes[0].handle_tun(m.now, &pkt);
+    let frame = m.nodes[0].poll_transmit().expect("a sends").payload;
+    assert!(m.nodes[0].poll_transmit().is_none(), "no session handshake");
+    assert_eq!(frame[0], crate::wire::transport::TYPE_TRANSPORT);
+    assert_eq!(frame.len(), pkt.len() + 13 + 1 + 16);
+    let visible = |needle: &[u8]| frame.windows(needle.len()).any(|w| w == needle);
+    let dst = m.nodes[1].node_id().address();
+    assert!(!visible(&dst.0), "destination address readable on the wire");
+    assert!(!visible(&[0xAB; 16]), "payload readable on the wire");
+
+    let auth = m.nodes[1].counters.link_auth_failed;
+    let mut bad = frame.clone();
+    bad[100] ^= 1;
+    m.nodes[1].handle_datagram(m.now, addr(0), &mut bad);
+    assert_eq!(m.nodes[1].counters.link_auth_failed, auth + 1);
+    assert!(
+        m.nodes[1].poll_tun().is_none(),
+        "a tampered packet delivered"
+    );
+    m.nodes[1].handle_datagram(m.now, addr(0), &mut frame.clone());
+    assert_eq!(m.nodes[1].poll_tun().as_deref(), Some(&pkt[..]));
+    let replayed = m.nodes[1].counters.link_replayed;
+    m.nodes[1].handle_datagram(m.now, addr(0), &mut frame.clone());
+    assert_eq!(m.nodes[1].counters.link_replayed, replayed + 1);
+    assert!(m.nodes[1].poll_tun().is_none(), "a replay delivered");
+    assert_eq!(m.nodes[0].counters.e2e_auth_failed, hellos);
+
+    // a, sealing with its own link key a packet whose source is c's address: refused.
+    let link = *m.nodes[0]
+        .links
+        .iter()
+        .find(|(_, l)| l.node() == Some(m.nodes[1].node_id()))
+        .expect("link a—b")
+        .0;
+    let spoofed = packet(&m, 2, 1, 100);
+    let before = m.nodes[1].counters.spoofed_source;
+    m.nodes[0].send_to_neighbour(link, &spoofed);
+    m.deliver_all();
+    assert_eq!(m.nodes[1].counters.spoofed_source, before + 1);
+    assert!(
+        m.nodes[1].poll_tun().is_none(),
+        "a spoofed packet delivered"
+    );
+    // Through a relay, the payload is still sealed end to end (data frames).
+    assert!(m.ping(0, 2));
+}
+
 fn rekeying(after_ms: u64, packets: u64) -> NodeConfig {
     NodeConfig {
         link_rekey: LinkRekeyConfig {
@@ -596,7 +654,7 @@ fn frames_from_before_a_rekey_are_refused_and_undecipherable_afterwards() {
     pkt[24..40].copy_from_slice(&m.nodes[1].node_id().address().0);
     m.nodes[0].handle_tun(m.now, &pkt);
     let recorded = m.nodes[0].poll_transmit().expect("a sends").payload;
-    assert_eq!(recorded[0], data_frame::TYPE_FINAL_FRAME);
+    assert_eq!(recorded[0], crate::wire::transport::TYPE_TRANSPORT);
     m.nodes[1].handle_datagram(m.now, addr(0), &mut recorded.clone());
     assert_eq!(m.nodes[1].poll_tun().as_deref(), Some(&pkt[..]));
 
@@ -609,7 +667,9 @@ fn frames_from_before_a_rekey_are_refused_and_undecipherable_afterwards() {
     assert!(m.nodes[1].poll_tun().is_none());
 
     // Everything node 1 holds for the link now fails to open the recorded frame.
-    let (_, counter) = crate::wire::data_frame::parse(&recorded).unwrap();
+    let counter = crate::wire::transport::TransportRepr::parse(&recorded)
+        .unwrap()
+        .counter;
     let link = m.nodes[1].links.values().next().unwrap();
     let links::State::Up(est) = &link.state else {
         panic!("link up")
@@ -618,15 +678,10 @@ fn frames_from_before_a_rekey_are_refused_and_undecipherable_afterwards() {
         est.prev.is_none(),
         "old receive keys kept past the grace time"
     );
-    let mut f = recorded.clone();
-    let len = f.len();
-    let (front, tag) = f.split_at_mut(len - crate::crypto::TAG_LEN);
-    let tag: [u8; 16] = (&*tag).try_into().unwrap();
-    let (header, sealed) =
-        front[crate::wire::transport::HEADER_LEN..].split_at_mut(crate::wire::routed::HEADER_LEN);
-    let aad = data_frame::aad(true, sealed);
     for key in [&est.keys.recv, &est.keys.send] {
-        assert!(!key.open_detached(counter, aad, &mut header.to_vec(), &tag));
+        let mut f = recorded.clone();
+        let (head, sealed) = f.split_at_mut(crate::wire::transport::HEADER_LEN);
+        assert!(key.open(counter, head, sealed).is_none());
     }
     assert!(m.ping(0, 1), "the link still works");
 }
@@ -908,4 +963,20 @@ fn data_frame_test_vectors() {
         assert_eq!(header, (0u8..32).collect::<Vec<_>>());
         assert!(!key.open_detached(7, data_frame::aad(!last_hop, sealed), header, &tag));
     }
+    // A packet to a neighbour (inner kind 0x06 in a transport frame, PROTOCOL.md §6.7).
+    let mut packet = vec![0x60, 0, 0, 0, 0, 0, 0x3b, 0x40];
+    packet.resize(40, 0);
+    let mut buf = crate::wire::transport::TransportRepr::header(0x0102_0304, 7).to_vec();
+    crate::wire::inner::InnerRepr::Packet(&packet).emit(&mut buf);
+    key.seal(7, &mut buf, 13);
+    let got: String = buf.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        got,
+        "040102030400000000000000070f19b6cf8f7015f37f1032aa5b7ea9f9dd7a53790addaf424d4a8cfc1f2080a5\
+         ccb36a100859d9201a119538e7a629c1eed4c783a5f787d74f"
+    );
+    let (head, sealed) = buf.split_at_mut(13);
+    let plain = key.open(7, head, sealed).expect("opens");
+    assert_eq!(plain[0], crate::wire::inner::KIND_PACKET);
+    assert_eq!(&plain[1..], &packet[..]);
 }
