@@ -18,12 +18,36 @@ pub fn bind(addr: SocketAddr) -> Result<UdpSocket> {
         s.set_only_v6(false)?;
     }
     // Large buffers: bursts of routing dumps and data must not be dropped by the kernel.
-    let _ = s.set_recv_buffer_size(4 << 20);
-    let _ = s.set_send_buffer_size(4 << 20);
+    set_buffers(&s, SOCKET_BUFFER);
     s.set_nonblocking(true)?;
     s.bind(&addr.into())
         .with_context(|| format!("binding udp {addr}"))?;
     Ok(UdpSocket::from_std(s.into())?)
+}
+
+/// Receive and send buffer size asked for the link socket.
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// Sets both socket buffers to `size`. Linux caps what an ordinary request gets at
+/// `net.core.rmem_max`/`wmem_max` (about 208 KiB on a stock system, where a burst of
+/// GSO datagrams overflows it and TCP over the mesh backs off); a privileged service may go
+/// past the cap (`SO_RCVBUFFORCE`, CAP_NET_ADMIN), so it asks that way first.
+fn set_buffers(s: &Socket, size: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sys::socket::{setsockopt, sockopt};
+        if setsockopt(s, sockopt::RcvBufForce, &size).is_err() {
+            let _ = s.set_recv_buffer_size(size);
+        }
+        if setsockopt(s, sockopt::SndBufForce, &size).is_err() {
+            let _ = s.set_send_buffer_size(size);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = s.set_recv_buffer_size(size);
+        let _ = s.set_send_buffer_size(size);
+    }
 }
 
 /// IPv4-mapped IPv6 addresses become plain IPv4 (so a configured `udp://10.0.0.1:9651` and a
