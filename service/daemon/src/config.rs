@@ -14,7 +14,7 @@ listen = ["udp://[::]:9651", "tcp://[::]:9651"]
 peers = []
 tun = true
 tun_name = "hypha0"
-mtu = 1280
+mtu = 1374
 multicast = true
 discovery_port = 9652
 # SOCKS5 proxy into the mesh (`off` to disable) and DNS responder for the .hypha zone.
@@ -167,7 +167,7 @@ fn default_tun_name() -> String {
     "hypha0".into()
 }
 fn default_mtu() -> u16 {
-    1280
+    hypha_proto::node::pmtu::DEFAULT_TUN_MTU
 }
 fn default_discovery_port() -> u16 {
     9652

@@ -170,8 +170,9 @@ fn the_share_limits_transit_not_own_traffic_and_follows_changes() {
         mean(&after)
     );
     // The share limits IPv6 bytes; TCP goodput is that less 72 bytes of IPv6 and TCP headers
-    // per 1280-byte packet.
-    let goodput = |limit: f64| limit * 1208.0 / 1280.0;
+    // per packet of the default TUN MTU.
+    let mtu = f64::from(hypha_proto::node::pmtu::DEFAULT_TUN_MTU);
+    let goodput = |limit: f64| limit * (mtu - 72.0) / mtu;
     let near = |x: f64, want: f64| (x - want).abs() <= want * 0.10;
     assert!(near(mean(&before), goodput(30.0)), "{ivs:?}");
     assert!(near(mean(&after), goodput(60.0)), "{ivs:?}");

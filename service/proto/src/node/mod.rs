@@ -152,7 +152,7 @@ impl Default for NodeConfig {
             max_pending_handshakes: 1024,
             sessions: crate::session::SessionConfig::default(),
             link_rekey: LinkRekeyConfig::default(),
-            tun_mtu: 1280,
+            tun_mtu: pmtu::DEFAULT_TUN_MTU,
             max_backoff: Duration::from_secs(10),
             bus: BusConfig::default(),
             transit_rate: None,

@@ -25,6 +25,11 @@ use crate::time::Timestamp;
 
 /// Every IPv6 path carries packets of this size.
 pub const MIN_MTU: usize = 1280;
+/// The default TUN MTU: the largest whose relayed data frames fit a 1500-byte underlay over
+/// IPv6 (1500 − 40 − 8 − [`DATA_OVERHEAD`]); over IPv4 they fit 1500 and PPPoE's 1492 too.
+/// Narrower paths (PPPoE under IPv6, tunnels) are found by probing and answered with
+/// packet-too-big.
+pub const DEFAULT_TUN_MTU: u16 = 1374;
 /// Bytes a data frame adds to an IPv6 packet: link header 13, routed header 32, payload kind
 /// 1, end-to-end tag 16, link tag 16.
 pub const DATA_OVERHEAD: usize = 13 + 32 + 1 + 16 + 16;
@@ -213,6 +218,11 @@ mod tests {
         assert_eq!(
             candidates(1394),
             vec![1394, 1386, 1374, 1366, 1354, 1334, 1314, 1294]
+        );
+        // The default: 1500 over IPv6 is its own size.
+        assert_eq!(
+            candidates(DEFAULT_TUN_MTU.into()),
+            vec![1374, 1366, 1354, 1334, 1314, 1294]
         );
         let big = candidates(16000);
         assert_eq!(big[0], 16000);
