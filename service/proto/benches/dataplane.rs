@@ -211,7 +211,8 @@ fn neighbour(c: &mut Criterion) {
     {
         // Whatever the first packet sets up (a session, with end-to-end sealing) is set up.
         let mut ch = ch.borrow_mut();
-        ch.nodes[0].handle_tun(ch.now, &pkt);
+        let now = ch.now;
+        ch.nodes[0].handle_tun(now, &pkt);
         ch.deliver_all();
         assert!(ch.nodes[1].poll_tun().is_some_and(|p| p == pkt));
     }
