@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Daemon CPU per byte, a figure the machine's noise moves far less than throughput: two
+# namespaces a—b joined by a veth pair, hyphad in each, one fixed-size iperf3 TCP transfer
+# a→b per run, and the CPU time (perf's task-clock) each daemon spent on it.
+#
+# Usage: sudo bench/cpu-per-byte.sh [MTU...]     (default: 1280 1374 1280 1374 1280 1374)
+# Env:   HYPHAD (default target/release/hyphad), SIZE (iperf3 -n, default 3G)
+# Needs root, iproute2, iperf3, jq, perf. Traffic stays inside the namespaces it creates.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+BIN=${HYPHAD:-$HERE/../target/release/hyphad}
+SIZE=${SIZE:-3G}
+WORK=$(mktemp -d /tmp/hypha-cpu.XXXXXX)
+P=hcpb-
+PIDS=()
+
+cleanup() {
+  for pid in "${PIDS[@]:-}"; do if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; done
+  # The next run's daemons reuse the names (TUN, socket): wait for these to be gone.
+  for pid in "${PIDS[@]:-}"; do
+    for _ in $(seq 50); do if [ -z "$pid" ] || [ ! -e "/proc/$pid" ]; then break; fi; sleep 0.1; done
+  done
+  PIDS=()
+  for n in a b; do ip netns del "$P$n" 2>/dev/null || true; done
+}
+trap 'cleanup; rm -rf "$WORK"' EXIT
+
+start() { # NS INDEX MTU PEER -> pid
+  mkdir -p "$WORK/h$2"
+  ip netns exec "$1" "$BIN" --config /nonexistent --key-file "$WORK/h$2/key" \
+    --status-file "$WORK/h$2.json" --ipc-socket "$WORK/h$2.sock" --no-multicast \
+    --tun-name "hcp$2" --mtu "$3" --incoming everyone --peers "udp://$4:9651" \
+    >"$WORK/h$2.log" 2>&1 &
+  echo $!
+}
+
+run() { # MTU
+  cleanup
+  for n in a b; do ip netns add "$P$n"; ip -n "$P$n" link set lo up; done
+  ip link add "${P}ab" netns "${P}a" type veth peer name "${P}ba" netns "${P}b"
+  ip -n "${P}a" addr add 10.252.1.1/24 dev "${P}ab"; ip -n "${P}a" link set "${P}ab" up
+  ip -n "${P}b" addr add 10.252.1.2/24 dev "${P}ba"; ip -n "${P}b" link set "${P}ba" up
+  rm -f "$WORK"/h*.json
+  local pa pb addr out mbit ca cb
+  pa=$(start "${P}a" 0 "$1" 10.252.1.2); PIDS+=("$pa")
+  pb=$(start "${P}b" 1 "$1" 10.252.1.1); PIDS+=("$pb")
+  for _ in $(seq 50); do [ -s "$WORK/h1.json" ] && break; sleep 0.1; done
+  addr=$(jq -r .address "$WORK/h1.json")
+  for _ in $(seq 60); do ip netns exec "${P}a" ping -c1 -W1 "$addr" >/dev/null 2>&1 && break; sleep 0.5; done
+  ip netns exec "${P}b" iperf3 -s -1 -D -I "$WORK/iperf.pid" >/dev/null 2>&1
+  sleep 0.3
+  out=$(perf stat -e task-clock --per-thread -p "$pa,$pb" -- \
+    ip netns exec "${P}a" iperf3 -c "$addr" -n "$SIZE" -J 2>&1)
+  mbit=$(echo "$out" | sed -n '/^{/,/^}/p' | jq -r '.end.sum_received.bits_per_second / 1e6 | floor')
+  ca=$(echo "$out" | awk -v p="hyphad-$pa" '$1 == p {print $2}')
+  cb=$(echo "$out" | awk -v p="hyphad-$pb" '$1 == p {print $2}')
+  jq -cn --argjson mtu "$1" --argjson mbit "$mbit" --arg size "$SIZE" \
+    --argjson a "${ca//,/}" --argjson b "${cb//,/}" \
+    '{mtu:$mtu, mbit:$mbit, size:$size, cpu_ms_a:$a, cpu_ms_b:$b}'
+}
+
+for m in "${@:-1280 1374 1280 1374 1280 1374}"; do
+  # shellcheck disable=SC2086
+  for mtu in $m; do run "$mtu"; done
+done
