@@ -316,6 +316,11 @@ const MAINTENANCE: Duration = Duration::from_millis(100);
 const MAX_SPARE_BUFFERS: usize = 512;
 /// Larger buffers (rare: a TCP link's jumbo frame) go back to the allocator.
 const MAX_SPARE_CAPACITY: usize = 16 * 1024;
+/// Smallest capacity a packet buffer is given: room for a full-size frame at the default MTU.
+/// Buffers of every use share one pool, so a small one (an acknowledgement's frame) taken for
+/// a full-size packet would be reallocated, and freed small again later: per-packet malloc
+/// and free (5 % of a receiving daemon's time before this floor).
+const MIN_BUFFER: usize = 2048;
 
 impl Node {
     /// A node with this identity. `seed` drives every random choice (session indices,
@@ -471,7 +476,7 @@ impl Node {
     /// An empty buffer with room for `len` bytes, recycled when one is at hand.
     pub(super) fn buffer(&mut self, len: usize) -> Vec<u8> {
         let mut buf = self.spare.pop().unwrap_or_default();
-        buf.reserve(len);
+        buf.reserve(len.max(MIN_BUFFER));
         buf
     }
 
