@@ -35,7 +35,7 @@ use crate::wire::babel::{
 };
 use neighbour::Neighbour;
 use origin::{OriginSig, OriginSigs, SharedOrigins};
-use table::{RidIdx, RouteEntry, Selected, Stamp, Table};
+use table::{Expiry, RidIdx, RouteEntry, Selected, Slot, Stamp, Table};
 
 /// Identifies a neighbour link (the node's local link index).
 pub type NeighbourId = u32;
@@ -163,6 +163,8 @@ pub struct Babel {
     last_bump: Option<Timestamp>,
     rng: ChaCha8Rng,
     neighbours: BTreeMap<NeighbourId, Neighbour>,
+    /// The neighbour of each [`Slot`] (slot `i` at index `i - 1`), as routes name them.
+    slot_ids: Vec<Option<NeighbourId>>,
     table: Table,
     rids: rids::RouterIds,
     /// Verified origin signatures, indexed like `rids` (shorter when an index of a shared
@@ -228,6 +230,7 @@ impl Babel {
             last_bump: None,
             rng,
             neighbours: BTreeMap::new(),
+            slot_ids: Vec::new(),
             table: Table::default(),
             rids: rids::RouterIds::new(cfg.shared_origins.clone()),
             origins: Vec::new(),
@@ -277,8 +280,25 @@ impl Babel {
 
     /// A link to node `node` came up: greet it and send it our whole table.
     pub fn add_neighbour(&mut self, now: Timestamp, n: NeighbourId, node: NodeId) {
+        let slot = match self.neighbours.get(&n) {
+            Some(old) => old.slot,
+            None => {
+                let free = self.slot_ids.iter().position(Option::is_none);
+                let i = free.unwrap_or(self.slot_ids.len());
+                // 65,535 neighbours at once: far beyond any link limit.
+                let Some(slot) = u16::try_from(i + 1).ok().and_then(Slot::new) else {
+                    return;
+                };
+                match free {
+                    Some(i) => self.slot_ids[i] = Some(n),
+                    None => self.slot_ids.push(Some(n)),
+                }
+                slot
+            }
+        };
         let mut nb = Neighbour::new();
         nb.node = Some(node);
+        nb.slot = slot;
         self.neighbours.insert(n, nb);
         self.send_hello(now, n);
         self.reliable_dump.insert(n);
@@ -295,9 +315,10 @@ impl Babel {
 
     /// A link went down: forget its routes and re-select.
     pub fn remove_neighbour(&mut self, now: Timestamp, n: NeighbourId) {
-        if self.neighbours.remove(&n).is_none() {
+        let Some(nb) = self.neighbours.remove(&n) else {
             return;
-        }
+        };
+        let slot = nb.slot;
         self.dump_to.remove(&n);
         self.reliable_dump.remove(&n);
         self.direct.remove(&n);
@@ -305,11 +326,18 @@ impl Babel {
         let affected: Vec<Subnet> = self
             .table
             .iter_mut()
-            .filter_map(|(s, p)| p.remove_entry(n).then_some(*s))
+            .filter_map(|(s, p)| p.remove_entry(slot).then_some(*s))
             .collect();
         for s in affected {
             self.select(now, s);
         }
+        // Free only now: the selections above still had to name the old next hop.
+        self.slot_ids[slot.get() as usize - 1] = None;
+    }
+
+    /// The neighbour numbered `slot`.
+    fn id_of(slot_ids: &[Option<NeighbourId>], slot: Slot) -> NeighbourId {
+        slot_ids[slot.get() as usize - 1].expect("routes only name neighbours that are linked")
     }
 
     /// The link to `n`, for display.
@@ -370,7 +398,10 @@ impl Babel {
     /// The next hop and destination node for a /64.
     pub fn lookup(&self, subnet: &Subnet) -> Option<(NeighbourId, NodeId)> {
         let sel = self.table.get(subnet)?.selected?;
-        Some((sel.neigh, self.rids.id(sel.rid).node))
+        Some((
+            Self::id_of(&self.slot_ids, sel.neigh),
+            self.rids.id(sel.rid).node,
+        ))
     }
 
     /// True when the destination has no selected route but neighbours still offer (unfeasible)
@@ -387,7 +418,7 @@ impl Babel {
             p.selected.map(|sel| RouteInfo {
                 subnet: *s,
                 node: self.rids.id(sel.rid).node,
-                next_hop: sel.neigh,
+                next_hop: Self::id_of(&self.slot_ids, sel.neigh),
                 metric: sel.metric,
                 seqno: sel.seqno,
             })
@@ -535,14 +566,18 @@ impl Babel {
             self.counters.rejected_filter += 1;
             return;
         }
-        let expires = Stamp::of(now + Duration::from_millis(u.interval_cs as u64 * 10) * 7 / 2);
+        let lifetime = Duration::from_millis(u.interval_cs as u64 * 10) * 7 / 2;
+        let expires = Expiry::of(now + lifetime.min(Expiry::MAX));
         let limit = self.cfg.max_routes_per_neighbour;
         if u.metric == INFINITY {
             // A retraction only withdraws what this neighbour itself said: no signature needed.
+            let Some(slot) = self.neighbours.get(&from).map(|nb| nb.slot) else {
+                return;
+            };
             let removed = self
                 .table
                 .get_mut(&subnet)
-                .is_some_and(|p| p.remove_entry(from));
+                .is_some_and(|p| p.remove_entry(slot));
             if removed {
                 if let Some(nb) = self.neighbours.get_mut(&from) {
                     nb.route_count -= 1;
@@ -557,6 +592,7 @@ impl Babel {
         let Some(nb) = self.neighbours.get_mut(&from) else {
             return;
         };
+        let slot = nb.slot;
         let p = self.table.get_or_default(subnet);
         if !p.feasible(rid, u.seqno, u.metric) {
             self.counters.unfeasible += 1;
@@ -565,9 +601,9 @@ impl Babel {
             // stays loop-free and avoids retracting it from everyone downstream; a seqno
             // request fetches a newer, feasible advertisement instead.
             if p.selected
-                .is_some_and(|sel| sel.neigh == from && sel.rid == rid)
+                .is_some_and(|sel| sel.neigh == slot && sel.rid == rid)
             {
-                if let Some(e) = p.entries.iter_mut().find(|e| e.neigh == from) {
+                if let Some(e) = p.entries.iter_mut().find(|e| e.neigh == slot) {
                     e.expires = expires;
                 }
                 let want = p.source_seqno(rid).map_or(u.seqno, |s| s.wrapping_add(1));
@@ -588,13 +624,13 @@ impl Babel {
             }
         }
         let entry = RouteEntry {
-            neigh: from,
             rid,
             seqno: u.seqno,
             refmetric: u.metric,
             expires,
+            neigh: slot,
         };
-        match p.entries.iter_mut().find(|e| e.neigh == from) {
+        match p.entries.iter_mut().find(|e| e.neigh == slot) {
             Some(e) => *e = entry,
             None => {
                 if nb.route_count >= limit {
@@ -619,10 +655,13 @@ impl Babel {
 
     /// Re-selects every prefix that has a route through `n` (its cost changed).
     fn reselect_via(&mut self, now: Timestamp, n: NeighbourId) {
+        let Some(slot) = self.neighbours.get(&n).map(|nb| nb.slot) else {
+            return;
+        };
         let affected: Vec<Subnet> = self
             .table
             .iter()
-            .filter(|(_, p)| p.entry(n).is_some())
+            .filter(|(_, p)| p.entry(slot).is_some())
             .map(|(s, _)| *s)
             .collect();
         for s in affected {
@@ -639,7 +678,9 @@ impl Babel {
         let mut current: Option<Selected> = None;
         let mut starving = false;
         for e in &p.entries {
-            let cost = self.neighbours.get(&e.neigh).map_or(INFINITY, |n| n.cost());
+            let cost = self.slot_ids[e.neigh.get() as usize - 1]
+                .and_then(|id| self.neighbours.get(&id))
+                .map_or(INFINITY, |n| n.cost());
             if cost == INFINITY || e.refmetric == INFINITY {
                 continue;
             }
@@ -649,15 +690,15 @@ impl Babel {
             }
             let metric = (cost as u32 + e.refmetric as u32).min(INFINITY as u32 - 1) as u16;
             let cand = Selected {
-                neigh: e.neigh,
                 rid: e.rid,
                 seqno: e.seqno,
                 metric,
+                neigh: e.neigh,
             };
             if p.selected.is_some_and(|s| s.neigh == e.neigh) {
                 current = Some(cand);
             }
-            // Ties go to the lower neighbour id so that every run picks the same route.
+            // Ties go to the lower neighbour slot so that every run picks the same route.
             if best.is_none_or(|b| (metric, e.neigh) < (b.metric, b.neigh)) {
                 best = Some(cand);
             }
@@ -711,7 +752,7 @@ impl Babel {
         if old.map(|s| s.neigh) != chosen.map(|s| s.neigh) {
             self.events.push_back(RouteChange {
                 subnet,
-                next_hop: chosen.map(|s| s.neigh),
+                next_hop: chosen.map(|s| Self::id_of(&self.slot_ids, s.neigh)),
                 metric: chosen.map_or(INFINITY, |s| s.metric),
             });
         }
@@ -724,12 +765,13 @@ impl Babel {
             let heard = now.saturating_sub(self.cfg.hello_interval * 2);
             if let (Some(o), Some(c)) = (old, chosen)
                 && o.neigh != c.neigh
+                && let Some(old_id) = self.slot_ids[o.neigh.get() as usize - 1]
                 && self
                     .neighbours
-                    .get(&o.neigh)
+                    .get(&old_id)
                     .is_some_and(|nb| nb.heard_since(heard))
             {
-                self.queue_direct_update(now, o.neigh, subnet);
+                self.queue_direct_update(now, old_id, subnet);
             }
         }
         if starving {
@@ -752,7 +794,9 @@ impl Babel {
         for (s, p) in self.table.iter_mut() {
             let before = p.entries.len();
             for e in p.entries.iter().filter(|e| e.expires.reached(now)) {
-                if let Some(nb) = self.neighbours.get_mut(&e.neigh) {
+                if let Some(nb) = self.slot_ids[e.neigh.get() as usize - 1]
+                    .and_then(|id| self.neighbours.get_mut(&id))
+                {
                     nb.route_count -= 1;
                 }
             }

@@ -47,6 +47,8 @@ pub struct Neighbour {
     pub(super) unacked: Vec<super::acks::Unacked>,
     /// Nonce of the next acknowledgment request.
     pub(super) next_nonce: u16,
+    /// This neighbour's number in the routes that name it.
+    pub(super) slot: super::table::Slot,
 }
 
 impl Neighbour {
@@ -73,6 +75,7 @@ impl Neighbour {
             hello_seqno_out: 0,
             unacked: Vec::new(),
             next_nonce: 0,
+            slot: super::table::Slot::MIN,
         }
     }
 

@@ -125,22 +125,30 @@ pub fn verify(
 /// is what selected routes use while a newer seqno spreads.
 #[derive(Debug, Clone, Default)]
 pub struct OriginSigs {
-    slots: [Option<(u16, OriginSig)>; 2],
+    /// Seqno of each slot; meaningful where `sigs` holds one. (Kept apart from the signatures:
+    /// `[Option<(u16, OriginSig)>; 2]` would take 32 bytes, this 24, once per router id per
+    /// node.)
+    seqnos: [u16; 2],
+    sigs: [Option<OriginSig>; 2],
 }
 
 impl OriginSigs {
+    /// The kept (seqno, signature) pairs.
+    fn kept(&self) -> impl Iterator<Item = (u16, &OriginSig)> {
+        self.seqnos
+            .iter()
+            .zip(&self.sigs)
+            .filter_map(|(&s, sig)| Some((s, sig.as_ref()?)))
+    }
+
     /// The signature of `seqno`, if it was verified and is still kept.
     pub fn get(&self, seqno: u16) -> Option<&OriginSig> {
-        self.slots
-            .iter()
-            .flatten()
-            .find(|(s, _)| *s == seqno)
-            .map(|(_, sig)| sig)
+        self.kept().find(|(s, _)| *s == seqno).map(|(_, sig)| sig)
     }
 
     /// True when no signature is kept (never verified by this node).
     pub fn is_empty(&self) -> bool {
-        self.slots.iter().all(Option::is_none)
+        self.sigs.iter().all(Option::is_none)
     }
 
     /// True when `sig` is the verified signature of `seqno` (so it need not be checked again).
@@ -150,15 +158,16 @@ impl OriginSigs {
 
     /// Keeps a verified signature, dropping the older of the two kept if needed.
     pub fn insert(&mut self, seqno: u16, sig: OriginSig) {
-        if let Some(slot) = self.slots.iter_mut().flatten().find(|(s, _)| *s == seqno) {
-            slot.1 = sig;
+        let slot = |i: usize| self.sigs[i].as_ref().map(|_| self.seqnos[i]);
+        if let Some(i) = (0..2).find(|&i| slot(i) == Some(seqno)) {
+            self.sigs[i] = Some(sig);
             return;
         }
-        let victim = match &self.slots {
-            [None, _] => 0,
-            [_, None] => 1,
-            [Some((a, _)), Some((b, _))] => {
-                if seqno_newer(*a, *b) {
+        let victim = match (slot(0), slot(1)) {
+            (None, _) => 0,
+            (_, None) => 1,
+            (Some(a), Some(b)) => {
+                if seqno_newer(a, b) {
                     1
                 } else {
                     0
@@ -166,15 +175,13 @@ impl OriginSigs {
             }
         };
         // Never let an older seqno push out both newer ones.
-        if let Some((kept, _)) = &self.slots[victim]
-            && seqno_newer(*kept, seqno)
-            && self.slots[1 - victim]
-                .as_ref()
-                .is_some_and(|(o, _)| seqno_newer(*o, seqno))
+        if slot(victim).is_some_and(|kept| seqno_newer(kept, seqno))
+            && slot(1 - victim).is_some_and(|o| seqno_newer(o, seqno))
         {
             return;
         }
-        self.slots[victim] = Some((seqno, sig));
+        self.seqnos[victim] = seqno;
+        self.sigs[victim] = Some(sig);
     }
 }
 
@@ -194,7 +201,11 @@ impl Babel {
         };
         // A shared table may hand out an index past the ones this node has signatures for.
         if self.origins.len() <= i as usize {
-            self.origins.resize(i as usize + 1, OriginSigs::default());
+            // Grown by an eighth, not doubled: every node keeps one per router id it knows.
+            let len = i as usize + 1;
+            self.origins
+                .reserve_exact(len + len / 8 - self.origins.len());
+            self.origins.resize(len, OriginSigs::default());
         }
         Some(i)
     }

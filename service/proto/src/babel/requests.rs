@@ -91,8 +91,9 @@ impl Babel {
         let Some(p) = self.table.get(&subnet) else {
             return;
         };
+        let from_slot = self.neighbours.get(&from).map(|nb| nb.slot);
         if let Some(sel) = p.selected {
-            if sel.neigh == from {
+            if Some(sel.neigh) == from_slot {
                 return; // the requester is our next hop: nothing we could tell it
             }
             if sel.rid == rid && !seqno_newer(r.seqno, sel.seqno) {
@@ -108,11 +109,14 @@ impl Babel {
         let target = p.selected.map(|s| s.neigh).or_else(|| {
             p.entries
                 .iter()
-                .filter(|e| e.neigh != from && e.refmetric != INFINITY)
+                .filter(|e| Some(e.neigh) != from_slot && e.refmetric != INFINITY)
                 .min_by_key(|e| e.refmetric)
                 .map(|e| e.neigh)
         });
-        let Some(target) = target.filter(|&t| t != from) else {
+        let Some(target) = target
+            .and_then(|t| self.slot_ids[t.get() as usize - 1])
+            .filter(|&t| t != from)
+        else {
             return;
         };
         let key = (subnet, rid, r.seqno);
@@ -159,8 +163,11 @@ impl Babel {
                 continue;
             }
             let want = p.source_seqno(e.rid).map_or(e.seqno, |s| s.wrapping_add(1));
+            let Some(n) = self.slot_ids[e.neigh.get() as usize - 1] else {
+                continue;
+            };
             reqs.push((
-                e.neigh,
+                n,
                 SeqnoRequestRepr {
                     seqno: want,
                     hop_count: SEQNO_REQUEST_HOPS,

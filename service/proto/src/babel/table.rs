@@ -2,14 +2,14 @@
 //! source, and what is selected.
 
 use std::hash::BuildHasher;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU16, NonZeroU32};
 use std::time::Duration;
 
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 use smallvec::SmallVec;
 
-use super::{INFINITY, NeighbourId};
+use super::INFINITY;
 use crate::address::Subnet;
 use crate::time::Timestamp;
 
@@ -48,16 +48,40 @@ impl Stamp {
     }
 }
 
+/// A neighbour's number in one node's routing state (from 1; see `Babel`'s slot table):
+/// every route stores these two bytes instead of the neighbour's four-byte link id.
+pub type Slot = NonZeroU16;
+
+/// A deadline to the decisecond in 16 bits, for when a route expires (at most minutes ahead):
+/// compared with wrap-around arithmetic, so valid within ±54 minutes of now. Expired routes
+/// are removed within a second by housekeeping, long before a stamp could wrap round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry(u16);
+
+impl Expiry {
+    /// Longest lifetime an expiry can hold (beyond it, comparisons would wrap).
+    pub const MAX: Duration = Duration::from_secs(3000);
+
+    /// `t`, to the decisecond below.
+    pub fn of(t: Timestamp) -> Expiry {
+        // Truncating to 16 bits is the wrap-around.
+        Expiry((t.as_micros() / 100_000) as u16)
+    }
+
+    /// True once `now` is at or past this deadline.
+    pub fn reached(self, now: Timestamp) -> bool {
+        Expiry::of(now).0.wrapping_sub(self.0) < 1 << 15
+    }
+}
+
 /// `a` is newer than `b` in 16-bit sequence-number arithmetic (RFC 8966 §3.2.1).
 pub fn seqno_newer(a: u16, b: u16) -> bool {
     a != b && a.wrapping_sub(b) < 0x8000
 }
 
-/// A route learnt from one neighbour.
+/// A route learnt from one neighbour (12 bytes: four fit inline in a [`PrefixState`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteEntry {
-    /// The neighbour that advertised it.
-    pub neigh: NeighbourId,
     /// Originator.
     pub rid: RidIdx,
     /// Originator's sequence number.
@@ -65,7 +89,9 @@ pub struct RouteEntry {
     /// Metric as the neighbour advertised it (before adding our link cost).
     pub refmetric: u16,
     /// When the route disappears unless refreshed.
-    pub expires: Stamp,
+    pub expires: Expiry,
+    /// The neighbour that advertised it.
+    pub neigh: Slot,
 }
 
 /// Feasibility distance for one source (RFC 8966 §3.5.1).
@@ -84,14 +110,14 @@ pub struct Source {
 /// The route currently used for forwarding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Selected {
-    /// Next hop.
-    pub neigh: NeighbourId,
     /// Originator.
     pub rid: RidIdx,
     /// Originator's seqno.
     pub seqno: u16,
     /// Our metric (link cost + advertised metric).
     pub metric: u16,
+    /// Next hop.
+    pub neigh: Slot,
 }
 
 /// Everything about one destination /64. Every node holds one per destination, so its size
@@ -99,8 +125,9 @@ pub struct Selected {
 /// kept inline (no allocation of their own), the rare extra ones spill to the heap.
 #[derive(Debug, Clone)]
 pub struct PrefixState {
-    /// Routes per neighbour (at most one each).
-    pub entries: SmallVec<[RouteEntry; 3]>,
+    /// Routes per neighbour (at most one each; four inline, so that only nodes with more
+    /// than four neighbours offering one destination allocate).
+    pub entries: SmallVec<[RouteEntry; 4]>,
     /// Feasibility distances (one per router id of the destination: more only after it
     /// restarted).
     pub sources: SmallVec<[Source; 1]>,
@@ -108,11 +135,12 @@ pub struct PrefixState {
     pub selected: Option<Selected>,
     /// After losing the route, we advertise a retraction until then.
     pub retract_until: Option<Stamp>,
-    /// The last route we advertised (to resend as a retraction after losing it).
-    pub last_advertised: Option<(RidIdx, u16)>,
+    /// The last route we advertised (to resend as a retraction after losing it), valid
+    /// when [`ADVERTISED`] is set in `flags` (an `Option` would take 12 bytes, not 6).
+    last_advertised: (RidIdx, u16),
     /// Rate limit for seqno requests while starving.
     pub last_request: Option<Stamp>,
-    /// [`DIRTY`], [`IMPROVED`]: queued to be advertised (kept here rather than in sets of
+    /// [`DIRTY`], [`IMPROVED`], [`ADVERTISED`]: queued to be advertised (kept here rather than in sets of
     /// prefixes; the byte fits in the struct's padding).
     pub flags: u8,
     /// The metric of the last finite advertisement ([`INFINITY`] before any; kept in the
@@ -125,6 +153,8 @@ pub struct PrefixState {
 pub const DIRTY: u8 = 1;
 /// [`PrefixState::flags`]: an improvement is queued.
 pub const IMPROVED: u8 = 2;
+/// [`PrefixState::flags`]: a route was advertised (see [`PrefixState::last_advertised`]).
+pub const ADVERTISED: u8 = 4;
 
 impl Default for PrefixState {
     fn default() -> Self {
@@ -133,7 +163,7 @@ impl Default for PrefixState {
             sources: SmallVec::new(),
             selected: None,
             retract_until: None,
-            last_advertised: None,
+            last_advertised: (0, 0),
             last_request: None,
             flags: 0,
             advertised_metric: INFINITY,
@@ -159,7 +189,7 @@ impl PrefixState {
         if metric == INFINITY {
             return;
         }
-        self.last_advertised = Some((rid, seqno));
+        self.set_last_advertised(rid, seqno);
         self.advertised_metric = metric;
         match self.sources.iter_mut().find(|s| s.rid == rid) {
             None => self.sources.push(Source {
@@ -180,18 +210,29 @@ impl PrefixState {
         }
     }
 
+    /// The last route we advertised: its router id and seqno.
+    pub fn last_advertised(&self) -> Option<(RidIdx, u16)> {
+        (self.flags & ADVERTISED != 0).then_some(self.last_advertised)
+    }
+
+    /// Records the last route we advertised.
+    pub fn set_last_advertised(&mut self, rid: RidIdx, seqno: u16) {
+        self.last_advertised = (rid, seqno);
+        self.flags |= ADVERTISED;
+    }
+
     /// The feasibility distance's seqno for `rid`, if any.
     pub fn source_seqno(&self, rid: RidIdx) -> Option<u16> {
         self.sources.iter().find(|s| s.rid == rid).map(|s| s.seqno)
     }
 
     /// The entry learnt from `neigh`.
-    pub fn entry(&self, neigh: NeighbourId) -> Option<&RouteEntry> {
+    pub fn entry(&self, neigh: Slot) -> Option<&RouteEntry> {
         self.entries.iter().find(|e| e.neigh == neigh)
     }
 
     /// Removes the entry learnt from `neigh`; returns true if there was one.
-    pub fn remove_entry(&mut self, neigh: NeighbourId) -> bool {
+    pub fn remove_entry(&mut self, neigh: Slot) -> bool {
         match self.entries.iter().position(|e| e.neigh == neigh) {
             Some(i) => {
                 self.entries.swap_remove(i);
@@ -351,12 +392,12 @@ mod tests {
         let mut t = Table::default();
         let sub = |i: u8| Subnet([0x06, 0, 0, 0, 0, 0, 0, i]);
         for i in 0..50 {
-            t.get_or_default(sub(i)).last_advertised = Some((i as u32, 0));
+            t.get_or_default(sub(i)).set_last_advertised(i as u32, 0);
         }
         t.retain(|s, _| s.0[7] % 3 == 0);
         assert_eq!(t.len(), 17);
         for i in 0..50 {
-            let kept = t.get(&sub(i)).map(|p| p.last_advertised);
+            let kept = t.get(&sub(i)).map(|p| p.last_advertised());
             if i % 3 == 0 {
                 assert_eq!(kept, Some(Some((i as u32, 0))), "{i}");
             } else {
@@ -385,6 +426,29 @@ mod tests {
         let d = Stamp::of(late + Duration::from_secs(28));
         assert!(!d.reached(late));
         assert!(d.reached(late + Duration::from_secs(28)));
+    }
+
+    #[test]
+    fn route_state_stays_small() {
+        // Every node holds one slot per destination: its size is the routing table's size.
+        assert_eq!(core::mem::size_of::<RouteEntry>(), 12);
+        assert_eq!(core::mem::size_of::<Option<Selected>>(), 12);
+        assert_eq!(core::mem::size_of::<(Subnet, PrefixState)>(), 120);
+    }
+
+    #[test]
+    fn expiries_wrap_around() {
+        let t = Timestamp::from_micros(7_000_000);
+        let e = Expiry::of(t + Duration::from_secs(112));
+        assert!(!e.reached(t));
+        assert!(!e.reached(t + Duration::from_millis(111_900)));
+        assert!(e.reached(t + Duration::from_secs(112)));
+        assert!(e.reached(t + Duration::from_secs(113)));
+        // 2^16 deciseconds (109 minutes) later the counter has wrapped; still right.
+        let late = t + Duration::from_secs(6553) + Duration::from_millis(600);
+        let e = Expiry::of(late + Expiry::MAX);
+        assert!(!e.reached(late));
+        assert!(e.reached(late + Expiry::MAX));
     }
 
     #[test]

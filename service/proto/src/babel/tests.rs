@@ -370,11 +370,12 @@ fn a_neighbour_cannot_announce_anothers_prefix() {
     assert_eq!(net.nodes[0].counters.forged_origins, forgeries.len() as u64);
     // Node 0's stored route to 2 through neighbour 3 (the attacker).
     let via_attacker = |net: &Net| {
+        let slot = net.nodes[0].neighbours[&3].slot;
         net.nodes[0]
             .table
             .get(&net.ids[2].subnet())
             .unwrap()
-            .entry(3)
+            .entry(slot)
             .is_some()
     };
     // Nothing the attacker sent got its router id interned or its route stored.

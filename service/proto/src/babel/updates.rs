@@ -84,7 +84,14 @@ impl Babel {
         }
         let p = self.table.get(&subnet)?;
         match p.selected {
-            Some(sel) if sel.neigh == to => None, // split horizon
+            Some(sel)
+                if self
+                    .neighbours
+                    .get(&to)
+                    .is_some_and(|nb| nb.slot == sel.neigh) =>
+            {
+                None // split horizon
+            }
             Some(sel) if !self.transit => Some(Tlv::Update(UpdateRepr {
                 flags: 0,
                 interval_cs,
@@ -106,7 +113,7 @@ impl Babel {
                 signature: Some(**self.sigs(sel.rid)?.get(sel.seqno)?),
             })),
             None => {
-                let (rid, seqno) = p.last_advertised?;
+                let (rid, seqno) = p.last_advertised()?;
                 p.retract_until.filter(|t| !t.reached(now))?;
                 Some(Tlv::Update(UpdateRepr {
                     flags: 0,
