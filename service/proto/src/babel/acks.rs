@@ -76,6 +76,9 @@ impl Babel {
         let interval_cs = Self::interval_cs(wait);
         let mut nonce = nb.next_nonce;
         let mut frames: Vec<(Vec<u8>, Unacked)> = Vec::new();
+        // A frame holds at most this many signed updates (118 bytes each): sized once rather
+        // than grown through 1, 2, 4, 8 and 16.
+        let per_frame = items.len().min(MAX_BODY / 118 + 1);
         let open = |nonce: &mut u16| {
             let mut body = Vec::with_capacity(MAX_BODY);
             Tlv::AckRequest(AckRequestRepr {
@@ -87,7 +90,7 @@ impl Babel {
                 nonce: *nonce,
                 retry_at,
                 tries,
-                subnets: Vec::new(),
+                subnets: Vec::with_capacity(per_frame),
                 requests: Vec::new(),
             };
             *nonce = nonce.wrapping_add(1);
