@@ -113,6 +113,10 @@ pub fn run(a: Args) -> Result<()> {
             r.origin_verifications, r.forged_origins, r.seqno_requests_limited
         );
         println!(
+            "signatures left out of {} updates (receiver held them); {} missing, asked again",
+            r.signatures_left_out, r.signatures_not_held
+        );
+        println!(
             "routing state {:.0} bytes per destination; control traffic {}; acknowledged frames resent {}",
             r.route_state_bytes_per_destination,
             r.control_bytes_per_link_s

@@ -77,6 +77,8 @@ pub fn counter_groups(
                 ("acksReceived", b.acks_received),
                 ("ackGiveUps", b.ack_give_ups),
                 ("ackRetriesPaused", b.ack_retries_paused),
+                ("signaturesLeftOut", b.signatures_left_out),
+                ("signaturesNotHeld", b.signatures_not_held),
             ],
         ),
     ];

@@ -3,6 +3,7 @@
 use hypha_proto::identity::{Identity, NodeId};
 use hypha_proto::node::{Node, NodeConfig, Remote};
 use hypha_proto::time::Timestamp;
+use hypha_proto::wire::babel::update::SIGNATURE_HELD;
 use hypha_proto::wire::babel::{
     AckRepr, AckRequestRepr, HelloRepr, IhuRepr, Prefix, RouteRequestRepr, RouterId,
     SeqnoRequestRepr, Tlv, UpdateRepr, parse_tlvs,
@@ -68,25 +69,29 @@ fn tlv() -> impl Strategy<Value = Tlv> {
             router_id(),
             prefix(),
             any::<[u8; 32]>(),
+            any::<bool>(),
         )
-            .prop_map(|(interval_cs, seqno, metric, router_id, prefix, sig)| {
-                // Retractions carry no signature; finite metrics always do.
-                let signature = (metric != 0xFFFF).then(|| {
-                    let mut s = [0u8; 64];
-                    s[..32].copy_from_slice(&sig);
-                    s[32..].copy_from_slice(&sig);
-                    s
-                });
-                Tlv::Update(UpdateRepr {
-                    flags: 0,
-                    interval_cs,
-                    seqno,
-                    metric,
-                    router_id,
-                    prefix,
-                    signature,
-                })
-            }),
+            .prop_map(
+                |(interval_cs, seqno, metric, router_id, prefix, sig, held)| {
+                    // Retractions carry no signature; finite metrics do unless flagged as held.
+                    let held = held && metric != 0xFFFF;
+                    let signature = (metric != 0xFFFF && !held).then(|| {
+                        let mut s = [0u8; 64];
+                        s[..32].copy_from_slice(&sig);
+                        s[32..].copy_from_slice(&sig);
+                        s
+                    });
+                    Tlv::Update(UpdateRepr {
+                        flags: if held { SIGNATURE_HELD } else { 0 },
+                        interval_cs,
+                        seqno,
+                        metric,
+                        router_id,
+                        prefix,
+                        signature,
+                    })
+                }
+            ),
         prefix().prop_map(|prefix| Tlv::RouteRequest(RouteRequestRepr { prefix })),
         (any::<u16>(), 1u16..).prop_map(|(nonce, interval_cs)| {
             Tlv::AckRequest(AckRequestRepr { nonce, interval_cs })

@@ -197,6 +197,8 @@ pub fn run(cfg: &SimConfig) -> Report {
         ack_retries: sum(&|n| n.babel().counters.ack_retries),
         ack_give_ups: sum(&|n| n.babel().counters.ack_give_ups),
         ack_retries_paused: sum(&|n| n.babel().counters.ack_retries_paused),
+        signatures_left_out: sum(&|n| n.babel().counters.signatures_left_out),
+        signatures_not_held: sum(&|n| n.babel().counters.signatures_not_held),
         host: cfg.host.then(|| Host {
             wall_s: (wall.elapsed().as_millis() as f64) / 1000.0,
             max_rss_mib: max_rss_mib(),

@@ -106,6 +106,10 @@ pub struct Report {
     pub ack_give_ups: u64,
     /// Retries held back while the neighbour was silent (a cut link not yet noticed).
     pub ack_retries_paused: u64,
+    /// Updates sent without their origin signature because the receiver held it, all nodes.
+    pub signatures_left_out: u64,
+    /// Updates received without a signature the receiver did not hold (asked for again).
+    pub signatures_not_held: u64,
     /// Wall-clock measurements (left out with `--deterministic`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<Host>,

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use super::updates::{Sent, Sign};
 use super::{Babel, MAX_BODY, NeighbourId};
 use crate::address::Subnet;
 use crate::time::Timestamp;
@@ -207,9 +208,10 @@ impl Babel {
                     continue;
                 }
                 let mut items: Vec<Item> = u.requests.into_iter().map(Item::Request).collect();
-                let mut advertised = Vec::new();
+                let mut advertised = Sent::default();
                 for s in u.subnets {
-                    if let Some(tlv) = self.advertise(now, s, n, &mut advertised) {
+                    // Signed again: the lost frame may have carried the first signature.
+                    if let Some(tlv) = self.advertise(now, s, n, Sign::Always, &mut advertised) {
                         items.push(Item::Update(s, tlv));
                     }
                 }

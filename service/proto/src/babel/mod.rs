@@ -34,7 +34,7 @@ use crate::wire::babel::{
     HelloRepr, RouteRequestRepr, RouterId, SeqnoRequestRepr, Tlv, UpdateRepr, parse_tlvs,
 };
 use neighbour::Neighbour;
-use origin::{OriginSig, OriginSigs, SharedOrigins};
+use origin::{Origin, OriginSig, OriginSigs, SharedOrigins};
 use table::{Expiry, RidIdx, RouteEntry, Selected, Slot, Stamp, Table};
 
 /// Identifies a neighbour link (the node's local link index).
@@ -148,6 +148,11 @@ pub struct BabelCounters {
     pub ack_give_ups: u64,
     /// Retries held back because the neighbour had gone silent ([`acks::SILENT_HELLOS`]).
     pub ack_retries_paused: u64,
+    /// Updates sent without the origin signature, which the receiver held.
+    pub signatures_left_out: u64,
+    /// Updates received without a signature that this node does not hold: dropped, and the
+    /// route asked for again (answered signed).
+    pub signatures_not_held: u64,
 }
 
 /// The routing engine of one node.
@@ -326,7 +331,11 @@ impl Babel {
         let affected: Vec<Subnet> = self
             .table
             .iter_mut()
-            .filter_map(|(s, p)| p.remove_entry(slot).then_some(*s))
+            .filter_map(|(s, p)| {
+                // The slot goes to the next neighbour: it has been sent nothing yet.
+                p.signed_to &= !table::slot_bit(slot);
+                p.remove_entry(slot).then_some(*s)
+            })
             .collect();
         for s in affected {
             self.select(now, s);
@@ -586,8 +595,16 @@ impl Babel {
             }
             return;
         }
-        let Some(rid) = self.authenticate(from, u, subnet, known) else {
-            return;
+        let rid = match self.authenticate(from, u, subnet, known) {
+            Origin::Verified(rid) => rid,
+            Origin::Forged => return,
+            Origin::NotHeld => {
+                // Asked for again: the answer is signed (it may be that our copy was dropped,
+                // or the update carrying the signature lost).
+                let req = RouteRequestRepr { prefix: u.prefix };
+                self.queue_direct(now, from, Tlv::RouteRequest(req));
+                return;
+            }
         };
         let Some(nb) = self.neighbours.get_mut(&from) else {
             return;
@@ -711,6 +728,10 @@ impl Babel {
         };
         let old = p.selected;
         p.selected = chosen;
+        if old.map(|o| (o.rid, o.seqno)) != chosen.map(|c| (c.rid, c.seqno)) {
+            // Who was sent the old route's signature does not hold the new one's.
+            p.signed_to = 0;
+        }
         let advertised = p.advertised_metric;
         // Urgent: what neighbours must learn at once (a route appeared or went, a new seqno
         // that may end someone's starvation, a metric much worse). Improved: what only makes

@@ -223,23 +223,36 @@ impl Babel {
 
     /// Checks a finite update's origin: the signature of (router id, seqno), verified once per
     /// pair, and a metric no smaller than one hop unless the neighbour is the originator.
-    /// `known` is the router id's interned index, if it has one. Returns the interned router
-    /// id, or `None` after counting the forgery.
+    /// `known` is the router id's interned index, if it has one. An update that left the
+    /// signature out ([`crate::wire::babel::update::SIGNATURE_HELD`]) passes when this node
+    /// verified that pair before.
     pub(super) fn authenticate(
         &mut self,
         from: NeighbourId,
         u: &UpdateRepr,
         subnet: Subnet,
         known: Option<RidIdx>,
-    ) -> Option<RidIdx> {
+    ) -> Origin {
         let from_origin = self
             .neighbours
             .get(&from)
             .and_then(|nb| nb.node)
             .is_some_and(|n| n == u.router_id.node);
-        let sig = u.signature?;
+        let floor = from_origin || u.metric >= MIN_HOP_COST;
+        let Some(sig) = u.signature else {
+            let held = known.filter(|&i| self.sigs(i).is_some_and(|o| o.get(u.seqno).is_some()));
+            return match held {
+                // Without the floor it is a forgery whatever the signature.
+                _ if !floor => self.forged(from),
+                Some(i) => Origin::Verified(i),
+                None => {
+                    self.counters.signatures_not_held += 1;
+                    Origin::NotHeld
+                }
+            };
+        };
         let mut interned = known;
-        let ok = (from_origin || u.metric >= MIN_HOP_COST)
+        let ok = floor
             && (known.is_some_and(|i| self.sigs(i).is_some_and(|o| o.matches(u.seqno, &sig))) || {
                 let shared = self.cfg.shared_origins.as_deref();
                 let (checked, ran) = verify(shared, &u.router_id, u.seqno, &sig);
@@ -253,15 +266,30 @@ impl Babel {
                     None => false,
                 }
             });
-        if !ok {
-            self.counters.forged_origins += 1;
-            if let Some(nb) = self.neighbours.get_mut(&from) {
-                nb.forged_in_frame = true;
-            }
-            return None;
+        match interned {
+            Some(i) if ok => Origin::Verified(i),
+            _ => self.forged(from),
         }
-        interned
     }
+
+    fn forged(&mut self, from: NeighbourId) -> Origin {
+        self.counters.forged_origins += 1;
+        if let Some(nb) = self.neighbours.get_mut(&from) {
+            nb.forged_in_frame = true;
+        }
+        Origin::Forged
+    }
+}
+
+/// What [`Babel::authenticate`] found of an update's origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// Signed by the router id's key (the router id's interned index).
+    Verified(RidIdx),
+    /// A signature that does not verify, or a metric below one hop (counted).
+    Forged,
+    /// The signature was left out but this node does not hold it (counted).
+    NotHeld,
 }
 
 #[cfg(test)]

@@ -52,6 +52,15 @@ impl Stamp {
 /// every route stores these two bytes instead of the neighbour's four-byte link id.
 pub type Slot = NonZeroU16;
 
+/// The bit of [`PrefixState::signed_to`] for neighbour `slot` (none past slot 8: those
+/// always get the signature unless they offered us the route themselves).
+pub fn slot_bit(slot: Slot) -> u8 {
+    match slot.get() {
+        s @ 1..=8 => 1 << (s - 1),
+        _ => 0,
+    }
+}
+
 /// A deadline to the decisecond in 16 bits, for when a route expires (at most minutes ahead):
 /// compared with wrap-around arithmetic, so valid within ±54 minutes of now. Expired routes
 /// are removed within a second by housekeeping, long before a stamp could wrap round.
@@ -143,6 +152,10 @@ pub struct PrefixState {
     /// [`DIRTY`], [`IMPROVED`], [`ADVERTISED`]: queued to be advertised (kept here rather than in sets of
     /// prefixes; the byte fits in the struct's padding).
     pub flags: u8,
+    /// Neighbours (by [`slot_bit`]) sent the selected route's origin signature since its
+    /// router id or seqno last changed: updates to them leave it out
+    /// ([`crate::wire::babel::update::SIGNATURE_HELD`]). In the struct's padding too.
+    pub signed_to: u8,
     /// The metric of the last finite advertisement ([`INFINITY`] before any; kept in the
     /// padding too): a metric that creeps up in small steps becomes urgent once it is 1/8
     /// above what neighbours last heard, not above the previous step.
@@ -166,6 +179,7 @@ impl Default for PrefixState {
             last_advertised: (0, 0),
             last_request: None,
             flags: 0,
+            signed_to: 0,
             advertised_metric: INFINITY,
         }
     }

@@ -2,11 +2,32 @@
 //! said about a prefix to each neighbour, and the flushes that send it (§5.6 of PROTOCOL.md).
 
 use super::acks::Item;
-use super::table;
+use super::table::{self, Slot};
 use super::{Babel, IMPROVEMENT_DELAY, MAX_BODY, NeighbourId};
 use crate::address::Subnet;
 use crate::time::Timestamp;
+use crate::wire::babel::update::SIGNATURE_HELD;
 use crate::wire::babel::{INFINITY, Prefix, Tlv, UpdateRepr};
+
+/// What a flush advertised: the prefixes sent with a finite metric (their feasibility
+/// distances follow, [`Babel::note_sent`]), to whom a signature went with them, and how many
+/// updates left theirs out.
+#[derive(Default)]
+pub(super) struct Sent {
+    subnets: Vec<Subnet>,
+    signed: Vec<(Subnet, Slot)>,
+    held: u64,
+}
+
+/// Whether an update may leave out a signature the receiver holds: not in answers to
+/// requests and resends of lost frames, where the receiver may be missing it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sign {
+    /// Leave it out where the receiver holds it.
+    IfNeeded,
+    /// Always include it.
+    Always,
+}
 
 impl Babel {
     pub(super) fn schedule_flush(&mut self, now: Timestamp) {
@@ -69,6 +90,7 @@ impl Babel {
         now: Timestamp,
         subnet: Subnet,
         to: NeighbourId,
+        sign: Sign,
     ) -> Option<Tlv> {
         let interval_cs = Self::interval_cs(self.cfg.update_interval);
         if subnet == self.own_subnet {
@@ -83,15 +105,9 @@ impl Babel {
             }));
         }
         let p = self.table.get(&subnet)?;
+        let to_slot = self.neighbours.get(&to).map(|nb| nb.slot);
         match p.selected {
-            Some(sel)
-                if self
-                    .neighbours
-                    .get(&to)
-                    .is_some_and(|nb| nb.slot == sel.neigh) =>
-            {
-                None // split horizon
-            }
+            Some(sel) if to_slot == Some(sel.neigh) => None, // split horizon
             Some(sel) if !self.transit => Some(Tlv::Update(UpdateRepr {
                 flags: 0,
                 interval_cs,
@@ -103,15 +119,30 @@ impl Babel {
             })),
             // Passed on with the originator's signature; if it is no longer kept (two newer
             // seqnos arrived while we still use an older one) we say nothing until we switch.
-            Some(sel) => Some(Tlv::Update(UpdateRepr {
-                flags: 0,
-                interval_cs,
-                seqno: sel.seqno,
-                metric: sel.metric,
-                router_id: self.rids.id(sel.rid),
-                prefix: Prefix::from_subnet(subnet),
-                signature: Some(**self.sigs(sel.rid)?.get(sel.seqno)?),
-            })),
+            Some(sel) => {
+                let sig = **self.sigs(sel.rid)?.get(sel.seqno)?;
+                // The receiver verified this (router id, seqno) if it offered us the same
+                // route, or if we sent it the signature since the route last changed.
+                let held = sign == Sign::IfNeeded
+                    && to_slot.is_some_and(|t| {
+                        p.signed_to & table::slot_bit(t) != 0
+                            || p.entries.iter().any(|e| {
+                                e.neigh == t
+                                    && e.rid == sel.rid
+                                    && e.seqno == sel.seqno
+                                    && e.refmetric != INFINITY
+                            })
+                    });
+                Some(Tlv::Update(UpdateRepr {
+                    flags: if held { SIGNATURE_HELD } else { 0 },
+                    interval_cs,
+                    seqno: sel.seqno,
+                    metric: sel.metric,
+                    router_id: self.rids.id(sel.rid),
+                    prefix: Prefix::from_subnet(subnet),
+                    signature: (!held).then_some(sig),
+                }))
+            }
             None => {
                 let (rid, seqno) = p.last_advertised()?;
                 p.retract_until.filter(|t| !t.reached(now))?;
@@ -158,7 +189,7 @@ impl Babel {
                 p.flags &= !(table::DIRTY | table::IMPROVED);
             }
         }
-        let mut advertised: Vec<Subnet> = Vec::new();
+        let mut advertised = Sent::default();
         let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
         for n in ns {
             let requests = self.direct.remove(&n).unwrap_or_default();
@@ -166,15 +197,18 @@ impl Babel {
             let mut reliable: Vec<Item> = requests.into_iter().map(Item::Request).collect();
             let whole = reliable_dumps.contains(&n);
             let urgent = if whole { &all } else { &dirty };
-            for &s in urgent.iter().chain(extra.iter()) {
-                if let Some(tlv) = self.advertise(now, s, n, &mut advertised) {
+            let urgent = urgent.iter().map(|&s| (s, Sign::IfNeeded));
+            // Answers to requests: the neighbour may be asking because it lacks the signature.
+            let answers = extra.iter().map(|&s| (s, Sign::Always));
+            for (s, sign) in urgent.chain(answers) {
+                if let Some(tlv) = self.advertise(now, s, n, sign, &mut advertised) {
                     reliable.push(Item::Update(s, tlv));
                 }
             }
             let mut periodic = Vec::new();
             if dumps.contains(&n) && !whole {
                 for &s in &periodic_all {
-                    periodic.extend(self.advertise(now, s, n, &mut advertised));
+                    periodic.extend(self.advertise(now, s, n, Sign::IfNeeded, &mut advertised));
                 }
             }
             self.send_tlvs(n, &periodic);
@@ -198,37 +232,54 @@ impl Babel {
             }
             _ => false,
         });
-        let mut advertised = Vec::new();
+        let mut advertised = Sent::default();
         let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
         for n in ns {
             let tlvs: Vec<Tlv> = improved
                 .iter()
-                .filter_map(|&s| self.advertise(now, s, n, &mut advertised))
+                .filter_map(|&s| self.advertise(now, s, n, Sign::IfNeeded, &mut advertised))
                 .collect();
             self.send_tlvs(n, &tlvs);
         }
         self.note_sent(now, advertised);
     }
 
-    /// [`Babel::advertisement`], noting in `advertised` each finite one (see
-    /// [`Babel::note_sent`]).
+    /// [`Babel::advertisement`], noting in `advertised` each finite one and each signature
+    /// sent or left out (see [`Babel::note_sent`]).
     pub(super) fn advertise(
         &self,
         now: Timestamp,
         s: Subnet,
         to: NeighbourId,
-        advertised: &mut Vec<Subnet>,
+        sign: Sign,
+        advertised: &mut Sent,
     ) -> Option<Tlv> {
-        let tlv = self.advertisement(now, s, to)?;
-        if matches!(&tlv, Tlv::Update(u) if u.metric != INFINITY) {
-            advertised.push(s);
+        let tlv = self.advertisement(now, s, to, sign)?;
+        if let Tlv::Update(u) = &tlv
+            && u.metric != INFINITY
+        {
+            advertised.subnets.push(s);
+            advertised.held += u.signature_held() as u64;
+            if u.signature.is_some()
+                && s != self.own_subnet
+                && let Some(nb) = self.neighbours.get(&to)
+            {
+                advertised.signed.push((s, nb.slot));
+            }
         }
         Some(tlv)
     }
 
     /// Feasibility distances follow exactly what was sent (RFC 8966 §3.7.3): every finite
-    /// advertisement in `subnets` came from the current selected route.
-    pub(super) fn note_sent(&mut self, now: Timestamp, mut subnets: Vec<Subnet>) {
+    /// advertisement in `sent` came from the current selected route. Neighbours sent its
+    /// signature are marked, so that later updates of the same route leave it out.
+    pub(super) fn note_sent(&mut self, now: Timestamp, sent: Sent) {
+        let Sent {
+            mut subnets,
+            signed,
+            held,
+        } = sent;
+        self.counters.signatures_left_out += held;
         subnets.sort_unstable();
         subnets.dedup();
         let gc = now + self.cfg.source_gc;
@@ -237,6 +288,11 @@ impl Babel {
                 && let Some(sel) = p.selected
             {
                 p.note_advertised(sel.rid, sel.seqno, sel.metric, gc);
+            }
+        }
+        for (s, slot) in signed {
+            if let Some(p) = self.table.get_mut(&s) {
+                p.signed_to |= table::slot_bit(slot);
             }
         }
     }

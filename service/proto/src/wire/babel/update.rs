@@ -1,6 +1,8 @@
 //! Update TLV: `flags u8 | plen u8 | interval_cs u16 | seqno u16 | metric u16 |
 //! router_id (36) | prefix (ceil(plen/8)) | origin signature (64, finite metrics only)`.
-//! Metric 0xFFFF is a retraction and carries no signature.
+//! Metric 0xFFFF is a retraction and carries no signature. A finite update flagged
+//! [`SIGNATURE_HELD`] (link version 6) carries none either: the sender knows the receiver
+//! already verified that (router id, seqno).
 //!
 //! The origin signature is the originator's ed25519 signature over (router id, seqno) (see
 //! [`origin_signed_bytes`]): relays pass it along unchanged, so nobody but the holder of a node
@@ -28,10 +30,16 @@ pub fn origin_signed_bytes(router_id: &RouterId, seqno: u16) -> [u8; ORIGIN_SIGN
     out
 }
 
+/// [`UpdateRepr::flags`]: the signature is left out because the receiver holds it — it sent
+/// us this (router id, seqno) itself, or we sent it the signature before. A receiver that does
+/// not hold it drops the update and asks for the route again (a route request), which is
+/// answered signed. Only on finite updates.
+pub const SIGNATURE_HELD: u8 = 0x01;
+
 /// A route update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UpdateRepr {
-    /// Reserved, zero.
+    /// 0 or [`SIGNATURE_HELD`]; other bits are reserved and refused.
     pub flags: u8,
     /// Interval until the next periodic update, centiseconds (sets the route's expiry).
     pub interval_cs: u16,
@@ -44,7 +52,7 @@ pub struct UpdateRepr {
     /// Destination prefix.
     pub prefix: Prefix,
     /// The originator's signature over (router id, seqno); present exactly when the metric is
-    /// finite.
+    /// finite and the update is not flagged [`SIGNATURE_HELD`].
     pub signature: Option<[u8; SIGNATURE_LEN]>,
 }
 
@@ -53,7 +61,7 @@ impl UpdateRepr {
     pub fn parse(body: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(body);
         let flags = r.u8()?;
-        if flags != 0 {
+        if flags & !SIGNATURE_HELD != 0 {
             return Err(WireError::Malformed("update flags"));
         }
         let plen = r.u8()?;
@@ -62,7 +70,11 @@ impl UpdateRepr {
         let metric = r.u16()?;
         let router_id = RouterId::read(&mut r)?;
         let prefix = Prefix::read(&mut r, plen)?;
-        let signature = if metric == INFINITY {
+        let held = flags & SIGNATURE_HELD != 0;
+        if held && metric == INFINITY {
+            return Err(WireError::Malformed("retraction flagged as signed"));
+        }
+        let signature = if metric == INFINITY || held {
             None
         } else {
             Some(r.array()?)
@@ -88,13 +100,67 @@ impl UpdateRepr {
         out.extend_from_slice(&self.metric.to_be_bytes());
         self.router_id.write(out);
         self.prefix.write(out);
-        // A finite metric without a signature is a programming error; the receiver would
-        // refuse the TLV as truncated.
-        debug_assert_eq!(self.signature.is_some(), self.metric != INFINITY);
+        // A finite metric without a signature or the held flag is a programming error; the
+        // receiver would refuse the TLV as truncated.
+        debug_assert_eq!(
+            self.signature.is_some(),
+            self.metric != INFINITY && self.flags & SIGNATURE_HELD == 0
+        );
         if self.metric != INFINITY
             && let Some(sig) = &self.signature
         {
             out.extend_from_slice(sig);
         }
+    }
+
+    /// True when the signature was left out because the receiver holds it.
+    pub fn signature_held(&self) -> bool {
+        self.flags & SIGNATURE_HELD != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::NodeId;
+
+    fn update(flags: u8, metric: u16, signature: Option<[u8; 64]>) -> UpdateRepr {
+        let node = NodeId::from_bytes([3; 32]);
+        UpdateRepr {
+            flags,
+            interval_cs: 3200,
+            seqno: 9,
+            metric,
+            router_id: RouterId { node, suffix: 1 },
+            prefix: Prefix::from_subnet(node.subnet()),
+            signature,
+        }
+    }
+
+    #[test]
+    fn a_held_signature_is_left_out_and_only_on_finite_updates() {
+        let signed = update(0, 300, Some([7; 64]));
+        let held = update(SIGNATURE_HELD, 300, None);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        signed.emit(&mut a);
+        held.emit(&mut b);
+        assert_eq!(a.len(), b.len() + 64);
+        assert_eq!(UpdateRepr::parse(&a), Ok(signed));
+        assert_eq!(UpdateRepr::parse(&b), Ok(held));
+        assert!(UpdateRepr::parse(&b).unwrap().signature_held());
+        // The flag on a retraction, or any other flag bit, is refused.
+        let mut c = Vec::new();
+        update(0, INFINITY, None).emit(&mut c);
+        c[0] = SIGNATURE_HELD;
+        assert!(UpdateRepr::parse(&c).is_err());
+        for bit in 1..8 {
+            let mut d = b.clone();
+            d[0] |= 1 << bit;
+            assert!(UpdateRepr::parse(&d).is_err(), "flag bit {bit}");
+        }
+        // A held update followed by a signature's worth of bytes is not a signed one.
+        let mut e = b.clone();
+        e.extend_from_slice(&[7; 64]);
+        assert!(UpdateRepr::parse(&e).is_err());
     }
 }
