@@ -113,7 +113,10 @@ fn steady_state_traffic_and_route_state_are_measured_and_bounded() {
     // neighbour holds (it was about 3 kB/s with them, link version 5).
     let per_link = r.control_bytes_per_link_s.expect("measured");
     assert!((500.0..2_000.0).contains(&per_link), "{r:#?}");
-    assert!(r.signatures_left_out > 0 && r.signatures_not_held == 0, "{r:#?}");
+    assert!(
+        r.signatures_left_out > 0 && r.signatures_not_held == 0,
+        "{r:#?}"
+    );
     // The table keeps a destination's few routes inline: no allocation per route.
     assert!(r.route_state_bytes_per_destination > 100.0, "{r:#?}");
     assert!(r.route_state_bytes_per_destination < 400.0, "{r:#?}");
