@@ -152,7 +152,11 @@ const RTTE_K: u32 = 4;
 
 // RFC 6298 (2.4): Whenever RTO is computed, if it is less than 1 second, then the
 // RTO SHOULD be rounded up to 1 second.
-const RTTE_MIN_RTO: u32 = 1000;
+// Hypha: 200 ms, as Linux (TCP_RTO_MIN). With a 1 s floor every loss that a fast
+// retransmit does not repair (the last segments of a transfer, a lost FIN, a second loss
+// in one window) cost at least a second on a path of a few milliseconds: 100 transfers of
+// 1 MiB through 2 % loss took 77-89 s, with this floor 14-25 s. The initial RTO stays 1 s.
+const RTTE_MIN_RTO: u32 = 200;
 
 // RFC 6298 (2.5) A maximum value MAY be placed on RTO provided it is at least 60
 // seconds
