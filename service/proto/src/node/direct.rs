@@ -40,6 +40,15 @@ const PRIMER_TTL: u8 = 2;
 /// Delay between the primers and the real dial, so that both sides' primers have opened
 /// their NATs before any handshake arrives.
 const PRIME_DELAY: Duration = Duration::from_millis(150);
+/// How long the side that sends a punch waits before dialling itself. The punch's receiver
+/// dials first, 150 ms after its own primer, and its handshake finds our NAT open: our primer
+/// left before the punch did. Dialling at once could reach the far NAT before the far primer
+/// (a punch relayed by a busy node takes longer than 150 ms), and a Linux NAT keeps such an
+/// unsolicited flow and maps the far side's own packets to another port, for as long as our
+/// retries keep that flow alive: the link was never made (seen in the two-NAT netns test on
+/// a loaded machine, about one run in twenty). Our own dial stays as the fallback for a far
+/// side that does not dial back.
+const PUNCHER_DIAL_DELAY: Duration = Duration::from_secs(1);
 
 impl Node {
     /// Wall-clock milliseconds (the caller's epoch offset plus our monotonic time).
@@ -227,7 +236,7 @@ impl Node {
 
     /// Traffic to `dst` is leaving through a relay: try to reach it directly.
     pub(super) fn maybe_direct(&mut self, now: Timestamp, dst: NodeId) {
-        if !self.cfg.direct_paths || !self.try_direct(now, dst) {
+        if !self.cfg.direct_paths || !self.try_direct(now, dst, PUNCHER_DIAL_DELAY) {
             return;
         }
         // Ask the destination to dial us at the same time (NATs open both ways).
@@ -245,8 +254,9 @@ impl Node {
         }
     }
 
-    /// Dials `dst`'s known endpoints (rate-limited). Returns true when an attempt was made.
-    fn try_direct(&mut self, now: Timestamp, dst: NodeId) -> bool {
+    /// Primes our NAT towards `dst`'s known endpoints and dials them `dial_after` later
+    /// (rate-limited). Returns true when an attempt was made.
+    fn try_direct(&mut self, now: Timestamp, dst: NodeId, dial_after: Duration) -> bool {
         // Runs for relayed packets: the rate limit (one lookup) goes before the link scan.
         if self.direct_attempts.get(&dst).is_some_and(|&t| now < t)
             || self.direct_unknown.get(&dst).is_some_and(|&t| now < t)
@@ -265,7 +275,7 @@ impl Node {
         self.counters.direct_attempts += 1;
         // Linux-style NATs map a flow to a new port when an unsolicited packet from the far
         // side arrived first; so first open our own mapping with a primer that dies on the way,
-        // and dial for real a moment later, when the far side has primed its NAT too.
+        // and dial for real later, when the far side has primed its NAT too.
         for ep in endpoints.into_iter().take(MAX_TRIES) {
             let remote = Remote::Udp(ep);
             if self.links.values().any(|l| l.remote == remote) {
@@ -276,7 +286,7 @@ impl Node {
                 payload: vec![crate::wire::handshake::TYPE_PRIMER],
                 ttl: Some(PRIMER_TTL),
             });
-            self.pending_dials.push((now + PRIME_DELAY, remote));
+            self.pending_dials.push((now + dial_after, remote));
         }
         true
     }
@@ -312,6 +322,6 @@ impl Node {
         }
         // Its endpoints may be new: dial back now, together with its own dial.
         self.direct_unknown.remove(&from);
-        self.try_direct(now, from);
+        self.try_direct(now, from, PRIME_DELAY);
     }
 }
