@@ -240,10 +240,11 @@ impl Babel {
             .is_some_and(|n| n == u.router_id.node);
         let floor = from_origin || u.metric >= MIN_HOP_COST;
         let Some(sig) = u.signature else {
-            let held = known.filter(|&i| self.sigs(i).is_some_and(|o| o.get(u.seqno).is_some()));
-            return match held {
-                // Without the floor it is a forgery whatever the signature.
-                _ if !floor => self.forged(from),
+            // Without the floor it is a forgery whatever the signature.
+            if !floor {
+                return self.forged(from);
+            }
+            return match known.filter(|&i| self.sigs(i).is_some_and(|o| o.get(u.seqno).is_some())) {
                 Some(i) => Origin::Verified(i),
                 None => {
                     self.counters.signatures_not_held += 1;
