@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Daemon CPU per byte, a figure the machine's noise moves far less than throughput: two
 # namespaces a—b joined by a veth pair, hyphad in each, one fixed-size iperf3 TCP transfer
-# a→b per run, and the CPU time (perf's task-clock) each daemon spent on it.
+# a→b per run, and the CPU time (perf's task-clock) each daemon spent on it. With RELAY=1 a
+# third namespace c hangs off b and the transfer goes a→c, relayed by b (cpu_ms_c added).
 #
 # Usage: sudo bench/cpu-per-byte.sh [MTU...]     (default: 1280 1374 1280 1374 1280 1374)
-# Env:   HYPHAD (default target/release/hyphad), SIZE (iperf3 -n, default 3G)
+# Env:   HYPHAD (default target/release/hyphad), SIZE (iperf3 -n, default 3G), RELAY (0/1)
 # Needs root, iproute2, iperf3, jq, perf. Traffic stays inside the namespaces it creates.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${HYPHAD:-$HERE/../target/release/hyphad}
 SIZE=${SIZE:-3G}
+RELAY=${RELAY:-0}
 WORK=$(mktemp -d /tmp/hypha-cpu.XXXXXX)
 P=hcpb-
 PIDS=()
@@ -21,16 +23,18 @@ cleanup() {
     for _ in $(seq 50); do if [ -z "$pid" ] || [ ! -e "/proc/$pid" ]; then break; fi; sleep 0.1; done
   done
   PIDS=()
-  for n in a b; do ip netns del "$P$n" 2>/dev/null || true; done
+  for n in a b c; do ip netns del "$P$n" 2>/dev/null || true; done
 }
 trap 'cleanup; rm -rf "$WORK"' EXIT
 
-start() { # NS INDEX MTU PEER -> pid
-  mkdir -p "$WORK/h$2"
-  ip netns exec "$1" "$BIN" --config /nonexistent --key-file "$WORK/h$2/key" \
-    --status-file "$WORK/h$2.json" --ipc-socket "$WORK/h$2.sock" --no-multicast \
-    --tun-name "hcp$2" --mtu "$3" --incoming everyone --peers "udp://$4:9651" \
-    >"$WORK/h$2.log" 2>&1 &
+start() { # NS INDEX MTU PEER... -> pid
+  local ns=$1 i=$2 mtu=$3 peers; shift 3
+  peers=$(printf 'udp://%s:9651,' "$@"); peers=${peers%,}
+  mkdir -p "$WORK/h$i"
+  ip netns exec "$ns" "$BIN" --config /nonexistent --key-file "$WORK/h$i/key" \
+    --status-file "$WORK/h$i.json" --ipc-socket "$WORK/h$i.sock" --no-multicast \
+    --tun-name "hcp$i" --mtu "$mtu" --incoming everyone --peers "$peers" \
+    >"$WORK/h$i.log" 2>&1 &
   echo $!
 }
 
@@ -41,22 +45,38 @@ run() { # MTU
   ip -n "${P}a" addr add 10.252.1.1/24 dev "${P}ab"; ip -n "${P}a" link set "${P}ab" up
   ip -n "${P}b" addr add 10.252.1.2/24 dev "${P}ba"; ip -n "${P}b" link set "${P}ba" up
   rm -f "$WORK"/h*.json
-  local pa pb addr out mbit ca cb
+  local pa pb pc="" dst=b di=1 addr out mbit ca cb cc=null
+  if [ "$RELAY" = 1 ]; then
+    ip netns add "${P}c"; ip -n "${P}c" link set lo up
+    ip link add "${P}bc" netns "${P}b" type veth peer name "${P}cb" netns "${P}c"
+    ip -n "${P}b" addr add 10.252.2.1/24 dev "${P}bc"; ip -n "${P}b" link set "${P}bc" up
+    ip -n "${P}c" addr add 10.252.2.2/24 dev "${P}cb"; ip -n "${P}c" link set "${P}cb" up
+    dst=c di=2
+  fi
   pa=$(start "${P}a" 0 "$1" 10.252.1.2); PIDS+=("$pa")
-  pb=$(start "${P}b" 1 "$1" 10.252.1.1); PIDS+=("$pb")
-  for _ in $(seq 50); do [ -s "$WORK/h1.json" ] && break; sleep 0.1; done
-  addr=$(jq -r .address "$WORK/h1.json")
+  if [ "$RELAY" = 1 ]; then
+    pb=$(start "${P}b" 1 "$1" 10.252.1.1 10.252.2.2); PIDS+=("$pb")
+    pc=$(start "${P}c" 2 "$1" 10.252.2.1); PIDS+=("$pc")
+  else
+    pb=$(start "${P}b" 1 "$1" 10.252.1.1); PIDS+=("$pb")
+  fi
+  for _ in $(seq 50); do [ -s "$WORK/h$di.json" ] && break; sleep 0.1; done
+  addr=$(jq -r .address "$WORK/h$di.json")
   for _ in $(seq 60); do ip netns exec "${P}a" ping -c1 -W1 "$addr" >/dev/null 2>&1 && break; sleep 0.5; done
-  ip netns exec "${P}b" iperf3 -s -1 -D -I "$WORK/iperf.pid" >/dev/null 2>&1
+  ip netns exec "$P$dst" iperf3 -s -1 -D -I "$WORK/iperf.pid" >/dev/null 2>&1
   sleep 0.3
-  out=$(perf stat -e task-clock --per-thread -p "$pa,$pb" -- \
+  out=$(perf stat -e task-clock --per-thread -p "$pa,$pb${pc:+,$pc}" -- \
     ip netns exec "${P}a" iperf3 -c "$addr" -n "$SIZE" -J 2>&1)
   mbit=$(echo "$out" | sed -n '/^{/,/^}/p' | jq -r '.end.sum_received.bits_per_second / 1e6 | floor')
-  ca=$(echo "$out" | awk -v p="hyphad-$pa" '$1 == p {print $2}')
-  cb=$(echo "$out" | awk -v p="hyphad-$pb" '$1 == p {print $2}')
+  # perf names a thread after its command (the binary's name) and id; the main thread's id is
+  # the pid.
+  ca=$(echo "$out" | awk -v p="-$pa" '$1 ~ p"$" {print $2}')
+  cb=$(echo "$out" | awk -v p="-$pb" '$1 ~ p"$" {print $2}')
+  if [ -n "$pc" ]; then cc=$(echo "$out" | awk -v p="-$pc" '$1 ~ p"$" {print $2}'); fi
   jq -cn --argjson mtu "$1" --argjson mbit "$mbit" --arg size "$SIZE" \
-    --argjson a "${ca//,/}" --argjson b "${cb//,/}" \
-    '{mtu:$mtu, mbit:$mbit, size:$size, cpu_ms_a:$a, cpu_ms_b:$b}'
+    --argjson a "${ca//,/}" --argjson b "${cb//,/}" --argjson c "${cc//,/}" \
+    '{mtu:$mtu, mbit:$mbit, size:$size, cpu_ms_a:$a, cpu_ms_b:$b}
+     + (if $c == null then {} else {cpu_ms_c:$c} end)'
 }
 
 for m in "${@:-1280 1374 1280 1374 1280 1374}"; do

@@ -151,6 +151,24 @@ impl Scheduler {
         true
     }
 
+    /// A transit packet from `from` costing `cost` may leave at once, bypassing the queues:
+    /// with no limit and nothing queued, DRR would release it at once anyway, so this only
+    /// saves the queueing (per packet on a relay at full speed). Counted as if dequeued. False:
+    /// [`Scheduler::enqueue`] it.
+    pub fn pass(&mut self, now: Timestamp, from: Neighbour, cost: u32) -> bool {
+        if self.rate.is_some() || !self.round.is_empty() {
+            return false;
+        }
+        let Some(q) = self.queues.get_mut(&from) else {
+            return false; // its first packet makes the queue (and its statistics)
+        };
+        q.stats.forwarded_bytes += cost as u64;
+        q.window_bytes += cost as u64;
+        self.last = now;
+        self.update_rates(now);
+        true
+    }
+
     /// Packets allowed out now, as (next hop, frame), in DRR order.
     pub fn dequeue(&mut self, now: Timestamp) -> Vec<(u32, Vec<u8>)> {
         self.refill(now);
@@ -278,6 +296,23 @@ mod tests {
 
     fn within(actual: f64, target: f64, pct: f64) -> bool {
         (actual - target).abs() <= target * pct / 100.0
+    }
+
+    #[test]
+    fn unlimited_transit_passes_without_queueing_and_is_counted() {
+        let mut s = Scheduler::new(None);
+        let t = Timestamp::ZERO;
+        // A neighbour's first packet is queued (it makes the queue), the next ones pass.
+        assert!(!s.pass(t, 1, 1000));
+        assert!(s.enqueue(t, 1, 9, vec![0; 1100], 1000));
+        assert!(!s.pass(t, 2, 1000), "something is queued");
+        assert_eq!(s.dequeue(t).len(), 1);
+        assert!(s.pass(t, 1, 1000));
+        let stats: Vec<_> = s.stats().collect();
+        assert_eq!(stats[0].1.forwarded_bytes, 2000);
+        // A limit queues everything again.
+        s.set_rate(Some(1_000_000));
+        assert!(!s.pass(t, 1, 1000));
     }
 
     #[test]

@@ -302,20 +302,16 @@ impl Node {
             .len()
             .saturating_sub(crate::wire::routed::HEADER_LEN + 1 + 16)
             .max(MIN_TRANSIT_COST) as u32;
+        if self.sched.pass(now, from, cost) {
+            self.counters.forwarded_packets += 1;
+            self.counters.forwarded_bytes += buf.len() as u64;
+            self.send_routed(next, buf);
+            return;
+        }
         if !self.sched.enqueue(now, from, next, buf, cost) {
             self.counters.dropped_share += 1;
         }
         self.release_transit(now);
-    }
-
-    /// A routed packet from a final frame: its link authenticated only the end-to-end tag,
-    /// so it is delivered here (where opening it verifies every byte) and never forwarded.
-    pub(super) fn handle_final(&mut self, now: Timestamp, routed: &mut [u8]) {
-        match RoutedRepr::peek_dst(routed) {
-            Some(dst) if Subnet::of(&dst) == self.own_subnet => self.deliver(now, routed),
-            // Only a broken or hostile neighbour sends a final frame to someone else.
-            _ => self.counters.malformed += 1,
-        }
     }
 
     fn deliver(&mut self, now: Timestamp, routed: &mut [u8]) {

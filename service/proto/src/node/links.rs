@@ -21,7 +21,7 @@ use crate::wire::handshake::{
     COOKIE_LEN, HandshakeRepr, LINK_VERSION, TYPE_COOKIE, TYPE_FINAL, TYPE_INIT, TYPE_RESP,
 };
 use crate::wire::inner::{InnerRepr, KIND_CLOSE};
-use crate::wire::routed::{HEADER_LEN as ROUTED_HEADER, RoutedRepr, TYPE_DATA};
+use crate::wire::routed::{HEADER_LEN as ROUTED_HEADER, TYPE_DATA};
 use crate::wire::transport::{HEADER_LEN, TYPE_TRANSPORT, TransportRepr};
 
 /// Handshakes we start that may be pending at once.
@@ -38,8 +38,7 @@ pub(super) struct Established {
     /// change when the link rekeys.
     tie_remote: u32,
     pub(super) node: NodeId,
-    /// The neighbour's /64: packets to it leave in final frames, and packets it sends in its
-    /// own name must come from it.
+    /// The neighbour's /64: packets it sends in its own name must come from it.
     pub(super) subnet: crate::address::Subnet,
     pub(super) send_counter: u64,
     pub(super) replay: ReplayWindow,
@@ -299,9 +298,7 @@ impl Node {
         self.counters.datagrams_in += 1;
         match data.first() {
             Some(&TYPE_TRANSPORT) => self.handle_transport(now, remote, data),
-            Some(&TYPE_DATA_FRAME | &data_frame::TYPE_FINAL_FRAME) => {
-                self.handle_data_frame(now, remote, data)
-            }
+            Some(&TYPE_DATA_FRAME) => self.handle_data_frame(now, remote, data),
             // A NAT primer that made it here (no NAT in between): nothing to do.
             Some(&crate::wire::handshake::TYPE_PRIMER) if data.len() == 1 => {}
             // The network MAC first: a node without the network key costs a hash, no DH.
@@ -482,7 +479,9 @@ impl Node {
         }
     }
 
-    /// A data frame (a routed data packet sealed once, see [`crate::wire::data_frame`]).
+    /// A data frame (a routed data packet sealed once, see [`crate::wire::data_frame`]): the
+    /// link checks the header, the length and the end-to-end tag, not the payload, which its
+    /// destination verifies when it opens it.
     fn handle_data_frame(&mut self, now: Timestamp, remote: Remote, data: &mut [u8]) {
         let Ok((index, counter)) = data_frame::parse(data) else {
             self.counters.malformed += 1;
@@ -491,24 +490,18 @@ impl Node {
         let Some((id, slot, recv)) = self.receive_key(index, counter) else {
             return;
         };
-        let last_hop = data[0] == data_frame::TYPE_FINAL_FRAME;
         let len = data.len();
         let (front, tag) = data.split_at_mut(len - TAG_LEN);
         let tag: &[u8; TAG_LEN] = (&*tag).try_into().expect("16 bytes");
         let (header, sealed) = front[HEADER_LEN..].split_at_mut(ROUTED_HEADER);
-        if !recv.open_detached(counter, data_frame::aad(last_hop, sealed), header, tag) {
+        if !recv.open_detached(counter, &data_frame::aad(sealed), header, tag) {
             self.counters.link_auth_failed += 1;
             return;
         }
         if !self.frame_accepted(now, remote, (id, slot), counter, len) {
             return;
         }
-        let routed = &mut data[HEADER_LEN..len - TAG_LEN];
-        if last_hop {
-            self.handle_final(now, routed);
-        } else {
-            self.handle_routed(now, id, routed);
-        }
+        self.handle_routed(now, id, &mut data[HEADER_LEN..len - TAG_LEN]);
     }
 
     /// The link, keys and key that open frame `counter` sent to our index `index`, once the
@@ -592,16 +585,7 @@ impl Node {
         };
         let counter = est.send_counter;
         est.send_counter += 1;
-        // The packet is for the neighbour itself: last hop.
-        let last_hop = RoutedRepr::peek_dst(&buf[HEADER_LEN..])
-            .is_some_and(|d| crate::address::Subnet::of(&d) == est.subnet);
-        seal_data_frame(
-            &est.keys.send,
-            last_hop,
-            est.remote_index,
-            counter,
-            &mut buf,
-        );
+        seal_data_frame(&est.keys.send, est.remote_index, counter, &mut buf);
         est.tx_bytes += buf.len() as u64;
         self.transmits.push_back(super::Transmit {
             remote: link.remote,
@@ -764,13 +748,12 @@ impl Node {
 /// [`data_frame`] for what is encrypted and what only authenticated).
 pub(super) fn seal_data_frame(
     key: &crate::crypto::Cipher,
-    last_hop: bool,
     remote_index: u32,
     counter: u64,
     buf: &mut Vec<u8>,
 ) {
-    buf[..HEADER_LEN].copy_from_slice(&data_frame::header(last_hop, remote_index, counter));
+    buf[..HEADER_LEN].copy_from_slice(&data_frame::header(remote_index, counter));
     let (header, sealed) = buf[HEADER_LEN..].split_at_mut(ROUTED_HEADER);
-    let tag = key.seal_detached(counter, data_frame::aad(last_hop, sealed), header);
+    let tag = key.seal_detached(counter, &data_frame::aad(sealed), header);
     buf.extend_from_slice(&tag);
 }

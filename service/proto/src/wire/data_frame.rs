@@ -3,26 +3,27 @@
 //! ```text
 //! off 0  type u8 = 0x06 | 1 receiver_index u32 | 5 counter u64
 //! off 13 routed header (32), encrypted with the link key
-//! off 45 the routed packet's end-to-end ciphertext and tag, as they are (associated data)
+//! off 45 the routed packet's end-to-end ciphertext and tag, as they are
 //! end-16 link tag
 //! ```
-//! The payload of a routed data packet is already sealed end to end, so a link does not
-//! encrypt it again: the link AEAD (ChaCha20-Poly1305, nonce = counter as for transport
-//! frames) encrypts only the 32-byte routed header, which says who talks to whom, and
-//! authenticates the rest as associated data. Every byte of the frame is thus authenticated
-//! hop by hop (a relay never forwards a frame it could not verify) while the payload is
-//! encrypted once, at its source, and relays run Poly1305 over it but no cipher. The receiver
-//! index selects the key and the counter is the nonce, so neither needs to be in the
-//! associated data. Routed packets of other types (hellos, probes) travel inside ordinary
-//! transport frames.
+//! The payload of a routed data packet is already sealed end to end, so a link neither
+//! encrypts it again nor runs its MAC over it: the link AEAD (ChaCha20-Poly1305, nonce =
+//! counter as for transport frames) encrypts the 32-byte routed header, which says who talks
+//! to whom, and authenticates as associated data the length of the end-to-end part and its
+//! tag (18 bytes, [`aad`]). The end-to-end tag is a MAC over every payload byte under a key
+//! only the packet's two ends hold, so the link tag binds the whole frame without the link
+//! reading the payload: a relay does no AEAD work over it (link version 7; from version 2 to
+//! 6 relays ran Poly1305 over the payload twice per packet, 40 % of a relay's CPU).
 //!
-//! On the last hop, where the neighbour is the packet's destination, the frame is a *final*
-//! frame (type 0x08, same layout): its associated data is only the end-to-end tag, because the
-//! receiver verifies the payload itself when it opens it end to end, before anything is done
-//! with it, and never forwards a final frame. That saves one Poly1305 pass over the payload
-//! at each end of the last hop. A relay frame's associated data is at least 17 bytes (one byte
-//! of plaintext and the tag) and a final frame's exactly 16, and Poly1305's last block holds
-//! the associated data's length, so neither kind's tag verifies as the other's.
+//! What a relay can no longer tell is a payload altered on the wire under a genuine header and
+//! tag. Such a frame is forwarded once, at its genuine length, and refused by its destination
+//! when the end-to-end tag fails: the attacker spends the genuine frame's link counter and gains
+//! no more than dropping the frame would give. It cannot inject, replay, resize or redirect a
+//! frame.
+//!
+//! The receiver index selects the key and the counter is the nonce, so neither needs to be in
+//! the associated data. Routed packets of other types (hellos, probes) travel inside ordinary
+//! transport frames.
 
 use super::WireError;
 use crate::wire::routed::{HEADER_LEN as ROUTED_HEADER, TAG_LEN};
@@ -30,28 +31,24 @@ use crate::wire::transport::HEADER_LEN;
 
 /// Type byte of a data frame.
 pub const TYPE_DATA_FRAME: u8 = 0x06;
-/// Type byte of a final data frame (the receiver is the destination).
-pub const TYPE_FINAL_FRAME: u8 = 0x08;
 /// Shortest data frame: headers, one byte of end-to-end plaintext, both tags.
 pub const MIN_LEN: usize = HEADER_LEN + ROUTED_HEADER + 1 + TAG_LEN + TAG_LEN;
+/// Length of the link AEAD's associated data ([`aad`]).
+pub const AAD_LEN: usize = 2 + TAG_LEN;
 
-/// The 13 header bytes of a data frame (a final one if `last_hop`).
-pub fn header(last_hop: bool, receiver_index: u32, counter: u64) -> [u8; HEADER_LEN] {
+/// The 13 header bytes of a data frame.
+pub fn header(receiver_index: u32, counter: u64) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
-    h[0] = if last_hop {
-        TYPE_FINAL_FRAME
-    } else {
-        TYPE_DATA_FRAME
-    };
+    h[0] = TYPE_DATA_FRAME;
     h[1..5].copy_from_slice(&receiver_index.to_be_bytes());
     h[5..13].copy_from_slice(&counter.to_be_bytes());
     h
 }
 
-/// Reads (receiver index, counter) of either kind of data frame and checks the length.
+/// Reads (receiver index, counter) of a data frame and checks the length.
 pub fn parse(buf: &[u8]) -> Result<(u32, u64), WireError> {
     match buf.first() {
-        Some(&TYPE_DATA_FRAME | &TYPE_FINAL_FRAME) => {}
+        Some(&TYPE_DATA_FRAME) => {}
         t => return Err(WireError::UnknownType(t.copied().unwrap_or(0))),
     }
     if buf.len() < MIN_LEN {
@@ -63,14 +60,16 @@ pub fn parse(buf: &[u8]) -> Result<(u32, u64), WireError> {
     ))
 }
 
-/// The link AEAD's associated data: the routed packet's whole end-to-end ciphertext and tag
-/// (`sealed`), or only its tag in a final frame.
-pub fn aad(last_hop: bool, sealed: &[u8]) -> &[u8] {
-    if last_hop {
-        &sealed[sealed.len().saturating_sub(TAG_LEN)..]
-    } else {
-        sealed
-    }
+/// The link AEAD's associated data: the length of the routed packet's end-to-end part
+/// (`sealed`: ciphertext and tag, at most 65,535 bytes as any datagram) as a big-endian u16,
+/// then its end-to-end tag.
+pub fn aad(sealed: &[u8]) -> [u8; AAD_LEN] {
+    let mut a = [0u8; AAD_LEN];
+    // A datagram is shorter than 64 KiB, so the length always fits.
+    a[..2].copy_from_slice(&(sealed.len() as u16).to_be_bytes());
+    let tag = &sealed[sealed.len().saturating_sub(TAG_LEN)..];
+    a[2 + TAG_LEN - tag.len()..].copy_from_slice(tag);
+    a
 }
 
 #[cfg(test)]
@@ -79,14 +78,24 @@ mod tests {
 
     #[test]
     fn header_roundtrip_and_minimum() {
-        let mut f = header(false, 7, 9).to_vec();
+        let mut f = header(7, 9).to_vec();
         f.resize(MIN_LEN, 0);
         assert_eq!(parse(&f), Ok((7, 9)));
-        let mut last = header(true, 7, 9).to_vec();
-        last.resize(MIN_LEN, 0);
-        assert_eq!((last[0], parse(&last)), (TYPE_FINAL_FRAME, Ok((7, 9))));
         f.pop();
         assert_eq!(parse(&f), Err(WireError::Truncated));
         assert!(parse(&[0x04; 100]).is_err());
+        // Link version 4-6's final frames are gone.
+        assert_eq!(parse(&[0x08; 100]), Err(WireError::UnknownType(0x08)));
+    }
+
+    #[test]
+    fn associated_data_is_the_length_and_the_tag() {
+        let mut sealed = vec![0xaa; 3];
+        sealed.extend_from_slice(&[0xbb; TAG_LEN]);
+        let a = aad(&sealed);
+        assert_eq!(a[..2], [0, 19]);
+        assert_eq!(a[2..], [0xbb; TAG_LEN]);
+        // One byte more or less is another associated data.
+        assert_ne!(aad(&sealed[1..]), a);
     }
 }

@@ -30,7 +30,7 @@ pub const TYPE_PRIMER: u8 = 0x05;
 /// Type byte of a cookie reply.
 pub const TYPE_COOKIE: u8 = 0x07;
 /// The link protocol version this code speaks.
-pub const LINK_VERSION: u8 = 6;
+pub const LINK_VERSION: u8 = 7;
 /// Length of a cookie.
 pub const COOKIE_LEN: usize = 16;
 /// Shortest Init (without its MAC): longer than a Resp with its MAC (153 bytes).

@@ -24,7 +24,7 @@ pub mod transport;
 /// Whether `t` opens a link datagram (handshake, transport, data frames, NAT primer): what a
 /// stream transport may carry. LAN discovery has a socket of its own.
 pub fn is_link_type(t: u8) -> bool {
-    use data_frame::{TYPE_DATA_FRAME, TYPE_FINAL_FRAME};
+    use data_frame::TYPE_DATA_FRAME;
     use handshake::{TYPE_COOKIE, TYPE_FINAL, TYPE_INIT, TYPE_PRIMER, TYPE_RESP};
     use transport::TYPE_TRANSPORT;
     matches!(
@@ -36,7 +36,6 @@ pub fn is_link_type(t: u8) -> bool {
             | TYPE_PRIMER
             | TYPE_TRANSPORT
             | TYPE_DATA_FRAME
-            | TYPE_FINAL_FRAME
     )
 }
 
@@ -117,7 +116,8 @@ mod tests {
     #[test]
     fn link_types_are_the_datagram_types_and_nothing_else() {
         let link: Vec<u8> = (0..=255).filter(|&t| super::is_link_type(t)).collect();
-        assert_eq!(link, (1..=8).collect::<Vec<u8>>());
+        // 0x08 was the final data frame of link versions 4-6.
+        assert_eq!(link, (1..=7).collect::<Vec<u8>>());
         assert!(!super::is_link_type(super::discovery::TYPE_DISCOVERY));
     }
 }
