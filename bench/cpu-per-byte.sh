@@ -5,13 +5,15 @@
 # third namespace c hangs off b and the transfer goes a→c, relayed by b (cpu_ms_c added).
 #
 # Usage: sudo bench/cpu-per-byte.sh [MTU...]     (default: 1280 1374 1280 1374 1280 1374)
-# Env:   HYPHAD (default target/release/hyphad), SIZE (iperf3 -n, default 3G), RELAY (0/1)
+# Env:   HYPHAD (default target/release/hyphad), SIZE (iperf3 -n, default 3G), RELAY (0/1),
+#        STREAMS (iperf3 -P, default 1)
 # Needs root, iproute2, iperf3, jq, perf. Traffic stays inside the namespaces it creates.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${HYPHAD:-$HERE/../target/release/hyphad}
 SIZE=${SIZE:-3G}
 RELAY=${RELAY:-0}
+STREAMS=${STREAMS:-1}
 WORK=$(mktemp -d /tmp/hypha-cpu.XXXXXX)
 P=hcpb-
 PIDS=()
@@ -66,7 +68,7 @@ run() { # MTU
   ip netns exec "$P$dst" iperf3 -s -1 -D -I "$WORK/iperf.pid" >/dev/null 2>&1
   sleep 0.3
   out=$(perf stat -e task-clock --per-thread -p "$pa,$pb${pc:+,$pc}" -- \
-    ip netns exec "${P}a" iperf3 -c "$addr" -n "$SIZE" -J 2>&1)
+    ip netns exec "${P}a" iperf3 -c "$addr" -n "$SIZE" -P "$STREAMS" -J 2>&1)
   mbit=$(echo "$out" | sed -n '/^{/,/^}/p' | jq -r '.end.sum_received.bits_per_second / 1e6 | floor')
   # perf names a thread after its command (the binary's name) and id; the main thread's id is
   # the pid.
@@ -75,7 +77,8 @@ run() { # MTU
   if [ -n "$pc" ]; then cc=$(echo "$out" | awk -v p="-$pc" '$1 ~ p"$" {print $2}'); fi
   jq -cn --argjson mtu "$1" --argjson mbit "$mbit" --arg size "$SIZE" \
     --argjson a "${ca//,/}" --argjson b "${cb//,/}" --argjson c "${cc//,/}" \
-    '{mtu:$mtu, mbit:$mbit, size:$size, cpu_ms_a:$a, cpu_ms_b:$b}
+    --argjson streams "$STREAMS" \
+    '{mtu:$mtu, streams:$streams, mbit:$mbit, size:$size, cpu_ms_a:$a, cpu_ms_b:$b}
      + (if $c == null then {} else {cpu_ms_c:$c} end)'
 }
 

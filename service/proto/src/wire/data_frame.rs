@@ -67,8 +67,11 @@ pub fn aad(sealed: &[u8]) -> [u8; AAD_LEN] {
     let mut a = [0u8; AAD_LEN];
     // A datagram is shorter than 64 KiB, so the length always fits.
     a[..2].copy_from_slice(&(sealed.len() as u16).to_be_bytes());
-    let tag = &sealed[sealed.len().saturating_sub(TAG_LEN)..];
-    a[2 + TAG_LEN - tag.len()..].copy_from_slice(tag);
+    match sealed.last_chunk::<TAG_LEN>() {
+        // Every parsed frame (MIN_LEN): a fixed-size copy, no call to memcpy.
+        Some(tag) => a[2..].copy_from_slice(tag),
+        None => a[AAD_LEN - sealed.len()..].copy_from_slice(sealed),
+    }
     a
 }
 
@@ -97,5 +100,10 @@ mod tests {
         assert_eq!(a[2..], [0xbb; TAG_LEN]);
         // One byte more or less is another associated data.
         assert_ne!(aad(&sealed[1..]), a);
+        // Shorter than a tag (never parsed as a frame): right-aligned, no panic.
+        assert_eq!(
+            aad(&[1, 2]),
+            [0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2]
+        );
     }
 }
