@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::identity::Identity;
-use crate::wire::babel::Prefix;
+use crate::wire::babel::{Prefix, RouteRequestRepr, SeqnoRequestRepr, UpdateRepr};
 
 struct Net {
     nodes: Vec<Babel>,
