@@ -210,6 +210,13 @@ impl Config {
         if self.mtu < 1280 {
             bail!("mtu {} is below the IPv6 minimum of 1280", self.mtu);
         }
+        let max = hypha_proto::node::pmtu::MAX_TUN_MTU;
+        if self.mtu > max {
+            bail!(
+                "mtu {} is above {max}: its packets would not fit one UDP datagram",
+                self.mtu
+            );
+        }
         if self.network.is_some() != self.psk_file.is_some() {
             bail!("a private network needs both `network` and `psk_file`");
         }
@@ -346,6 +353,8 @@ mod tests {
         assert_eq!(Config::parse("peers = []").unwrap().listen.len(), 2);
         assert!(Config::parse("listen = []").unwrap().listen.is_empty());
         assert!(Config::parse("mtu = 500").is_err());
+        assert!(Config::parse("mtu = 65430").is_err());
+        assert!(Config::parse("mtu = 65429").is_ok());
         assert!(Endpoint::parse("udp://a\nb:1").is_err());
         assert!(Endpoint::parse("udp://a\0:1").is_err());
         assert!(Endpoint::parse("udp://a b:1").is_err());

@@ -21,7 +21,7 @@ use crate::wire::handshake::{
     COOKIE_LEN, HandshakeRepr, LINK_VERSION, TYPE_COOKIE, TYPE_FINAL, TYPE_INIT, TYPE_RESP,
 };
 use crate::wire::inner::{InnerRepr, KIND_CLOSE};
-use crate::wire::routed::{HEADER_LEN as ROUTED_HEADER, TYPE_DATA};
+use crate::wire::routed::{HEADER_LEN as ROUTED_HEADER, RoutedRepr, TYPE_DATA};
 use crate::wire::transport::{HEADER_LEN, TYPE_TRANSPORT, TransportRepr};
 
 /// Handshakes we start that may be pending at once.
@@ -494,14 +494,26 @@ impl Node {
         let (front, tag) = data.split_at_mut(len - TAG_LEN);
         let tag: &[u8; TAG_LEN] = (&*tag).try_into().expect("16 bytes");
         let (header, sealed) = front[HEADER_LEN..].split_at_mut(ROUTED_HEADER);
-        if !recv.open_detached(counter, &data_frame::aad(sealed), header, tag) {
+        // parse() bounds the length, so the associated data always exists.
+        let Some(aad) = data_frame::aad(sealed) else {
+            self.counters.malformed += 1;
+            return;
+        };
+        if !recv.open_detached(counter, &aad, header, tag) {
             self.counters.link_auth_failed += 1;
             return;
         }
         if !self.frame_accepted(now, remote, (id, slot), counter, len) {
             return;
         }
-        self.handle_routed(now, id, &mut data[HEADER_LEN..len - TAG_LEN]);
+        // Only data packets are sealed end to end, so only they may travel in a data frame,
+        // whose link tag does not cover the payload (a probe's sender would be unprotected).
+        let routed = &mut data[HEADER_LEN..len - TAG_LEN];
+        if RoutedRepr::peek_type(routed) != Some(TYPE_DATA) {
+            self.counters.malformed += 1;
+            return;
+        }
+        self.handle_routed(now, id, routed);
     }
 
     /// The link, keys and key that open frame `counter` sent to our index `index`, once the
@@ -571,7 +583,7 @@ impl Node {
     /// everything else in a transport frame.
     pub(super) fn send_routed(&mut self, id: LinkId, mut buf: Vec<u8>) {
         let data = buf.get(HEADER_LEN + 2) == Some(&TYPE_DATA)
-            && buf.len() >= data_frame::MIN_LEN - TAG_LEN;
+            && (data_frame::MIN_LEN..=data_frame::MAX_LEN).contains(&(buf.len() + TAG_LEN));
         if !data {
             buf.insert(HEADER_LEN, crate::wire::inner::KIND_ROUTED);
             self.send_frame(id, buf);
@@ -754,6 +766,7 @@ pub(super) fn seal_data_frame(
 ) {
     buf[..HEADER_LEN].copy_from_slice(&data_frame::header(remote_index, counter));
     let (header, sealed) = buf[HEADER_LEN..].split_at_mut(ROUTED_HEADER);
-    let tag = key.seal_detached(counter, &data_frame::aad(sealed), header);
+    let aad = data_frame::aad(sealed).expect("callers keep frames within data_frame::MAX_LEN");
+    let tag = key.seal_detached(counter, &aad, header);
     buf.extend_from_slice(&tag);
 }

@@ -33,6 +33,9 @@ pub const DEFAULT_TUN_MTU: u16 = 1374;
 /// Bytes a data frame adds to an IPv6 packet: link header 13, routed header 32, payload kind
 /// 1, end-to-end tag 16, link tag 16.
 pub const DATA_OVERHEAD: usize = 13 + 32 + 1 + 16 + 16;
+/// The largest TUN MTU: its data frames still fit one UDP datagram over IPv4 (65,507 bytes of
+/// payload), and a data frame's length field ([`crate::wire::data_frame::aad`]) holds them.
+pub const MAX_TUN_MTU: u16 = (65_507 - DATA_OVERHEAD) as u16;
 /// Probes of one size sent before the size counts as not carried.
 pub const TRIES: u8 = 3;
 /// When a destination's path MTU is found again from scratch.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::wire::data_frame;
+use crate::wire::routed::{RoutedBody, RoutedRepr};
 
 fn addr(i: usize) -> Remote {
     // Documentation prefix: never sent anywhere, only a name for the in-memory link.
@@ -448,6 +449,42 @@ fn data_frames_hide_the_header_and_tampered_payloads_die_at_the_destination() {
     // A replay of a frame is refused by the link window.
     m.nodes[1].handle_datagram(m.now, addr(0), &mut next.clone());
     assert_eq!(m.nodes[1].counters.link_replayed, replayed + 2);
+    assert_eq!(m.nodes[1].counters.forwarded_packets, fwd + 2);
+
+    // Only data packets may travel in data frames: a probe in one (its sender in the clear,
+    // under no end-to-end tag) is refused even with a genuine link tag.
+    let est = m.nodes[0]
+        .links
+        .values()
+        .find_map(|l| match &l.state {
+            links::State::Up(est) if est.node == m.nodes[1].node_id() => Some(est),
+            _ => None,
+        })
+        .expect("a-b link up");
+    let (key, index, counter) = (est.keys.send.clone(), est.remote_index, est.send_counter);
+    let mut probe = vec![0u8; 13];
+    RoutedRepr {
+        hop_limit: 8,
+        flags: 0,
+        dst: dst.0,
+        body: RoutedBody::Probe {
+            src: m.nodes[0].node_id(),
+            id: 1,
+        },
+    }
+    .emit(&mut probe);
+    probe.resize(13 + pkt.len() + 33, 0);
+    links::seal_data_frame(&key, index, counter + 10, &mut probe);
+    let (malformed, auth) = (
+        m.nodes[1].counters.malformed,
+        m.nodes[1].counters.link_auth_failed,
+    );
+    m.nodes[1].handle_datagram(m.now, addr(0), &mut probe);
+    assert_eq!(
+        m.nodes[1].counters.link_auth_failed, auth,
+        "the link tag is genuine"
+    );
+    assert_eq!(m.nodes[1].counters.malformed, malformed + 1);
     assert_eq!(m.nodes[1].counters.forwarded_packets, fwd + 2);
 }
 
@@ -921,9 +958,9 @@ fn data_frame_test_vectors() {
     let (front, tag) = buf.split_at_mut(len - 16);
     let tag: [u8; 16] = (&*tag).try_into().unwrap();
     let (header, sealed) = front[13..].split_at_mut(32);
-    assert!(key.open_detached(7, &data_frame::aad(sealed), header, &tag));
+    assert!(key.open_detached(7, &data_frame::aad(sealed).unwrap(), header, &tag));
     assert_eq!(header, (0u8..32).collect::<Vec<_>>());
-    assert!(!key.open_detached(7, &data_frame::aad(&sealed[1..]), header, &tag));
+    assert!(!key.open_detached(7, &data_frame::aad(&sealed[1..]).unwrap(), header, &tag));
     // A packet to a neighbour (inner kind 0x06 in a transport frame, PROTOCOL.md §6.7).
     let mut packet = vec![0x60, 0, 0, 0, 0, 0, 0x3b, 0x40];
     packet.resize(40, 0);

@@ -33,6 +33,10 @@ use crate::wire::transport::HEADER_LEN;
 pub const TYPE_DATA_FRAME: u8 = 0x06;
 /// Shortest data frame: headers, one byte of end-to-end plaintext, both tags.
 pub const MIN_LEN: usize = HEADER_LEN + ROUTED_HEADER + 1 + TAG_LEN + TAG_LEN;
+/// Longest data frame: the end-to-end part's length must fit the 16 bits of [`aad`] (no
+/// datagram is longer anyway; a longer frame from a stream transport is refused, so that two
+/// lengths never share one associated data).
+pub const MAX_LEN: usize = HEADER_LEN + ROUTED_HEADER + u16::MAX as usize + TAG_LEN;
 /// Length of the link AEAD's associated data ([`aad`]).
 pub const AAD_LEN: usize = 2 + TAG_LEN;
 
@@ -54,6 +58,9 @@ pub fn parse(buf: &[u8]) -> Result<(u32, u64), WireError> {
     if buf.len() < MIN_LEN {
         return Err(WireError::Truncated);
     }
+    if buf.len() > MAX_LEN {
+        return Err(WireError::Malformed("data frame too long"));
+    }
     Ok((
         u32::from_be_bytes(buf[1..5].try_into().expect("4 bytes")),
         u64::from_be_bytes(buf[5..13].try_into().expect("8 bytes")),
@@ -61,18 +68,17 @@ pub fn parse(buf: &[u8]) -> Result<(u32, u64), WireError> {
 }
 
 /// The link AEAD's associated data: the length of the routed packet's end-to-end part
-/// (`sealed`: ciphertext and tag, at most 65,535 bytes as any datagram) as a big-endian u16,
-/// then its end-to-end tag.
-pub fn aad(sealed: &[u8]) -> [u8; AAD_LEN] {
+/// (`sealed`: ciphertext and tag) as a big-endian u16, then its end-to-end tag. `None` when
+/// the length does not fit 16 bits (no frame within [`MAX_LEN`]).
+pub fn aad(sealed: &[u8]) -> Option<[u8; AAD_LEN]> {
     let mut a = [0u8; AAD_LEN];
-    // A datagram is shorter than 64 KiB, so the length always fits.
-    a[..2].copy_from_slice(&(sealed.len() as u16).to_be_bytes());
+    a[..2].copy_from_slice(&u16::try_from(sealed.len()).ok()?.to_be_bytes());
     match sealed.last_chunk::<TAG_LEN>() {
         // Every parsed frame (MIN_LEN): a fixed-size copy, no call to memcpy.
         Some(tag) => a[2..].copy_from_slice(tag),
         None => a[AAD_LEN - sealed.len()..].copy_from_slice(sealed),
     }
-    a
+    Some(a)
 }
 
 #[cfg(test)]
@@ -89,21 +95,27 @@ mod tests {
         assert!(parse(&[0x04; 100]).is_err());
         // Link version 4-6's final frames are gone.
         assert_eq!(parse(&[0x08; 100]), Err(WireError::UnknownType(0x08)));
+        let mut long = header(7, 9).to_vec();
+        long.resize(MAX_LEN, 0);
+        assert_eq!(parse(&long), Ok((7, 9)));
+        long.push(0);
+        assert!(parse(&long).is_err());
     }
 
     #[test]
     fn associated_data_is_the_length_and_the_tag() {
         let mut sealed = vec![0xaa; 3];
         sealed.extend_from_slice(&[0xbb; TAG_LEN]);
-        let a = aad(&sealed);
+        let a = aad(&sealed).unwrap();
         assert_eq!(a[..2], [0, 19]);
         assert_eq!(a[2..], [0xbb; TAG_LEN]);
         // One byte more or less is another associated data.
-        assert_ne!(aad(&sealed[1..]), a);
+        assert_ne!(aad(&sealed[1..]), Some(a));
         // Shorter than a tag (never parsed as a frame): right-aligned, no panic.
-        assert_eq!(
-            aad(&[1, 2]),
-            [0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2]
-        );
+        let short = [0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2];
+        assert_eq!(aad(&[1, 2]), Some(short));
+        // 64 KiB would share its associated data with 0 bytes: refused.
+        assert_eq!(aad(&vec![0; 65_536]), None);
+        assert!(aad(&vec![0; 65_535]).is_some());
     }
 }
