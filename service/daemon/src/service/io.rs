@@ -1,0 +1,178 @@
+//! The service loop's I/O: the link socket, the TUN (or the userspace stack), TCP link
+//! writers and the event broadcast, and the futures the loop waits on.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use hypha_ipc::api;
+use hypha_proto::bus::BusEvent;
+use hypha_proto::identity::NodeId;
+use hypha_proto::node::{Event, Node, Remote};
+use hypha_tun::{OsTun, RecvBatch, SendBatch, Tun};
+use tokio::sync::{broadcast, mpsc};
+
+use super::short;
+use crate::mcast::Mcast;
+use crate::tcp::Hub;
+use crate::udp_io::UdpIo;
+
+/// Everything the loop owns besides the node.
+pub(super) struct Io {
+    pub(super) udp: UdpIo,
+    pub(super) tun: Option<OsTun>,
+    /// Packets for the TUN, written together once the node has produced them.
+    pub(super) tun_tx: SendBatch,
+    /// Without a TUN: packets for this node go to the userspace stack.
+    pub(super) user_stack: Option<mpsc::Sender<Vec<u8>>>,
+    pub(super) writers: HashMap<u64, mpsc::Sender<Vec<u8>>>,
+    pub(super) events: broadcast::Sender<api::Event>,
+    /// Trace probe answers taken from the node: (from, probe id, reached).
+    pub(super) probe_replies: Vec<(NodeId, u64, bool)>,
+    /// TCP connections: told when a stranger's link comes up.
+    pub(super) hub: Hub,
+}
+
+impl Io {
+    /// Sends and delivers everything the node has queued. Events are taken first and bus
+    /// events handed back: the caller persists a received message before the acknowledgement
+    /// that follows it leaves the node, so an acknowledged message is never lost.
+    pub(super) async fn flush(&mut self, node: &mut Node) -> Vec<BusEvent> {
+        let bus = self.take_events(node);
+        self.send_all(node).await;
+        bus
+    }
+
+    pub(super) async fn send_all(&mut self, node: &mut Node) {
+        while let Some(t) = node.poll_transmit() {
+            match t.remote {
+                Remote::Udp(a) => {
+                    match t.ttl {
+                        Some(ttl) => self.udp.send_with_ttl(a, &t.payload, ttl).await,
+                        None => self.udp.send(a, &t.payload).await,
+                    }
+                    node.recycle(t.payload);
+                }
+                Remote::Stream(id) => {
+                    if let Some(w) = self.writers.get(&id) {
+                        // A full connection queue drops, as a congested UDP path would.
+                        let _ = w.try_send(t.payload);
+                    }
+                }
+            }
+        }
+        self.udp.flush().await;
+        while let Some(p) = node.poll_tun() {
+            if self.tun.is_some() {
+                self.tun_tx.push(&p);
+                node.recycle(p);
+            } else if let Some(stack) = &self.user_stack {
+                // A full stack queue drops, as a full TUN queue would; TCP resends.
+                let _ = stack.try_send(p);
+            }
+        }
+        if let Some(tun) = &self.tun
+            && let Err(e) = tun.send_batch(&mut self.tun_tx).await
+        {
+            tracing::debug!("tun write: {e}");
+        }
+    }
+
+    pub(super) fn take_events(&mut self, node: &mut Node) -> Vec<BusEvent> {
+        let mut bus = Vec::new();
+        while let Some(ev) = node.poll_event() {
+            // Nobody subscribed is fine: send only fails when there is no receiver.
+            let _ = match ev {
+                Event::LinkUp {
+                    node: n, remote, ..
+                } => {
+                    tracing::info!("link up: {} via {remote}", short(&n));
+                    if let hypha_proto::node::Remote::Stream(id) = remote {
+                        self.hub.link_up(id);
+                    }
+                    self.events.send(api::Event::PeerUp {
+                        node_id: n.to_hex(),
+                        remote: remote.to_string(),
+                    })
+                }
+                Event::LinkDown {
+                    node: n, reason, ..
+                } => {
+                    tracing::info!("link down: {} ({reason})", short(&n));
+                    self.events.send(api::Event::PeerDown {
+                        node_id: n.to_hex(),
+                        reason: reason.to_string(),
+                    })
+                }
+                Event::Route(rc) => {
+                    tracing::debug!(
+                        "route {} next hop {:?} metric {}",
+                        rc.subnet,
+                        rc.next_hop,
+                        rc.metric
+                    );
+                    self.events.send(api::Event::RouteChanged {
+                        subnet: rc.subnet.to_string(),
+                        reachable: rc.next_hop.is_some(),
+                    })
+                }
+                Event::Bus(e) => {
+                    bus.push(e);
+                    Ok(0)
+                }
+                Event::ProbeReply {
+                    from,
+                    counter,
+                    reached,
+                } => {
+                    self.probe_replies.push((from, counter, reached));
+                    Ok(0)
+                }
+            };
+        }
+        bus
+    }
+}
+
+/// The next packet the userspace stack sends (never, without one).
+pub(super) async fn stack_recv(out: &mut Option<mpsc::Receiver<Vec<u8>>>) -> Option<Vec<u8>> {
+    match out {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+pub(super) async fn tun_recv(tun: Option<&OsTun>, batch: &mut RecvBatch) -> std::io::Result<()> {
+    match tun {
+        Some(t) => t.recv_batch(batch).await,
+        None => std::future::pending().await,
+    }
+}
+
+pub(super) async fn disc_recv(
+    m: Option<&Mcast>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr)> {
+    match m {
+        Some(m) => m.sock.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+pub(super) async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
