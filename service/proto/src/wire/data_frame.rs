@@ -17,9 +17,10 @@
 //!
 //! What a relay can no longer tell is a payload altered on the wire under a genuine header and
 //! tag. Such a frame is forwarded once, at its genuine length, and refused by its destination
-//! when the end-to-end tag fails: the attacker spends the genuine frame's link counter and gains
-//! no more than dropping the frame would give. It cannot inject, replay, resize or redirect a
-//! frame.
+//! when the end-to-end tag fails; it uses up the genuine frame's link counter. An attacker that
+//! can drop frames gains nothing by it, but one that can only observe and inject can now make
+//! a routed packet disappear on any hop by racing an altered copy ahead of it (PROTOCOL.md
+//! §6.5). No one can inject, replay, resize or redirect a frame.
 //!
 //! The receiver index selects the key and the counter is the nonce, so neither needs to be in
 //! the associated data. Routed packets of other types (hellos, probes) travel inside ordinary
