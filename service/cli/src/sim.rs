@@ -54,8 +54,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    if a.nodes < 2 {
-        bail!("--nodes must be at least 2");
+    if a.nodes < 2 || a.nodes > hypha_sim::MAX_NODES {
+        bail!("--nodes must be between 2 and {}", hypha_sim::MAX_NODES);
     }
     if a.hostile > a.nodes / 2 {
         bail!("--hostile must be at most half of --nodes");

@@ -17,10 +17,13 @@ use rand_core::{Rng, SeedableRng};
 pub use report::{Convergence, Host, Report};
 use world::World;
 
+/// Most nodes one simulation holds (its next-hop matrix stores 16-bit node numbers).
+pub const MAX_NODES: usize = 65_535;
+
 /// What to simulate.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
-    /// Number of nodes.
+    /// Number of nodes (at most [`MAX_NODES`]).
     pub nodes: usize,
     /// Average degree.
     pub degree: usize,

@@ -34,7 +34,7 @@ use crate::wire::babel::update::origin_signed_bytes;
 use crate::wire::babel::{HelloRepr, RouterId, Tlv, parse_tlvs};
 use neighbour::Neighbour;
 use origin::{OriginSig, OriginSigs, SharedOrigins};
-use table::{RidIdx, RouteEntry, Slot, Table};
+use table::{RidIdx, Slot, Table};
 
 /// Identifies a neighbour link (the node's local link index).
 pub type NeighbourId = u32;
@@ -297,6 +297,7 @@ impl Babel {
                     Some(i) => self.slot_ids[i] = Some(n),
                     None => self.slot_ids.push(Some(n)),
                 }
+                self.table.widen(self.slot_ids.len());
                 slot
             }
         };
@@ -330,7 +331,7 @@ impl Babel {
         let affected: Vec<Subnet> = self
             .table
             .iter_mut()
-            .filter_map(|(s, p)| {
+            .filter_map(|(s, mut p)| {
                 // The slot goes to the next neighbour: it has been sent nothing yet.
                 p.signed_to &= !table::slot_bit(slot);
                 p.remove_entry(slot).then_some(*s)
@@ -415,9 +416,9 @@ impl Babel {
     /// True when the destination has no selected route but neighbours still offer (unfeasible)
     /// ones: a seqno request is on its way and a route should be back shortly.
     pub fn is_starving(&self, subnet: &Subnet) -> bool {
-        self.table.get(subnet).is_some_and(|p| {
-            p.selected.is_none() && p.entries.iter().any(|e| e.refmetric != INFINITY)
-        })
+        self.table
+            .get(subnet)
+            .is_some_and(|p| p.selected.is_none() && p.entries().any(|e| e.refmetric != INFINITY))
     }
 
     /// Every selected route.
@@ -448,21 +449,13 @@ impl Babel {
     /// its inline vectors, and the interned router ids with their signatures.
     pub fn state_bytes(&self) -> usize {
         use core::mem::size_of;
-        let spilled = |cap: usize, spilled: bool, size: usize| if spilled { cap * size } else { 0 };
+        // Only a destination's extra feasibility distances (after its originator restarted)
+        // live outside the table.
         let heap: usize = self
             .table
             .values()
-            .map(|p| {
-                spilled(
-                    p.entries.capacity(),
-                    p.entries.spilled(),
-                    size_of::<RouteEntry>(),
-                ) + spilled(
-                    p.sources.capacity(),
-                    p.sources.spilled(),
-                    size_of::<table::Source>(),
-                )
-            })
+            .filter(|p| p.sources.spilled())
+            .map(|p| p.sources.capacity() * size_of::<table::Source>())
             .sum();
         let rids = self.rids.bytes() + self.origins.capacity() * size_of::<OriginSigs>();
         self.table.bytes() + heap + rids
@@ -565,20 +558,19 @@ impl Babel {
         }
         let mut reselect = Vec::new();
         let mut starving = Vec::new();
-        for (s, p) in self.table.iter_mut() {
-            let before = p.entries.len();
-            for e in p.entries.iter().filter(|e| e.expires.reached(now)) {
+        for (s, mut p) in self.table.iter_mut() {
+            let expired = p.remove_entries_if(|e| e.expires.reached(now));
+            for e in &expired {
                 if let Some(nb) = self.slot_ids[e.neigh.get() as usize - 1]
                     .and_then(|id| self.neighbours.get_mut(&id))
                 {
                     nb.route_count -= 1;
                 }
             }
-            p.entries.retain(|e| !e.expires.reached(now));
-            if p.entries.len() != before {
-                self.counters.routes_expired += (before - p.entries.len()) as u64;
+            if !expired.is_empty() {
+                self.counters.routes_expired += expired.len() as u64;
                 reselect.push(*s);
-            } else if p.selected.is_none() && !p.entries.is_empty() {
+            } else if p.selected.is_none() && p.entries().next().is_some() {
                 starving.push(*s);
             }
             p.sources.retain(|src| !src.gc.reached(now));

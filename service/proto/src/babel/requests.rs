@@ -107,8 +107,7 @@ impl Babel {
         // Forward towards the originator: along our selected route, or else to the neighbour
         // with the best (even unfeasible) route that is not the requester.
         let target = p.selected.map(|s| s.neigh).or_else(|| {
-            p.entries
-                .iter()
+            p.entries()
                 .filter(|e| Some(e.neigh) != from_slot && e.refmetric != INFINITY)
                 .min_by_key(|e| e.refmetric)
                 .map(|e| e.neigh)
@@ -148,7 +147,7 @@ impl Babel {
 
     /// Asks the neighbours holding unfeasible routes for a newer seqno.
     pub(super) fn request_seqno(&mut self, now: Timestamp, subnet: Subnet) {
-        let Some(p) = self.table.get_mut(&subnet) else {
+        let Some(mut p) = self.table.get_mut(&subnet) else {
             return;
         };
         if p.last_request
@@ -158,7 +157,7 @@ impl Babel {
         }
         p.last_request = Some(Stamp::of(now));
         let mut reqs = Vec::new();
-        for e in &p.entries {
+        for e in p.entries() {
             if e.refmetric == INFINITY {
                 continue;
             }

@@ -44,7 +44,7 @@ impl Babel {
             let removed = self
                 .table
                 .get_mut(&subnet)
-                .is_some_and(|p| p.remove_entry(slot));
+                .is_some_and(|mut p| p.remove_entry(slot));
             if removed {
                 if let Some(nb) = self.neighbours.get_mut(&from) {
                     nb.route_count -= 1;
@@ -68,7 +68,7 @@ impl Babel {
             return;
         };
         let slot = nb.slot;
-        let p = self.table.get_or_default(subnet);
+        let mut p = self.table.get_or_default(subnet);
         if !p.feasible(rid, u.seqno, u.metric) {
             self.counters.unfeasible += 1;
             // RFC 8966 §3.5.4: an unfeasible update for the selected route from the same
@@ -78,7 +78,7 @@ impl Babel {
             if p.selected
                 .is_some_and(|sel| sel.neigh == slot && sel.rid == rid)
             {
-                if let Some(e) = p.entries.iter_mut().find(|e| e.neigh == slot) {
+                if let Some(e) = p.entry_mut(slot) {
                     e.expires = expires;
                 }
                 let want = p.source_seqno(rid).map_or(u.seqno, |s| s.wrapping_add(1));
@@ -105,15 +105,18 @@ impl Babel {
             expires,
             neigh: slot,
         };
-        match p.entries.iter_mut().find(|e| e.neigh == slot) {
+        match p.entry_mut(slot) {
             Some(e) => *e = entry,
             None => {
                 if nb.route_count >= limit {
                     self.counters.rejected_limit += 1;
                     return;
                 }
+                if !p.set_entry(entry) {
+                    // Every neighbour's slot is within the table's width (`add_neighbour`).
+                    return;
+                }
                 nb.route_count += 1;
-                p.entries.push(entry);
             }
         }
         self.select(now, subnet);
@@ -151,13 +154,13 @@ impl Babel {
 
     /// Route selection for one prefix (after every change that could affect it).
     pub(super) fn select(&mut self, now: Timestamp, subnet: Subnet) {
-        let Some(p) = self.table.get_mut(&subnet) else {
+        let Some(mut p) = self.table.get_mut(&subnet) else {
             return;
         };
         let mut best: Option<Selected> = None;
         let mut current: Option<Selected> = None;
         let mut starving = false;
-        for e in &p.entries {
+        for e in p.entries() {
             let cost = self.slot_ids[e.neigh.get() as usize - 1]
                 .and_then(|id| self.neighbours.get(&id))
                 .map_or(INFINITY, |n| n.cost());

@@ -129,14 +129,12 @@ pub struct Selected {
     pub neigh: Slot,
 }
 
-/// Everything about one destination /64. Every node holds one per destination, so its size
-/// is the routing table's size: the usual few routes and the one feasibility distance are
-/// kept inline (no allocation of their own), the rare extra ones spill to the heap.
+/// Everything about one destination /64 but the routes learnt for it (those are in
+/// [`Table`]'s entry rows). Every node holds one per destination, so its size is most of the
+/// routing table's size: the one feasibility distance is kept inline (no allocation of its
+/// own); more, which only an originator's restart brings, spill to the heap.
 #[derive(Debug, Clone)]
 pub struct PrefixState {
-    /// Routes per neighbour (at most one each; four inline, so that only nodes with more
-    /// than four neighbours offering one destination allocate).
-    pub entries: SmallVec<[RouteEntry; 4]>,
     /// Feasibility distances (one per router id of the destination: more only after it
     /// restarted).
     pub sources: SmallVec<[Source; 1]>,
@@ -172,7 +170,6 @@ pub const ADVERTISED: u8 = 4;
 impl Default for PrefixState {
     fn default() -> Self {
         PrefixState {
-            entries: SmallVec::new(),
             sources: SmallVec::new(),
             selected: None,
             retract_until: None,
@@ -240,41 +237,143 @@ impl PrefixState {
         self.sources.iter().find(|s| s.rid == rid).map(|s| s.seqno)
     }
 
-    /// The entry learnt from `neigh`.
-    pub fn entry(&self, neigh: Slot) -> Option<&RouteEntry> {
-        self.entries.iter().find(|e| e.neigh == neigh)
+    /// Nothing left worth keeping, given that no routes are left either.
+    fn is_idle(&self, now: Timestamp) -> bool {
+        self.sources.is_empty()
+            && self.selected.is_none()
+            && self.retract_until.is_none_or(|t| t.reached(now))
+    }
+}
+
+/// A destination's state with the routes learnt for it: one [`RouteEntry`] place per
+/// neighbour slot (slot `i` at index `i - 1`), `None` where that neighbour offers none.
+#[derive(Debug, Clone, Copy)]
+pub struct Prefix<'a> {
+    /// The state.
+    pub state: &'a PrefixState,
+    row: &'a [Option<RouteEntry>],
+}
+
+impl core::ops::Deref for Prefix<'_> {
+    type Target = PrefixState;
+    fn deref(&self) -> &PrefixState {
+        self.state
+    }
+}
+
+impl<'a> Prefix<'a> {
+    /// The routes learnt, in slot order.
+    pub fn entries(&self) -> impl Iterator<Item = &'a RouteEntry> + 'a {
+        self.row.iter().flatten()
     }
 
-    /// Removes the entry learnt from `neigh`; returns true if there was one.
-    pub fn remove_entry(&mut self, neigh: Slot) -> bool {
-        match self.entries.iter().position(|e| e.neigh == neigh) {
-            Some(i) => {
-                self.entries.swap_remove(i);
+    /// The entry learnt from `neigh`.
+    pub fn entry(&self, neigh: Slot) -> Option<&'a RouteEntry> {
+        self.row.get(neigh.get() as usize - 1)?.as_ref()
+    }
+
+    /// Nothing left worth keeping.
+    pub fn is_empty(&self, now: Timestamp) -> bool {
+        self.row.iter().all(Option::is_none) && self.state.is_idle(now)
+    }
+}
+
+/// [`Prefix`], to change.
+#[derive(Debug)]
+pub struct PrefixMut<'a> {
+    /// The state.
+    pub state: &'a mut PrefixState,
+    row: &'a mut [Option<RouteEntry>],
+}
+
+impl core::ops::Deref for PrefixMut<'_> {
+    type Target = PrefixState;
+    fn deref(&self) -> &PrefixState {
+        self.state
+    }
+}
+
+impl core::ops::DerefMut for PrefixMut<'_> {
+    fn deref_mut(&mut self) -> &mut PrefixState {
+        self.state
+    }
+}
+
+impl PrefixMut<'_> {
+    /// The routes learnt, in slot order.
+    pub fn entries(&self) -> impl Iterator<Item = &RouteEntry> + '_ {
+        self.row.iter().flatten()
+    }
+
+    /// The entry learnt from `neigh`.
+    pub fn entry(&self, neigh: Slot) -> Option<&RouteEntry> {
+        self.row.get(neigh.get() as usize - 1)?.as_ref()
+    }
+
+    /// The entry learnt from `neigh`, to change.
+    pub fn entry_mut(&mut self, neigh: Slot) -> Option<&mut RouteEntry> {
+        self.row.get_mut(neigh.get() as usize - 1)?.as_mut()
+    }
+
+    /// Stores `e` as the route learnt from `e.neigh`; false (nothing stored) for a slot past
+    /// the table's width (see [`Table::widen`]).
+    pub fn set_entry(&mut self, e: RouteEntry) -> bool {
+        match self.row.get_mut(e.neigh.get() as usize - 1) {
+            Some(place) => {
+                *place = Some(e);
                 true
             }
             None => false,
         }
     }
 
-    /// Nothing left worth keeping.
-    pub fn is_empty(&self, now: Timestamp) -> bool {
-        self.entries.is_empty()
-            && self.sources.is_empty()
-            && self.selected.is_none()
-            && self.retract_until.is_none_or(|t| t.reached(now))
+    /// Removes the entry learnt from `neigh`; returns true if there was one.
+    pub fn remove_entry(&mut self, neigh: Slot) -> bool {
+        self.row
+            .get_mut(neigh.get() as usize - 1)
+            .and_then(Option::take)
+            .is_some()
+    }
+
+    /// Removes the entries `gone` says so of; returns them.
+    pub fn remove_entries_if(
+        &mut self,
+        mut gone: impl FnMut(&RouteEntry) -> bool,
+    ) -> SmallVec<[RouteEntry; 4]> {
+        let mut removed = SmallVec::new();
+        for place in self.row.iter_mut() {
+            if place.as_ref().is_some_and(&mut gone) {
+                removed.extend(place.take());
+            }
+        }
+        removed
+    }
+
+    /// Read-only view.
+    pub fn as_ref(&self) -> Prefix<'_> {
+        Prefix {
+            state: self.state,
+            row: self.row,
+        }
     }
 }
 
-/// Every destination's state, stored densely: a hash index from /64 to a slot, and the slots
-/// in one vector that grows by doubling. (A hash map's own buckets, or an index map's vector,
-/// which grows to its index's capacity, would sit up to half empty, and at over a hundred bytes
-/// per destination that slack was a large part of a node's memory.)
+/// Every destination's state, stored densely: a hash index from /64 to a slot, the slots in
+/// one vector that grows by doubling, and the routes learnt in a second vector, one row of
+/// [`Table::width`] places per destination (one place per neighbour slot). (A hash map's own
+/// buckets, or an index map's vector, which grows to its index's capacity, would sit up to half
+/// empty; and a small vector of routes per destination took 56 bytes inline plus a heap block
+/// wherever more neighbours offered the destination, where a row takes 12 bytes per
+/// neighbour.)
 ///
 /// The index holds slot numbers only (4 bytes a bucket), hashing the /64 kept in the slot.
 #[derive(Debug, Default)]
 pub struct Table {
     index: HashTable<u32>,
     slots: Vec<(Subnet, PrefixState)>,
+    /// `width` places per slot, in slot order.
+    rows: Vec<Option<RouteEntry>>,
+    width: usize,
 }
 
 /// The hash the slot-number indexes (this table's, the router-id interning's) use for keys.
@@ -302,6 +401,33 @@ impl Table {
         self.slots.is_empty()
     }
 
+    /// Neighbour slots each destination has a place for.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Makes room for neighbour slots up to `slots` (rows are laid out again, once per new
+    /// highest slot: neighbours come and go far more rarely than routes change).
+    pub fn widen(&mut self, slots: usize) {
+        if slots <= self.width {
+            return;
+        }
+        let mut rows = Vec::with_capacity(self.slots.capacity() * slots);
+        for row in self
+            .rows
+            .chunks_exact(self.width.max(1))
+            .take(self.slots.len())
+        {
+            rows.extend_from_slice(&row[..self.width]);
+            rows.extend(core::iter::repeat_n(None, slots - self.width));
+        }
+        if self.width == 0 {
+            rows.resize(self.slots.len() * slots, None);
+        }
+        self.rows = rows;
+        self.width = slots;
+    }
+
     /// The slot of `s`.
     fn slot(&self, s: &Subnet) -> Option<usize> {
         self.index
@@ -309,41 +435,70 @@ impl Table {
             .map(|&i| i as usize)
     }
 
+    fn view(&self, i: usize) -> Prefix<'_> {
+        Prefix {
+            state: &self.slots[i].1,
+            row: &self.rows[i * self.width..(i + 1) * self.width],
+        }
+    }
+
+    fn view_mut(&mut self, i: usize) -> PrefixMut<'_> {
+        PrefixMut {
+            state: &mut self.slots[i].1,
+            row: &mut self.rows[i * self.width..(i + 1) * self.width],
+        }
+    }
+
     /// The state of `s`.
-    pub fn get(&self, s: &Subnet) -> Option<&PrefixState> {
-        Some(&self.slots[self.slot(s)?].1)
+    pub fn get(&self, s: &Subnet) -> Option<Prefix<'_>> {
+        Some(self.view(self.slot(s)?))
     }
 
     /// The state of `s`, to change.
-    pub fn get_mut(&mut self, s: &Subnet) -> Option<&mut PrefixState> {
+    pub fn get_mut(&mut self, s: &Subnet) -> Option<PrefixMut<'_>> {
         let i = self.slot(s)?;
-        Some(&mut self.slots[i].1)
+        Some(self.view_mut(i))
     }
 
     /// The state of `s`, made empty if there was none.
-    pub fn get_or_default(&mut self, s: Subnet) -> &mut PrefixState {
+    pub fn get_or_default(&mut self, s: Subnet) -> PrefixMut<'_> {
         let i = match self.slot(&s) {
             Some(i) => i,
             None => {
                 let i = self.slots.len();
                 self.slots.push((s, PrefixState::default()));
+                // The rows grow with the slots (and by the same doubling).
+                let rows = self.slots.capacity() * self.width;
+                if self.rows.capacity() < rows {
+                    self.rows.reserve_exact(rows - self.rows.len());
+                }
+                self.rows.extend(core::iter::repeat_n(None, self.width));
                 let slots = &self.slots;
                 self.index
                     .insert_unique(hash_of(&s), i as u32, |&j| hash_of(&slots[j as usize].0));
                 i
             }
         };
-        &mut self.slots[i].1
+        self.view_mut(i)
     }
 
     /// Every destination with its state.
-    pub fn iter(&self) -> impl Iterator<Item = (&Subnet, &PrefixState)> {
-        self.slots.iter().map(|(s, p)| (s, p))
+    pub fn iter(&self) -> impl Iterator<Item = (&Subnet, Prefix<'_>)> {
+        (0..self.slots.len()).map(|i| (&self.slots[i].0, self.view(i)))
     }
 
     /// Every destination with its state, to change.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Subnet, &mut PrefixState)> {
-        self.slots.iter_mut().map(|(s, p)| (&*s, p))
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Subnet, PrefixMut<'_>)> {
+        let w = self.width;
+        let rows: Box<dyn Iterator<Item = &mut [Option<RouteEntry>]>> = if w == 0 {
+            Box::new(core::iter::repeat_with(|| &mut [][..]))
+        } else {
+            Box::new(self.rows.chunks_exact_mut(w))
+        };
+        self.slots
+            .iter_mut()
+            .zip(rows)
+            .map(|((s, state), row)| (&*s, PrefixMut { state, row }))
     }
 
     /// Every destination.
@@ -352,21 +507,25 @@ impl Table {
     }
 
     /// Every state.
-    pub fn values(&self) -> impl Iterator<Item = &PrefixState> {
-        self.slots.iter().map(|(_, p)| p)
+    pub fn values(&self) -> impl Iterator<Item = Prefix<'_>> {
+        (0..self.slots.len()).map(|i| self.view(i))
     }
 
     /// Keeps the destinations for which `keep` is true (the last slot moves into each hole).
-    pub fn retain(&mut self, mut keep: impl FnMut(&Subnet, &mut PrefixState) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&Subnet, Prefix<'_>) -> bool) {
+        let w = self.width;
         let mut i = 0;
         while i < self.slots.len() {
-            let (s, p) = &mut self.slots[i];
-            if keep(s, p) {
+            if keep(&self.slots[i].0, self.view(i)) {
                 i += 1;
                 continue;
             }
             let last = (self.slots.len() - 1) as u32;
             let (gone, _) = self.slots.swap_remove(i);
+            // The last row moves into the hole the same way.
+            let end = self.rows.len() - w;
+            self.rows.copy_within(end.., i * w);
+            self.rows.truncate(end);
             if let Ok(e) = self.index.find_entry(hash_of(&gone), |&j| j == i as u32) {
                 e.remove();
             }
@@ -379,12 +538,14 @@ impl Table {
         if self.slots.capacity() > self.slots.len() * 2 + 16 {
             self.slots
                 .shrink_to(self.slots.len() + self.slots.len() / 4);
+            self.rows.shrink_to(self.slots.capacity() * w);
         }
     }
 
     /// Bytes held, from the containers' capacities.
     pub fn bytes(&self) -> usize {
         self.slots.capacity() * core::mem::size_of::<(Subnet, PrefixState)>()
+            + self.rows.capacity() * core::mem::size_of::<Option<RouteEntry>>()
             + index_bytes(self.index.capacity(), core::mem::size_of::<u32>())
     }
 }
@@ -425,6 +586,55 @@ mod tests {
     }
 
     #[test]
+    fn routes_stay_with_their_destination_through_widening_and_removals() {
+        let mut t = Table::default();
+        let sub = |i: u8| Subnet([0x06, 0, 0, 0, 0, 0, 0, i]);
+        let slot = |n: u16| Slot::new(n).unwrap();
+        let entry = |i: u8, n: u16| RouteEntry {
+            rid: i as u32,
+            seqno: n,
+            refmetric: 100 + i as u16,
+            expires: Expiry(0),
+            neigh: slot(n),
+        };
+        // Destinations before any neighbour: rows of no places.
+        t.get_or_default(sub(0));
+        t.widen(2);
+        for i in 0..40 {
+            let mut p = t.get_or_default(sub(i));
+            assert!(p.set_entry(entry(i, 1 + (i as u16 % 2))));
+            assert!(!p.set_entry(entry(i, 3)), "slot 3 is past the width");
+        }
+        t.widen(3);
+        for i in (0..40).step_by(3) {
+            assert!(t.get_mut(&sub(i)).unwrap().set_entry(entry(i, 3)));
+        }
+        // Drop the destinations whose slot-1 route is gone.
+        for i in (0..40).step_by(2) {
+            assert!(t.get_mut(&sub(i)).unwrap().remove_entry(slot(1)));
+        }
+        t.retain(|_, p| !p.is_empty(Timestamp::ZERO));
+        for i in 0..40u8 {
+            let p = t.get(&sub(i));
+            let want: Vec<RouteEntry> = [
+                (i % 2 == 1).then(|| entry(i, 2)),
+                (i % 3 == 0).then(|| entry(i, 3)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            match p {
+                Some(p) => assert_eq!(p.entries().copied().collect::<Vec<_>>(), want, "{i}"),
+                None => assert!(want.is_empty(), "{i}"),
+            }
+        }
+        assert_eq!(
+            t.len(),
+            (0..40).filter(|i| i % 2 == 1 || i % 3 == 0).count()
+        );
+    }
+
+    #[test]
     fn stamps_wrap_around() {
         let t = Timestamp::from_micros(5_000_000);
         let s = Stamp::of(t);
@@ -447,7 +657,8 @@ mod tests {
         // Every node holds one slot per destination: its size is the routing table's size.
         assert_eq!(core::mem::size_of::<RouteEntry>(), 12);
         assert_eq!(core::mem::size_of::<Option<Selected>>(), 12);
-        assert_eq!(core::mem::size_of::<(Subnet, PrefixState)>(), 120);
+        assert_eq!(core::mem::size_of::<Option<RouteEntry>>(), 12);
+        assert_eq!(core::mem::size_of::<(Subnet, PrefixState)>(), 64);
     }
 
     #[test]

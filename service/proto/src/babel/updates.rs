@@ -43,7 +43,7 @@ impl Babel {
         if s == self.own_subnet {
             return flag == table::DIRTY && !core::mem::replace(&mut self.own_dirty, true);
         }
-        self.table.get_mut(&s).is_none_or(|p| {
+        self.table.get_mut(&s).is_none_or(|mut p| {
             let fresh = p.flags & flag == 0;
             p.flags |= flag;
             fresh
@@ -126,7 +126,7 @@ impl Babel {
                 let held = sign == Sign::IfNeeded
                     && to_slot.is_some_and(|t| {
                         p.signed_to & table::slot_bit(t) != 0
-                            || p.entries.iter().any(|e| {
+                            || p.entries().any(|e| {
                                 e.neigh == t
                                     && e.rid == sel.rid
                                     && e.seqno == sel.seqno
@@ -185,7 +185,7 @@ impl Babel {
         // What goes out now is current: it needs no improvement later.
         self.own_dirty = false;
         for s in &dirty {
-            if let Some(p) = self.table.get_mut(s) {
+            if let Some(mut p) = self.table.get_mut(s) {
                 p.flags &= !(table::DIRTY | table::IMPROVED);
             }
         }
@@ -226,7 +226,7 @@ impl Babel {
         let mut improved = core::mem::take(&mut self.improved);
         let states = &mut self.table;
         improved.retain(|s| match states.get_mut(s) {
-            Some(p) if p.flags & table::IMPROVED != 0 => {
+            Some(mut p) if p.flags & table::IMPROVED != 0 => {
                 p.flags &= !table::IMPROVED;
                 true
             }
@@ -284,14 +284,14 @@ impl Babel {
         subnets.dedup();
         let gc = now + self.cfg.source_gc;
         for s in subnets {
-            if let Some(p) = self.table.get_mut(&s)
+            if let Some(mut p) = self.table.get_mut(&s)
                 && let Some(sel) = p.selected
             {
                 p.note_advertised(sel.rid, sel.seqno, sel.metric, gc);
             }
         }
         for (s, slot) in signed {
-            if let Some(p) = self.table.get_mut(&s) {
+            if let Some(mut p) = self.table.get_mut(&s) {
                 p.signed_to |= table::slot_bit(slot);
             }
         }
