@@ -95,12 +95,12 @@ impl super::links::Established {
     fn switch(&mut self, now: Timestamp, keys: LinkKeys, rx: u32, remote: u32) -> Option<u32> {
         let old = std::mem::replace(&mut self.keys, keys);
         let old_replay = std::mem::take(&mut self.replay);
-        let dropped = self.prev.replace(PrevKeys {
+        let dropped = self.prev.replace(Box::new(PrevKeys {
             index: self.rx_index,
             recv: old.recv,
             replay: old_replay,
             until: now + GRACE,
-        });
+        }));
         self.rx_index = rx;
         self.remote_index = remote;
         self.send_counter = 0;
@@ -140,7 +140,7 @@ impl Node {
         let Some(est) = self.established_mut(id) else {
             return;
         };
-        if matches!(est.rekey, Some(Pending::Offered { .. })) && est.initiator {
+        if matches!(est.rekey.as_deref(), Some(Pending::Offered { .. })) && est.initiator {
             // Both offered at once: ours wins, the neighbour will answer it.
             return;
         }
@@ -149,7 +149,7 @@ impl Node {
             offer: o,
             answer,
             ..
-        }) = &est.rekey
+        }) = est.rekey.as_deref()
             && o == offer
         {
             // Our answer was lost or is late: the same answer again, keys unchanged.
@@ -164,18 +164,18 @@ impl Node {
                 return;
             }
         };
-        let replaced = est.rekey.replace(Pending::Answered {
+        let replaced = est.rekey.replace(Box::new(Pending::Answered {
             keys,
             index,
             remote_index: their_index,
             replay: ReplayWindow::new(),
             offer: *offer,
             answer,
-        });
+        }));
         if let Some(Pending::Offered { index: i, .. } | Pending::Answered { index: i, .. }) =
-            replaced
+            replaced.as_deref()
         {
-            self.link_rx.remove(&i);
+            self.link_rx.remove(i);
         }
         self.link_rx.insert(index, id);
         self.send_answer(id, index, &answer);
@@ -202,7 +202,7 @@ impl Node {
             return;
         };
         // A late answer to an offer we replaced, or one we never made: nothing to finish.
-        let Some(Pending::Offered { offer, index, .. }) = est.rekey.take() else {
+        let Some(Pending::Offered { offer, index, .. }) = est.rekey.take().map(|p| *p) else {
             return;
         };
         let dropped = match offer.finish(answer) {
@@ -234,7 +234,7 @@ impl Node {
             remote_index,
             replay,
             ..
-        }) = est.rekey.take()
+        }) = est.rekey.take().map(|p| *p)
         else {
             return;
         };
@@ -271,7 +271,7 @@ impl Node {
                 cfg.after + RESPONDER_DELAY
             };
             let due = age >= due_at || e.send_counter >= cfg.packets;
-            match &e.rekey {
+            match e.rekey.as_deref() {
                 None if due => offers.push(*id),
                 Some(Pending::Offered { sent, .. }) if now.saturating_since(*sent) >= RETRY => {
                     offers.push(*id)
@@ -299,7 +299,7 @@ impl Node {
         let Some(est) = self.established_mut(id) else {
             return;
         };
-        let (index, msg1) = match &mut est.rekey {
+        let (index, msg1) = match est.rekey.as_deref_mut() {
             Some(Pending::Offered {
                 index, msg, sent, ..
             }) => {
@@ -311,12 +311,12 @@ impl Node {
                     self.counters.link_rekeys_failed += 1;
                     return;
                 };
-                est.rekey = Some(Pending::Offered {
+                est.rekey = Some(Box::new(Pending::Offered {
                     offer,
                     msg,
                     index: fresh,
                     sent: now,
-                });
+                }));
                 self.link_rx.insert(fresh, id);
                 (fresh, msg)
             }
