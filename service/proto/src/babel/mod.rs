@@ -195,7 +195,8 @@ pub struct Babel {
     /// Prefixes to advertise to one neighbour only at the next flush (answers to requests);
     /// generated then, never earlier, so that what is sent is always the current route.
     direct_updates: BTreeMap<NeighbourId, Vec<Subnet>>,
-    recent_requests: FxHashMap<(Subnet, RidIdx, u16), Timestamp>,
+    /// Seqno requests forwarded in the last seconds: when, and to which neighbour.
+    recent_requests: FxHashMap<(Subnet, RidIdx, u16), (Timestamp, NeighbourId)>,
     /// Seqno requests forwarded per destination in the current second (storm limit).
     forwarded_per_origin: FxHashMap<Subnet, (Timestamp, u32)>,
     out: VecDeque<(NeighbourId, Vec<u8>)>,
@@ -590,7 +591,7 @@ impl Babel {
         }
         self.rids.shrink();
         self.recent_requests
-            .retain(|_, t| now.saturating_since(*t) < Duration::from_secs(5));
+            .retain(|_, (t, _)| now.saturating_since(*t) < Duration::from_secs(5));
         self.forwarded_per_origin
             .retain(|_, (t, _)| now.saturating_since(*t) < Duration::from_secs(1));
     }

@@ -118,12 +118,14 @@ impl Babel {
         else {
             return;
         };
+        // Forwarded already, to the same neighbour: the answer is on its way. A route that
+        // moved since (often: the request went to a neighbour that had just lost the route
+        // too) sends it on along the new one, rather than leaving every requester waiting out
+        // the two seconds (with 2 % loss, a whole region of starving nodes waited 2.3 s).
         let key = (subnet, rid, r.seqno);
-        if self
-            .recent_requests
-            .get(&key)
-            .is_some_and(|&t| now.saturating_since(t) < Duration::from_secs(2))
-        {
+        if self.recent_requests.get(&key).is_some_and(|&(t, to)| {
+            to == target && now.saturating_since(t) < Duration::from_secs(2)
+        }) {
             return;
         }
         // Requests naming ever newer seqnos all differ; this caps the forwarding per origin.
@@ -136,7 +138,7 @@ impl Babel {
             return;
         }
         w.1 += 1;
-        self.recent_requests.insert(key, now);
+        self.recent_requests.insert(key, (now, target));
         self.counters.seqno_requests_sent += 1;
         let fwd = SeqnoRequestRepr {
             hop_count: r.hop_count - 1,

@@ -686,3 +686,61 @@ fn a_request_is_answered_signed_even_where_the_signature_is_held() {
     }
     assert_eq!(answered, Some(true));
 }
+
+#[test]
+fn a_request_follows_the_route_when_it_moved_since_the_last_forward() {
+    // 0 hears of a destination from 1 and 2, and a request from 3 to pass on.
+    let mut net = Net::new(4);
+    net.link(0, 1);
+    net.link(0, 2);
+    net.link(0, 3);
+    net.run(Duration::from_secs(2));
+    let d = Identity::from_seed([99; 32]);
+    let rid = RouterId {
+        node: d.node_id(),
+        suffix: 7,
+    };
+    let subnet = d.node_id().subnet();
+    let now = net.now;
+    let x = &mut net.nodes[0];
+    x.handle_body(now, 1, &update(Some(&d), rid, 0, 300));
+    x.handle_body(now, 2, &update(Some(&d), rid, 0, 600));
+    assert_eq!(x.lookup(&subnet).map(|(n, _)| n), Some(1));
+    let mut req = Vec::new();
+    Tlv::SeqnoRequest(SeqnoRequestRepr {
+        seqno: 1,
+        hop_count: 64,
+        router_id: rid,
+        prefix: Prefix::from_subnet(subnet),
+    })
+    .emit(&mut req);
+    x.handle_body(now, 3, &req);
+    // 1 loses the route before it could answer; 0 moves to 2, and 3 asks again.
+    let mut retraction = Vec::new();
+    Tlv::Update(UpdateRepr {
+        flags: 0,
+        interval_cs: 800,
+        seqno: 0,
+        metric: INFINITY,
+        router_id: rid,
+        prefix: Prefix::from_subnet(subnet),
+        signature: None,
+    })
+    .emit(&mut retraction);
+    x.handle_body(now, 1, &retraction);
+    assert_eq!(x.lookup(&subnet).map(|(n, _)| n), Some(2));
+    x.handle_body(now, 3, &req);
+    // Asked again of the same neighbour within the same moment: covered by the first.
+    x.handle_body(now, 3, &req);
+    x.handle_timeout(now + Duration::from_millis(50));
+    let mut forwarded = Vec::new();
+    while let Some((n, body)) = x.poll_output() {
+        for tlv in parse_tlvs(&body) {
+            if let Ok(Tlv::SeqnoRequest(r)) = tlv {
+                forwarded.push((n, r.seqno));
+            }
+        }
+    }
+    // The second goes along the new route at once, not two seconds later.
+    assert_eq!(forwarded, vec![(1, 1), (2, 1)]);
+}
