@@ -165,6 +165,8 @@ pub struct Babel {
     own_sig: OriginSig,
     /// When our seqno last went up at someone's request (at most once a second).
     last_bump: Option<Timestamp>,
+    /// When it goes up next: a request for a newer seqno came too soon after the last rise.
+    bump_at: Option<Timestamp>,
     rng: ChaCha8Rng,
     neighbours: BTreeMap<NeighbourId, Neighbour>,
     /// The neighbour of each [`Slot`] (slot `i` at index `i - 1`), as routes name them.
@@ -233,6 +235,7 @@ impl Babel {
             own_rid,
             own_seqno: 0,
             last_bump: None,
+            bump_at: None,
             rng,
             neighbours: BTreeMap::new(),
             slot_ids: Vec::new(),
@@ -490,6 +493,9 @@ impl Babel {
         if let Some(a) = self.ack_at {
             t = t.min(a);
         }
+        if let Some(b) = self.bump_at {
+            t = t.min(b);
+        }
         t
     }
 
@@ -511,6 +517,10 @@ impl Babel {
         if now >= self.next_housekeeping {
             self.housekeeping(now);
             self.next_housekeeping = now + Duration::from_secs(1);
+        }
+        if self.bump_at.is_some_and(|t| now >= t) {
+            self.bump_own_seqno(now);
+            self.mark_dirty(now, self.own_subnet);
         }
         if self.improved_at.is_some_and(|t| now >= t) {
             self.flush_improved(now);

@@ -744,3 +744,38 @@ fn a_request_follows_the_route_when_it_moved_since_the_last_forward() {
     // The second goes along the new route at once, not two seconds later.
     assert_eq!(forwarded, vec![(1, 1), (2, 1)]);
 }
+
+#[test]
+fn a_newer_seqno_asked_for_too_soon_follows_when_the_rate_limit_allows() {
+    let mut net = hijack_net();
+    let rid = net.nodes[2].router_id();
+    let subnet = net.ids[2].subnet();
+    let start = net.nodes[2].seqno();
+    let ask = |seqno: u16| {
+        let mut body = Vec::new();
+        Tlv::SeqnoRequest(SeqnoRequestRepr {
+            seqno,
+            hop_count: 64,
+            router_id: rid,
+            prefix: Prefix::from_subnet(subnet),
+        })
+        .emit(&mut body);
+        body
+    };
+    let now = net.now;
+    net.nodes[2].handle_body(now, 1, &ask(start.wrapping_add(1)));
+    assert_eq!(net.nodes[2].seqno(), start.wrapping_add(1));
+    // A second wave wants the next one at once: at most one rise a second...
+    net.nodes[2].handle_body(now, 1, &ask(start.wrapping_add(2)));
+    assert_eq!(net.nodes[2].seqno(), start.wrapping_add(1));
+    net.run(Duration::from_millis(900));
+    assert_eq!(net.nodes[2].seqno(), start.wrapping_add(1));
+    // ...but it comes when the second is up, without being asked again, and spreads.
+    net.run(Duration::from_millis(200));
+    assert_eq!(net.nodes[2].seqno(), start.wrapping_add(2));
+    let seqno_at_0 = net.nodes[0]
+        .routes()
+        .find(|r| r.subnet == subnet)
+        .map(|r| r.seqno);
+    assert_eq!(seqno_at_0, Some(start.wrapping_add(2)));
+}
