@@ -596,6 +596,12 @@ impl Babel {
             self.request_seqno(now, s);
         }
         self.table.retain(|_, p| !p.is_empty(now));
+        // Slots above the highest neighbour still linked hold no routes any more
+        // (`remove_neighbour` removed them): give their places back.
+        while self.slot_ids.last().is_some_and(Option::is_none) {
+            self.slot_ids.pop();
+        }
+        self.table.narrow(self.slot_ids.len());
         if self.origins.capacity() > self.origins.len() + self.origins.len() / 4 + 16 {
             self.origins.shrink_to_fit();
         }

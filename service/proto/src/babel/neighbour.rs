@@ -39,7 +39,8 @@ pub struct Neighbour {
     pub node: Option<crate::identity::NodeId>,
     /// Set by a forged update; the rest of that frame's updates are dropped unread.
     pub(super) forged_in_frame: bool,
-    /// Seqno requests taken from this neighbour in the current second (start, count).
+    /// Seqno requests taken from this neighbour and not yet paid back (a leaky bucket: when
+    /// last counted, and how many were outstanding then).
     pub(super) request_window: (Timestamp, u32),
     /// Seqno of the next hello we send on this link (per link: gaps mean loss).
     pub hello_seqno_out: u16,

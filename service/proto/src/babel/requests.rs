@@ -15,13 +15,14 @@ use crate::time::Timestamp;
 use crate::wire::babel::update::origin_signed_bytes;
 use crate::wire::babel::{Prefix, SeqnoRequestRepr, Tlv};
 
-/// Seqno requests taken from one neighbour per second, at least; more are dropped and
-/// counted. The budget is one request per destination in our table if that is more: a
-/// neighbour passing on the requests of every node behind a cut may need one for nearly every
-/// destination at once, and a request dropped here is never sent again (its frame was
-/// acknowledged), so it cost a whole region of starving nodes seconds (with 256, an
-/// originator's only neighbours' requests were dropped for 2.5 s after 10 % of the links
-/// were cut).
+/// Seqno requests taken from one neighbour per second, sustained; more are dropped and
+/// counted. A burst may reach one request per destination in our table when that is more (a
+/// leaky bucket of that size, draining at this rate): a neighbour passing on the requests of
+/// every node behind a cut may need one for nearly every destination at once, and a request
+/// dropped here is never sent again (its frame was acknowledged), so with a flat 256 a second
+/// an originator's only neighbours lost theirs and a whole region of starving nodes waited
+/// 2.5 s after 10 % of the links were cut. Sustained, a neighbour still gets no more than
+/// this rate, however large the table it made us hold.
 pub const MAX_REQUESTS_PER_NEIGHBOUR: u32 = 256;
 /// Requests forwarded per destination per second.
 pub const MAX_FORWARDS_PER_ORIGIN: u32 = 4;
@@ -29,19 +30,32 @@ pub const MAX_FORWARDS_PER_ORIGIN: u32 = 4;
 pub const MIN_BUMP_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Babel {
-    /// Counts a request from `from` against its window; false when over the limit.
+    /// Counts a request from `from` against its bucket; false when over the limit.
     fn take_request_budget(&mut self, now: Timestamp, from: NeighbourId) -> bool {
-        let budget =
-            MAX_REQUESTS_PER_NEIGHBOUR.max(self.table.len().try_into().unwrap_or(u32::MAX));
+        let burst = MAX_REQUESTS_PER_NEIGHBOUR.max(self.table.len().try_into().unwrap_or(u32::MAX));
         let Some(nb) = self.neighbours.get_mut(&from) else {
             return false;
         };
-        let w = &mut nb.request_window;
-        if now.saturating_since(w.0) >= Duration::from_secs(1) {
-            *w = (now, 0);
+        let (since, outstanding) = &mut nb.request_window;
+        // Paid back at MAX_REQUESTS_PER_NEIGHBOUR a second; the time of a part not yet paid
+        // back is kept, so that frequent requests do not round the rate down.
+        let elapsed = now.saturating_since(*since).as_micros();
+        let paid = (elapsed * MAX_REQUESTS_PER_NEIGHBOUR as u128 / 1_000_000) as u64;
+        if paid >= *outstanding as u64 {
+            *outstanding = 0;
+            *since = now;
+        } else {
+            *outstanding -= paid as u32;
+            *since = *since
+                + Duration::from_micros(
+                    (paid as u128 * 1_000_000 / MAX_REQUESTS_PER_NEIGHBOUR as u128) as u64,
+                );
         }
-        w.1 += 1;
-        w.1 <= budget
+        if *outstanding >= burst {
+            return false;
+        }
+        *outstanding += 1;
+        true
     }
 
     /// Raises our seqno by one and signs it.
@@ -131,13 +145,16 @@ impl Babel {
         else {
             return;
         };
-        // Forwarded already, to the same neighbour: the answer is on its way. A route that
-        // moved since (often: the request went to a neighbour that had just lost the route
-        // too) sends it on along the new one, rather than leaving every requester waiting out
-        // the two seconds (with 2 % loss, a whole region of starving nodes waited 2.3 s).
+        // Forwarded already, to the same neighbour: the answer is on its way. If our selected
+        // route has moved since (often: the request went to a neighbour that had just lost
+        // the route too), it goes on along the new one, rather than leaving every requester
+        // waiting out the two seconds (with 2 % loss, a whole region of starving nodes waited
+        // 2.3 s). Without a selected route the target depends on who asked, so there any
+        // earlier forward counts.
         let key = (subnet, rid, r.seqno);
         if self.recent_requests.get(&key).is_some_and(|&(t, to)| {
-            to == target && now.saturating_since(t) < Duration::from_secs(2)
+            (to == target || p.selected.is_none())
+                && now.saturating_since(t) < Duration::from_secs(2)
         }) {
             return;
         }

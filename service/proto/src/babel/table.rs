@@ -88,7 +88,8 @@ pub fn seqno_newer(a: u16, b: u16) -> bool {
     a != b && a.wrapping_sub(b) < 0x8000
 }
 
-/// A route learnt from one neighbour (12 bytes: four fit inline in a [`PrefixState`]).
+/// A route learnt from one neighbour (12 bytes, and 12 as an `Option`: one per neighbour slot
+/// in each destination's row of the [`Table`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteEntry {
     /// Originator.
@@ -409,20 +410,30 @@ impl Table {
     /// Makes room for neighbour slots up to `slots` (rows are laid out again, once per new
     /// highest slot: neighbours come and go far more rarely than routes change).
     pub fn widen(&mut self, slots: usize) {
-        if slots <= self.width {
-            return;
+        if slots > self.width {
+            self.set_width(slots);
         }
+    }
+
+    /// Gives back the places of slots past `slots`, which must hold no routes (every
+    /// neighbour numbered above it is gone): a crowd of short-lived neighbours does not leave
+    /// every destination wide for good.
+    pub fn narrow(&mut self, slots: usize) {
+        if slots < self.width {
+            self.set_width(slots);
+        }
+    }
+
+    fn set_width(&mut self, slots: usize) {
+        let keep = self.width.min(slots);
         let mut rows = Vec::with_capacity(self.slots.capacity() * slots);
-        for row in self
-            .rows
-            .chunks_exact(self.width.max(1))
-            .take(self.slots.len())
-        {
-            rows.extend_from_slice(&row[..self.width]);
-            rows.extend(core::iter::repeat_n(None, slots - self.width));
-        }
         if self.width == 0 {
             rows.resize(self.slots.len() * slots, None);
+        } else {
+            for row in self.rows.chunks_exact(self.width) {
+                rows.extend_from_slice(&row[..keep]);
+                rows.extend(core::iter::repeat_n(None, slots - keep));
+            }
         }
         self.rows = rows;
         self.width = slots;
@@ -632,6 +643,23 @@ mod tests {
             t.len(),
             (0..40).filter(|i| i % 2 == 1 || i % 3 == 0).count()
         );
+        // Slot 3's neighbour leaves: its places go, the others' routes stay.
+        let kept: Vec<Subnet> = t.keys().copied().collect();
+        for s in &kept {
+            t.get_mut(s).unwrap().remove_entry(slot(3));
+        }
+        t.narrow(2);
+        assert_eq!(t.width(), 2);
+        for s in &kept {
+            let i = s.0[7];
+            let want: Vec<RouteEntry> = (i % 2 == 1).then(|| entry(i, 2)).into_iter().collect();
+            assert_eq!(
+                t.get(s).unwrap().entries().copied().collect::<Vec<_>>(),
+                want,
+                "{i}"
+            );
+        }
+        assert!(!t.get_mut(&kept[0]).unwrap().set_entry(entry(0, 3)));
     }
 
     #[test]
