@@ -264,12 +264,12 @@ impl core::ops::Deref for Prefix<'_> {
 
 impl<'a> Prefix<'a> {
     /// The routes learnt, in slot order.
-    pub fn entries(&self) -> impl Iterator<Item = &'a RouteEntry> + 'a {
+    pub fn entries(self) -> impl Iterator<Item = &'a RouteEntry> + 'a {
         self.row.iter().flatten()
     }
 
     /// The entry learnt from `neigh`.
-    pub fn entry(&self, neigh: Slot) -> Option<&'a RouteEntry> {
+    pub fn entry(self, neigh: Slot) -> Option<&'a RouteEntry> {
         self.row.get(neigh.get() as usize - 1)?.as_ref()
     }
 
@@ -303,12 +303,12 @@ impl core::ops::DerefMut for PrefixMut<'_> {
 impl PrefixMut<'_> {
     /// The routes learnt, in slot order.
     pub fn entries(&self) -> impl Iterator<Item = &RouteEntry> + '_ {
-        self.row.iter().flatten()
+        self.as_ref().entries()
     }
 
     /// The entry learnt from `neigh`.
     pub fn entry(&self, neigh: Slot) -> Option<&RouteEntry> {
-        self.row.get(neigh.get() as usize - 1)?.as_ref()
+        self.as_ref().entry(neigh)
     }
 
     /// The entry learnt from `neigh`, to change.

@@ -325,6 +325,16 @@ fn update(key: Option<&Identity>, rid: RouterId, seqno: u16, metric: u16) -> Vec
     body
 }
 
+/// A fresh seqno request (hop count 64) for `seqno` of `rid`'s /64.
+fn seqno_request(rid: RouterId, seqno: u16) -> Tlv {
+    Tlv::SeqnoRequest(SeqnoRequestRepr {
+        seqno,
+        hop_count: 64,
+        router_id: rid,
+        prefix: Prefix::from_subnet(rid.node.subnet()),
+    })
+}
+
 /// 0—1—2 (the victim) and 3 (the attacker) hanging off 0.
 fn hijack_net() -> Net {
     let mut net = Net::new(4);
@@ -439,13 +449,7 @@ fn seqno_request_flood_is_bounded() {
     for round in 0..300u16 {
         let mut body = Vec::new();
         for i in 0..200u16 {
-            Tlv::SeqnoRequest(SeqnoRequestRepr {
-                seqno: start.wrapping_add(1 + round * 200 + i),
-                hop_count: 64,
-                router_id: victim,
-                prefix: Prefix::from_subnet(net.ids[2].subnet()),
-            })
-            .emit(&mut body);
+            seqno_request(victim, start.wrapping_add(1 + round * 200 + i)).emit(&mut body);
             if body.len() > 1100 {
                 net.nodes[0].handle_body(net.now, 3, &core::mem::take(&mut body));
             }
@@ -707,13 +711,7 @@ fn a_request_follows_the_route_when_it_moved_since_the_last_forward() {
     x.handle_body(now, 2, &update(Some(&d), rid, 0, 600));
     assert_eq!(x.lookup(&subnet).map(|(n, _)| n), Some(1));
     let mut req = Vec::new();
-    Tlv::SeqnoRequest(SeqnoRequestRepr {
-        seqno: 1,
-        hop_count: 64,
-        router_id: rid,
-        prefix: Prefix::from_subnet(subnet),
-    })
-    .emit(&mut req);
+    seqno_request(rid, 1).emit(&mut req);
     x.handle_body(now, 3, &req);
     // 1 loses the route before it could answer; 0 moves to 2, and 3 asks again.
     let mut retraction = Vec::new();
@@ -753,13 +751,7 @@ fn a_newer_seqno_asked_for_too_soon_follows_when_the_rate_limit_allows() {
     let start = net.nodes[2].seqno();
     let ask = |seqno: u16| {
         let mut body = Vec::new();
-        Tlv::SeqnoRequest(SeqnoRequestRepr {
-            seqno,
-            hop_count: 64,
-            router_id: rid,
-            prefix: Prefix::from_subnet(subnet),
-        })
-        .emit(&mut body);
+        seqno_request(rid, seqno).emit(&mut body);
         body
     };
     let now = net.now;
