@@ -27,12 +27,11 @@ async fn ten_mib_both_directions_through_loss() {
 /// way: the server reads to EOF and answers with a checksum, then both ends close. Every
 /// transfer must arrive intact and every connection must close (FINs lost too).
 ///
-/// Ignored while a known bug stands: about one run in ten, one byte of one transfer arrives
-/// wrong (seen in CI as "transfer 80" with the right length and another checksum, and here
-/// as a single byte at offset 755,735 of the 1 MiB with seed 150). The server prints where a
-/// transfer differs from what was sent; run it with `--ignored --nocapture` in a loop.
+/// It caught smoltcp's keep-alive overwriting data (vendor patch 6): a keep-alive sent while
+/// data was in flight carried a zero byte at SND.NXT-1, which the server stored over the real
+/// byte it held out of order (one wrong byte of one transfer, about one run in ten). The
+/// server prints where a transfer differs from what was sent.
 #[tokio::test]
-#[ignore = "known bug: about one run in ten, one byte of one transfer arrives wrong (README, Known problems)"]
 async fn hundred_one_mib_transfers_through_two_percent_loss() {
     let t = Instant::now();
     let (a, b) = pair_lossy(2, |_| {});

@@ -2770,7 +2770,12 @@ impl<'a> Socket<'a> {
         // couldn't fill the sequence space with anything.
         let is_keep_alive;
         if self.timer.should_keep_alive(cx.now()) && repr.is_empty() {
-            repr.seq_number = repr.seq_number - 1;
+            // Hypha: the byte before SND.UNA, which the peer has acknowledged, not the one
+            // before SND.NXT. RFC 1122's SND.NXT-1 assumes nothing is in flight; with data
+            // unacknowledged (a lost retransmission timer, or a keep-alive interval short
+            // enough to probe a stall) the peer took this fake byte for real data and, where
+            // it already held the real one out of order, overwrote it.
+            repr.seq_number = self.local_seq_no - 1;
             repr.payload = b"\x00"; // RFC 1122 says we should do this
             is_keep_alive = true;
         } else {
@@ -8840,6 +8845,38 @@ mod test {
     // =========================================================================================//
     // Tests for keep-alive.
     // =========================================================================================//
+
+    // Hypha: a keep-alive sent while data is in flight carried a zero byte at SND.NXT-1,
+    // which the peer stored in place of the real last byte (seen as one wrong byte of a
+    // transfer under loss, with keep-alives as stall probes).
+    #[test]
+    fn test_keep_alive_with_data_in_flight_repeats_an_acknowledged_byte() {
+        let mut s = socket_established();
+        s.set_keep_alive(Some(Duration::from_millis(100)));
+        recv!(s, time 0, Ok(TcpRepr {
+            seq_number: LOCAL_SEQ,
+            ack_number: Some(REMOTE_SEQ + 1),
+            payload:    &[0],
+            ..RECV_TEMPL
+        }));
+        s.send_slice(b"abcdef").unwrap();
+        recv!(s, time 10, Ok(TcpRepr {
+            seq_number: LOCAL_SEQ + 1,
+            ack_number: Some(REMOTE_SEQ + 1),
+            payload:    &b"abcdef"[..],
+            ..RECV_TEMPL
+        }));
+        // The retransmission timer is gone (as after a retransmission the device had no room
+        // for): only the keep-alive timer is left while "abcdef" is unacknowledged.
+        let keep_alive = s.keep_alive;
+        s.timer.set_for_idle(Instant::from_millis(10), keep_alive);
+        recv!(s, time 110, Ok(TcpRepr {
+            seq_number: LOCAL_SEQ,
+            ack_number: Some(REMOTE_SEQ + 1),
+            payload:    &[0],
+            ..RECV_TEMPL
+        }));
+    }
 
     #[test]
     fn test_responds_to_keep_alive() {
