@@ -22,7 +22,7 @@ pub struct Args {
     /// Loss probability per datagram on every link (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     loss: f64,
-    /// Smallest per-link latency, ms.
+    /// Smallest per-link latency, ms (at least 1).
     #[arg(long, default_value_t = 1)]
     latency_min_ms: u64,
     /// Largest per-link latency, ms.
@@ -51,6 +51,9 @@ pub struct Args {
     /// steady-state control traffic per link (0: not measured).
     #[arg(long, default_value_t = 0)]
     steady_s: u64,
+    /// Threads to run the nodes on (0: one per core); the report is the same for any number.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -65,6 +68,10 @@ pub fn run(a: Args) -> Result<()> {
     }
     if !(0.0..=1.0).contains(&a.fail_links) || !(0.0..1.0).contains(&a.loss) {
         bail!("--fail-links must be in [0, 1] and --loss in [0, 1)");
+    }
+    if a.latency_min_ms == 0 {
+        // The simulator runs nodes in parallel for as long as the shortest link takes.
+        bail!("--latency-min-ms must be at least 1");
     }
     if a.latency_min_ms > a.latency_max_ms {
         bail!("--latency-min-ms is above --latency-max-ms");
@@ -82,6 +89,7 @@ pub fn run(a: Args) -> Result<()> {
         host: !a.deterministic,
         hostile: a.hostile,
         steady: Duration::from_secs(a.steady_s),
+        threads: a.threads,
     };
     let r = hypha_sim::run(&cfg);
     if a.json {

@@ -4,21 +4,27 @@
 //! datagrams after a per-link latency, or drop them (loss, cuts). Time is virtual and every
 //! random choice comes from the seed, so a run is exactly reproducible.
 //!
+//! Time moves in windows as long as the shortest link latency, aligned to multiples of it:
+//! nothing sent within a window arrives before the next, so the nodes with work in a window
+//! run in parallel (rayon), each on its own inputs in time order; their outputs are applied
+//! afterwards in (time, node) order, on one thread. Which thread ran a node changes nothing
+//! (test `the_report_does_not_depend_on_the_number_of_threads`).
+//!
 //! The loop check runs after every routing change: a new forwarding loop must contain the
 //! edge that just changed, so following next hops from the changed node finds any loop.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::BTreeMap;
 use std::net::{Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use hypha_proto::address::Subnet;
 use hypha_proto::babel::origin::SharedOrigins;
 use hypha_proto::identity::Identity;
-use hypha_proto::node::{Event, LinkId, Node, NodeConfig, Remote};
+use hypha_proto::node::{Event, LinkId, Node, NodeConfig, Remote, Transmit};
 use hypha_proto::time::Timestamp;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::SimConfig;
@@ -60,22 +66,86 @@ struct Item {
     ev: Ev,
 }
 
-impl PartialEq for Item {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
+/// A datagram for a node, taken off the queue for the current window.
+struct Input {
+    at: Timestamp,
+    from: u32,
+    payload: Vec<u8>,
+}
+
+/// What a node produced, stamped with the virtual time it did.
+enum Out {
+    Send(Transmit),
+    Event(Event),
+    Tun(Vec<u8>),
+}
+
+/// One node's share of a window: its inputs, and what it produced handling them.
+#[derive(Default)]
+struct Mailbox {
+    /// In the current window.
+    busy: bool,
+    inbox: Vec<Input>,
+    /// Its timer when the window starts.
+    wake_in: Timestamp,
+    /// Taken (`None`) as the window's outputs are applied.
+    out: Vec<(Timestamp, Option<Out>)>,
+    /// Its timer when the window ends (at or after the end).
+    wake_out: Timestamp,
+    /// The virtual time of the last thing it handled.
+    last: Timestamp,
+}
+
+/// Most inputs or outputs a node's mailbox keeps room for between windows.
+const SPARE: usize = 32;
+
+/// Drains what `node` produced into `out`, stamped `now`.
+fn drain(node: &mut Node, now: Timestamp, out: &mut Vec<(Timestamp, Option<Out>)>) {
+    while let Some(t) = node.poll_transmit() {
+        out.push((now, Some(Out::Send(t))));
+    }
+    while let Some(ev) = node.poll_event() {
+        out.push((now, Some(Out::Event(ev))));
+    }
+    while let Some(pkt) = node.poll_tun() {
+        out.push((now, Some(Out::Tun(pkt))));
     }
 }
-impl Eq for Item {}
-impl PartialOrd for Item {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
+
+/// Runs one node up to `end`: its datagrams and its timers, in time order (a datagram before
+/// a timer due at the same moment). Touches nothing but the node and its mailbox, which is
+/// what lets the nodes of a window run on several threads.
+fn run_node(node: &mut Node, m: &mut Mailbox, end: Timestamp) {
+    let mut wake = m.wake_in;
+    let mut inputs = std::mem::take(&mut m.inbox);
+    let mut next = 0;
+    loop {
+        let now = match inputs.get_mut(next) {
+            Some(x) if x.at <= wake || wake >= end => {
+                next += 1;
+                // Freed as soon as handled: a window's datagrams all at once would raise the
+                // peak.
+                let mut payload = std::mem::take(&mut x.payload);
+                node.handle_datagram(x.at, remote_of(x.from as usize), &mut payload);
+                x.at
+            }
+            _ if wake < end => {
+                node.handle_timeout(wake);
+                wake
+            }
+            _ => break,
+        };
+        drain(node, now, &mut m.out);
+        wake = node.poll_timeout().max(now);
+        m.last = now;
     }
-}
-impl Ord for Item {
-    // Reversed: BinaryHeap is a max-heap and we want the earliest event first.
-    fn cmp(&self, o: &Self) -> Ordering {
-        (o.at, o.seq).cmp(&(self.at, self.seq))
+    inputs.clear();
+    // Kept for the next window unless a burst made it large: a thousand nodes keeping their
+    // largest window's buffers would hold tens of MB.
+    if inputs.capacity() <= SPARE {
+        m.inbox = inputs;
     }
+    m.wake_out = wake;
 }
 
 /// Every node's next hop towards every destination node, in one dense matrix of 2 bytes a
@@ -157,11 +227,20 @@ pub struct World {
     pub nodes: Vec<Node>,
     /// Virtual time.
     pub now: Timestamp,
-    queue: BinaryHeap<Item>,
+    /// Events by window (virtual time divided by `lookahead`), unordered within one.
+    queue: BTreeMap<u64, Vec<Item>>,
     seq: u64,
     in_flight: u64,
     in_flight_bytes: u64,
     scheduled: Vec<Timestamp>,
+    mail: Vec<Mailbox>,
+    /// Nodes with something to do in the current window.
+    active: Vec<u32>,
+    /// The smallest link latency: nothing a node sends arrives sooner, so the nodes can run
+    /// this far ahead of each other.
+    lookahead: Duration,
+    /// Where a window's outputs are (time, node, index in its mailbox), merged into order.
+    merged: Vec<(Timestamp, u32, u32)>,
     edge_of: FxHashMap<(u32, u32), u32>,
     /// Whether each edge carries traffic.
     pub alive: Vec<bool>,
@@ -197,14 +276,17 @@ impl World {
         let mut owner = FxHashMap::default();
         let mut ids = Vec::with_capacity(n);
         let mut seeds = Vec::with_capacity(n);
+        let mut id_seeds = Vec::with_capacity(n);
         for _ in 0..n {
             let mut seed = [0u8; 32];
             rng.fill_bytes(&mut seed);
             let mut node_seed = [0u8; 32];
             rng.fill_bytes(&mut node_seed);
-            ids.push(Identity::from_seed(seed));
+            id_seeds.push(seed);
             seeds.push(node_seed);
         }
+        // Key generation is a tenth of a 1000-node run done one by one.
+        ids.par_extend(id_seeds.into_par_iter().map(Identity::from_seed));
         // Hostile nodes and their victims, drawn from their own stream so that runs without
         // them stay as they were.
         let mut hostile = vec![false; n];
@@ -234,7 +316,7 @@ impl World {
             .map(|v| v.map(|j: usize| nodes[j].0.node_id()))
             .collect();
         let nodes: Vec<Node> = nodes
-            .into_iter()
+            .into_par_iter()
             .zip(victim_ids)
             .map(|((id, mut cfg, seed), v)| {
                 cfg.debug_hostile = v;
@@ -242,6 +324,7 @@ impl World {
             })
             .collect();
         let (lo, hi) = cfg.latency_ms;
+        assert!(lo >= 1, "links take at least 1 ms");
         let mut edge_of = FxHashMap::default();
         let mut latency = Vec::with_capacity(graph.edges.len());
         for (e, &(a, b)) in graph.edges.iter().enumerate() {
@@ -254,11 +337,15 @@ impl World {
             alive: vec![true; graph.edges.len()],
             nodes,
             now: Timestamp::ZERO,
-            queue: BinaryHeap::new(),
+            queue: BTreeMap::new(),
             seq: 0,
             in_flight: 0,
             in_flight_bytes: 0,
             scheduled: vec![NEVER; n],
+            mail: (0..n).map(|_| Mailbox::default()).collect(),
+            active: Vec::new(),
+            lookahead: Duration::from_millis(lo),
+            merged: Vec::new(),
             edge_of,
             latency,
             loss: cfg.loss,
@@ -290,61 +377,75 @@ impl World {
 
     fn push(&mut self, at: Timestamp, ev: Ev) {
         self.seq += 1;
-        self.queue.push(Item {
+        let window = at.as_micros() / self.lookahead.as_micros() as u64;
+        self.queue.entry(window).or_default().push(Item {
             at,
             seq: self.seq,
             ev,
         });
     }
 
-    /// Drains a node's output after it handled something.
+    /// Drains a node's output after it handled something outside a window (start-up,
+    /// probes), and applies it at once.
     fn after(&mut self, i: usize) {
-        while let Some(t) = self.nodes[i].poll_transmit() {
-            let j = index_of(&t.remote);
-            let Some(&e) = self.edge_of.get(&(i as u32, j as u32)) else {
-                self.stats.dropped += 1;
-                continue;
-            };
-            let lost =
-                self.loss > 0.0 && (self.rng.next_u64() as f64 / u64::MAX as f64) < self.loss;
-            if !self.alive[e as usize] || lost {
-                self.stats.dropped += 1;
-                continue;
-            }
-            let at = self.now + self.latency[e as usize];
-            self.in_flight += 1;
-            self.in_flight_bytes += t.payload.len() as u64;
-            self.stats.peak_in_flight = self.stats.peak_in_flight.max(self.in_flight);
-            if self.in_flight_bytes > self.stats.peak_in_flight_bytes {
-                self.stats.peak_in_flight_bytes = self.in_flight_bytes;
-                self.stats.peak_in_flight_at_us = self.now.as_micros();
-            }
-            self.push(
-                at,
-                Ev::Deliver {
-                    to: j as u32,
-                    from: i as u32,
-                    payload: t.payload,
-                },
-            );
+        let mut out = std::mem::take(&mut self.mail[i].out);
+        drain(&mut self.nodes[i], self.now, &mut out);
+        for (_, o) in out.drain(..) {
+            self.apply(i, o.expect("not taken"));
         }
-        while let Some(ev) = self.nodes[i].poll_event() {
-            self.on_event(i, ev);
-        }
-        while let Some(pkt) = self.nodes[i].poll_tun() {
-            if pkt.len() >= 48 {
-                let id = u64::from_be_bytes(pkt[40..48].try_into().expect("8 bytes"));
-                if self.probes.remove(&(i as u32, id)).is_some() {
-                    self.stats.probes_delivered += 1;
-                }
-            }
-        }
+        self.mail[i].out = out;
         let t = self.nodes[i].poll_timeout();
         if t < self.scheduled[i] {
             self.scheduled[i] = t;
             let at = t.max(self.now);
             self.push(at, Ev::Wake { node: i as u32 });
         }
+    }
+
+    /// Applies one thing node `i` produced at `self.now`.
+    fn apply(&mut self, i: usize, o: Out) {
+        match o {
+            Out::Send(t) => self.send(i, t),
+            Out::Event(ev) => self.on_event(i, ev),
+            Out::Tun(pkt) => {
+                if pkt.len() >= 48 {
+                    let id = u64::from_be_bytes(pkt[40..48].try_into().expect("8 bytes"));
+                    if self.probes.remove(&(i as u32, id)).is_some() {
+                        self.stats.probes_delivered += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Puts a datagram node `i` sent on its link, unless the link is down or loses it.
+    fn send(&mut self, i: usize, t: Transmit) {
+        let j = index_of(&t.remote);
+        let Some(&e) = self.edge_of.get(&(i as u32, j as u32)) else {
+            self.stats.dropped += 1;
+            return;
+        };
+        let lost = self.loss > 0.0 && (self.rng.next_u64() as f64 / u64::MAX as f64) < self.loss;
+        if !self.alive[e as usize] || lost {
+            self.stats.dropped += 1;
+            return;
+        }
+        let at = self.now + self.latency[e as usize];
+        self.in_flight += 1;
+        self.in_flight_bytes += t.payload.len() as u64;
+        self.stats.peak_in_flight = self.stats.peak_in_flight.max(self.in_flight);
+        if self.in_flight_bytes > self.stats.peak_in_flight_bytes {
+            self.stats.peak_in_flight_bytes = self.in_flight_bytes;
+            self.stats.peak_in_flight_at_us = self.now.as_micros();
+        }
+        self.push(
+            at,
+            Ev::Deliver {
+                to: j as u32,
+                from: i as u32,
+                payload: t.payload,
+            },
+        );
     }
 
     fn on_event(&mut self, i: usize, ev: Event) {
@@ -442,41 +543,144 @@ impl World {
     }
 
     /// Processes events until virtual time `until`.
+    ///
+    /// In windows as long as the smallest link latency: nothing a node sends within a window
+    /// arrives before it ends, so the nodes with something to do in it run independently (on
+    /// every core), each in its own time order; what they produced is then applied in the
+    /// order of (time, node), loop checks included. No choice depends on which thread ran
+    /// what, so a run stays reproducible.
     pub fn run_until(&mut self, until: Timestamp) {
-        while let Some(top) = self.queue.peek() {
-            if top.at > until {
-                break;
-            }
-            let item = self.queue.pop().expect("peeked");
-            self.now = item.at;
-            match item.ev {
-                Ev::Deliver {
-                    to,
-                    from,
-                    mut payload,
-                } => {
+        while let Some(end) = self.take_window(until) {
+            self.run_window(end);
+            self.merge_window();
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Takes the next window's events up to `until` off the queue into the mailboxes of their
+    /// nodes, each node's in time order; returns where the window ends. Windows are aligned to
+    /// multiples of the lookahead, so what is sent in one arrives in a later one.
+    fn take_window(&mut self, until: Timestamp) -> Option<Timestamp> {
+        let step = self.lookahead.as_micros() as u64;
+        let mut entry = self.queue.first_entry()?;
+        let start = *entry.key() * step;
+        // A window cut short by `until` leaves its later events in place.
+        if entry.get().iter().all(|it| it.at > until) {
+            return None;
+        }
+        let end = Timestamp::from_micros((start + step).min(until.as_micros() + 1));
+        let mut items = entry
+            .get_mut()
+            .extract_if(.., |it| it.at < end)
+            .collect::<Vec<_>>();
+        if entry.get().is_empty() {
+            entry.remove();
+        }
+        // Per node, the order the queue gave them; between nodes it does not matter.
+        items.sort_unstable_by_key(|it| (it.at, it.seq));
+        for item in items {
+            let node = match item.ev {
+                Ev::Deliver { to, from, payload } => {
                     self.stats.datagrams += 1;
                     self.stats.bytes += payload.len() as u64;
                     self.in_flight -= 1;
                     self.in_flight_bytes -= payload.len() as u64;
-                    self.nodes[to as usize].handle_datagram(
-                        self.now,
-                        remote_of(from as usize),
-                        &mut payload,
-                    );
-                    self.after(to as usize);
+                    self.mail[to as usize].inbox.push(Input {
+                        at: item.at,
+                        from,
+                        payload,
+                    });
+                    to
                 }
                 Ev::Wake { node } => {
                     if self.scheduled[node as usize] != item.at {
                         continue;
                     }
-                    self.scheduled[node as usize] = NEVER;
-                    self.nodes[node as usize].handle_timeout(self.now);
-                    self.after(node as usize);
+                    node
+                }
+            };
+            let m = &mut self.mail[node as usize];
+            if !m.busy {
+                m.busy = true;
+                m.wake_in = self.scheduled[node as usize];
+                self.active.push(node);
+            }
+        }
+        Some(end)
+    }
+
+    /// Runs every node with something to do up to `end`: on the thread pool when there is
+    /// enough work to share.
+    fn run_window(&mut self, end: Timestamp) {
+        let work: usize = self
+            .active
+            .iter()
+            .map(|&i| self.mail[i as usize].inbox.len() + 1)
+            .sum();
+        if work < 64 {
+            for &i in &self.active {
+                let i = i as usize;
+                run_node(&mut self.nodes[i], &mut self.mail[i], end);
+            }
+        } else {
+            self.nodes
+                .par_iter_mut()
+                .zip(self.mail.par_iter_mut())
+                .with_min_len(16)
+                .filter(|(_, m)| m.busy)
+                .for_each(|(node, m)| run_node(node, m, end));
+        }
+    }
+
+    /// Applies what the window's nodes produced, in the order of (time, node), and sets
+    /// their timers.
+    fn merge_window(&mut self) {
+        let mut active = std::mem::take(&mut self.active);
+        let mut merged = std::mem::take(&mut self.merged);
+        let mut last = self.now;
+        for &i in &active {
+            let m = &self.mail[i as usize];
+            last = last.max(m.last);
+            merged.extend(
+                m.out
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &(t, _))| (t, i, k as u32)),
+            );
+        }
+        // Only the places are sorted: the outputs stay in their mailboxes until applied.
+        merged.sort_unstable();
+        for &(t, i, k) in &merged {
+            self.now = t;
+            let o = self.mail[i as usize].out[k as usize]
+                .1
+                .take()
+                .expect("once");
+            self.apply(i as usize, o);
+        }
+        merged.clear();
+        self.merged = merged;
+        for &i in &active {
+            let m = &mut self.mail[i as usize];
+            m.out.clear();
+            if m.out.capacity() > SPARE {
+                m.out = Vec::new();
+            }
+        }
+        for &i in &active {
+            let m = &mut self.mail[i as usize];
+            m.busy = false;
+            let wake = m.wake_out;
+            if wake != self.scheduled[i as usize] {
+                self.scheduled[i as usize] = wake;
+                if wake < NEVER {
+                    self.push(wake, Ev::Wake { node: i });
                 }
             }
         }
-        self.now = self.now.max(until);
+        active.clear();
+        self.active = active;
+        self.now = last;
     }
 
     /// Routes held to nodes in another component.

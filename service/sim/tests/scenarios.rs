@@ -39,6 +39,21 @@ fn same_seed_same_report_other_seed_other_report() {
     assert_ne!(a, c);
 }
 
+/// The nodes of a window run on several threads; nothing they decide may depend on which
+/// thread ran what, or when.
+#[test]
+fn the_report_does_not_depend_on_the_number_of_threads() {
+    let with = |threads| {
+        let mut c = cfg(120, 5);
+        c.loss = 0.02;
+        c.threads = threads;
+        serde_json::to_string(&run(&c)).unwrap()
+    };
+    let one = with(1);
+    assert_eq!(one, with(3));
+    assert_eq!(one, with(4));
+}
+
 #[test]
 fn partition_and_heal() {
     let r = run(&SimConfig {
