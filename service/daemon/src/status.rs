@@ -32,6 +32,7 @@ pub fn counter_groups(
                 ("refusedInitiatingFull", c.refused_initiating_full),
                 ("handshakeReplayed", c.handshake_replayed),
                 ("handshakeCookiesSent", c.handshake_cookies_sent),
+                ("handshakesResent", c.handshakes_resent),
                 ("unknownIndex", c.unknown_index),
                 ("linkAuthFailed", c.link_auth_failed),
                 ("linkReplayed", c.link_replayed),

@@ -24,7 +24,7 @@ use rustc_hash::FxHashSet;
 use super::links::State;
 use super::{Node, Remote};
 use crate::time::Timestamp;
-use crate::wire::handshake::{COOKIE_LEN, HandshakeRepr, LINK_VERSION};
+use crate::wire::handshake::{COOKIE_LEN, HandshakeRepr};
 
 /// Pending responder handshakes from which cookies are required.
 pub const LOAD_PENDING: usize = 64;
@@ -166,29 +166,21 @@ impl Node {
     /// A responder under load asks us (initiator of link `index`) for its cookie: send the
     /// Init again, carrying it.
     pub(super) fn handle_cookie(&mut self, remote: Remote, index: u32, cookie: [u8; COOKIE_LEN]) {
-        let msg1 = match self.links.get(&index) {
-            Some(l) if l.remote == remote => match &l.state {
-                State::Initiating(_, msg1) => msg1.clone(),
-                _ => None,
+        let waiting = match self.links.get_mut(&index) {
+            Some(l) if l.remote == remote => match &mut l.state {
+                // Once: a second cookie for the same handshake is not answered.
+                State::Initiating(_, r) if r.cookie.is_none() => {
+                    r.cookie = Some(cookie);
+                    true
+                }
+                _ => false,
             },
-            _ => None,
+            _ => false,
         };
-        let Some(msg1) = msg1 else {
+        if !waiting {
             self.counters.unknown_index += 1;
             return;
-        };
-        // Once: a second cookie for the same handshake is not answered.
-        if let Some(l) = self.links.get_mut(&index)
-            && let State::Initiating(_, m) = &mut l.state
-        {
-            *m = None;
         }
-        let init = HandshakeRepr::Init {
-            version: LINK_VERSION,
-            sender_index: index,
-            cookie,
-            noise: &msg1,
-        };
-        self.send_handshake(remote, init);
+        self.resend_init(remote, index);
     }
 }

@@ -53,6 +53,8 @@ pub(super) struct Established {
     pub(super) prev: Option<Box<PrevKeys>>,
     /// A rekey under way.
     pub(super) rekey: Option<Box<Pending>>,
+    /// The initiator's Final, sent again until the neighbour's first frame confirms the link.
+    final_resend: Option<Box<Resend>>,
     rx_bytes: u64,
     tx_bytes: u64,
 }
@@ -91,6 +93,7 @@ impl Established {
             keys_since: now,
             prev: None,
             rekey: None,
+            final_resend: None,
             rx_bytes: 0,
             tx_bytes: 0,
         }
@@ -141,10 +144,47 @@ impl Established {
 }
 
 pub(super) enum State {
-    /// Waiting for the Resp; Noise message 1 is kept to send again once with a cookie.
-    Initiating(Handshake, Option<Box<[u8]>>),
-    Responding(Handshake, u32),
+    /// Waiting for the Resp.
+    Initiating(Handshake, Box<InitResend>),
+    /// Waiting for the Final; the neighbour's index and our Resp, to send again.
+    Responding(Handshake, u32, Box<RespResend>),
     Up(Box<Established>),
+}
+
+/// After a handshake message that got no answer, it is sent again this long after the link
+/// was created, then after three times as long: a lost datagram costs one of these instead of
+/// the whole handshake timeout and a new dial.
+pub(super) const RESEND_AFTER: Duration = Duration::from_millis(400);
+/// Most times one handshake message is sent again.
+pub(super) const MAX_RESENDS: u8 = 2;
+
+/// Whether a message sent `resent` times so far on a link `age` old is due again.
+fn resend_due(age: Duration, resent: u8) -> bool {
+    resent < MAX_RESENDS && age >= RESEND_AFTER * ((1u32 << (resent + 1)) - 1)
+}
+
+/// What an initiator keeps to send its Init again.
+pub(super) struct InitResend {
+    /// Noise message 1.
+    pub(super) msg1: Box<[u8]>,
+    /// The responder's cookie, once it asked for one (a second ask is not answered).
+    pub(super) cookie: Option<[u8; COOKIE_LEN]>,
+    /// Times sent again.
+    pub(super) resent: u8,
+}
+
+/// A sealed handshake datagram kept to send again.
+pub(super) struct Resend {
+    pub(super) datagram: Box<[u8]>,
+    /// Times sent again.
+    pub(super) resent: u8,
+}
+
+/// A responder's Resp, sent again when the same Init comes again (its answer was lost).
+pub(super) struct RespResend {
+    /// The Init's ephemeral key: the same Init again carries it.
+    pub(super) e: [u8; 32],
+    pub(super) resp: Resend,
 }
 
 pub(super) struct Link {
@@ -271,15 +311,53 @@ impl Node {
             noise: &msg1,
         };
         self.send_handshake(remote, init);
+        let resend = InitResend {
+            msg1: msg1.into_boxed_slice(),
+            cookie: None,
+            resent: 0,
+        };
         self.links.insert(
             index,
             Link {
                 remote,
-                state: State::Initiating(hs, Some(msg1.into_boxed_slice())),
+                state: State::Initiating(hs, Box::new(resend)),
                 created: now,
                 last_rx: now,
             },
         );
+    }
+
+    /// The same Init again from `remote` while we wait for its Final: our Resp was lost.
+    /// Sends that Resp again (at most [`MAX_RESENDS`] times; it costs no Diffie-Hellman and is
+    /// smaller than the Init); true when the Init was such a duplicate, answered or not.
+    fn repeated_init(&mut self, remote: Remote, sender_index: u32, noise: &[u8]) -> bool {
+        let Some(e) = noise.get(..32) else {
+            return false;
+        };
+        let found = self.links.values_mut().find_map(|l| match &mut l.state {
+            State::Responding(_, index, r)
+                if *index == sender_index && l.remote == remote && r.e[..] == *e =>
+            {
+                Some(r)
+            }
+            _ => None,
+        });
+        let Some(r) = found else {
+            return false;
+        };
+        if r.resp.resent >= MAX_RESENDS {
+            self.counters.handshake_replayed += 1;
+            return true;
+        }
+        r.resp.resent += 1;
+        let payload = r.resp.datagram.to_vec();
+        self.counters.handshakes_resent += 1;
+        self.transmits.push_back(super::Transmit {
+            remote,
+            payload,
+            ttl: None,
+        });
+        true
     }
 
     /// Emits a handshake datagram, appends the network MAC and queues it for `remote`.
@@ -330,7 +408,9 @@ impl Node {
                 noise,
                 ..
             } => {
-                if !self.admit_init(now, remote, sender_index, &cookie, noise) {
+                if self.repeated_init(remote, sender_index, noise)
+                    || !self.admit_init(now, remote, sender_index, &cookie, noise)
+                {
                     return;
                 }
                 let index = self.random_index();
@@ -345,11 +425,20 @@ impl Node {
                         }
                         .emit(&mut payload);
                         self.cfg.network.seal_handshake(&mut payload);
+                        let mut e = [0; 32];
+                        e.copy_from_slice(&noise[..32]); // admit_init checked the length
+                        let resend = RespResend {
+                            e,
+                            resp: Resend {
+                                datagram: payload.clone().into_boxed_slice(),
+                                resent: 0,
+                            },
+                        };
                         self.links.insert(
                             index,
                             Link {
                                 remote,
-                                state: State::Responding(hs, sender_index),
+                                state: State::Responding(hs, sender_index, Box::new(resend)),
                                 created: now,
                                 last_rx: now,
                             },
@@ -387,6 +476,10 @@ impl Node {
                         }
                         .emit(&mut payload);
                         self.cfg.network.seal_handshake(&mut payload);
+                        let final_resend = Resend {
+                            datagram: payload.clone().into_boxed_slice(),
+                            resent: 0,
+                        };
                         self.transmits.push_back(super::Transmit {
                             remote,
                             payload,
@@ -396,7 +489,8 @@ impl Node {
                             return;
                         }
                         let indexes = (receiver_index, sender_index);
-                        let est = Established::new(keys, indexes, node, true, now);
+                        let mut est = Established::new(keys, indexes, node, true, now);
+                        est.final_resend = Some(Box::new(final_resend));
                         self.link_rx.insert(receiver_index, receiver_index);
                         self.links
                             .insert(receiver_index, Link::up(remote, est, link.created, now));
@@ -412,7 +506,7 @@ impl Node {
                     self.counters.unknown_index += 1;
                     return;
                 };
-                let State::Responding(hs, remote_index) = link.state else {
+                let State::Responding(hs, remote_index, _) = link.state else {
                     self.links.insert(receiver_index, link);
                     self.counters.unknown_index += 1;
                     return;
@@ -569,6 +663,7 @@ impl Node {
         }
         let newly_confirmed = !est.confirmed;
         est.confirmed = true;
+        est.final_resend = None;
         if slot == Slot::Next {
             // The offerer used the new keys: it has them, so we switch too.
             self.rekey_confirmed(now, index);
@@ -753,7 +848,62 @@ impl Node {
         for (id, reason) in dead {
             self.drop_link(now, id, reason);
         }
+        self.resend_handshakes(now);
         self.maintain_rekeys(now);
+    }
+
+    /// Sends again the Inits and Finals of our handshakes that got no answer in time.
+    fn resend_handshakes(&mut self, now: Timestamp) {
+        let mut due = Vec::new();
+        for (id, l) in &mut self.links {
+            let age = now.saturating_since(l.created);
+            match &mut l.state {
+                State::Initiating(_, r) if resend_due(age, r.resent) => {
+                    r.resent += 1;
+                    due.push((*id, l.remote, None));
+                }
+                State::Up(e) => {
+                    if let Some(r) = e.final_resend.as_deref_mut()
+                        && resend_due(age, r.resent)
+                    {
+                        r.resent += 1;
+                        due.push((*id, l.remote, Some(r.datagram.to_vec())));
+                    }
+                }
+                _ => {}
+            }
+        }
+        due.sort_by_key(|(id, ..)| *id);
+        for (id, remote, datagram) in due {
+            self.counters.handshakes_resent += 1;
+            let Some(payload) = datagram else {
+                self.resend_init(remote, id);
+                continue;
+            };
+            self.transmits.push_back(super::Transmit {
+                remote,
+                payload,
+                ttl: None,
+            });
+        }
+    }
+
+    /// Sends the Init of link `index` again (with the responder's cookie, if it asked).
+    pub(super) fn resend_init(&mut self, remote: Remote, index: u32) {
+        let Some(l) = self.links.get(&index) else {
+            return;
+        };
+        let State::Initiating(_, r) = &l.state else {
+            return;
+        };
+        let msg1 = r.msg1.clone();
+        let init = HandshakeRepr::Init {
+            version: LINK_VERSION,
+            sender_index: index,
+            cookie: r.cookie.unwrap_or([0; COOKIE_LEN]),
+            noise: &msg1,
+        };
+        self.send_handshake(remote, init);
     }
 }
 

@@ -201,6 +201,9 @@ pub struct NodeCounters {
     pub handshake_replayed: u64,
     /// Cookie replies sent instead of answering an Init (under load).
     pub handshake_cookies_sent: u64,
+    /// Handshake messages sent again because no answer came (Init, Final) or the same Init
+    /// came again (Resp).
+    pub handshakes_resent: u64,
     /// Frames naming a session index we do not have.
     pub unknown_index: u64,
     /// Transport frames that failed authentication.

@@ -7,6 +7,9 @@ use super::*;
 use crate::wire::data_frame;
 use crate::wire::routed::{RoutedBody, RoutedRepr};
 
+mod handshake;
+mod rekey;
+
 fn addr(i: usize) -> Remote {
     // Documentation prefix: never sent anywhere, only a name for the in-memory link.
     Remote::Udp(SocketAddr::new(
@@ -545,154 +548,6 @@ fn packets_to_a_neighbour_are_sealed_once_by_the_link() {
     assert!(m.ping(0, 2));
 }
 
-fn rekeying(after_ms: u64, packets: u64) -> NodeConfig {
-    NodeConfig {
-        link_rekey: LinkRekeyConfig {
-            after: Duration::from_millis(after_ms),
-            packets,
-            reject_after: Duration::from_secs(60),
-        },
-        ..NodeConfig::default()
-    }
-}
-
-fn link_downs(m: &mut Mesh, i: usize) -> usize {
-    m.events(i)
-        .iter()
-        .filter(|e| matches!(e, Event::LinkDown { .. }))
-        .count()
-}
-
-/// Links get new keys in place, by time and by frame count: the link keeps its id, routing
-/// never sees it go down, and not one packet of a steady flow through the relay is lost.
-#[test]
-fn links_rekey_in_place_without_losing_a_packet() {
-    let mut m = Mesh::new(3, |_| rekeying(3_000, 1 << 40));
-    m.link_chain();
-    assert!(m.ping(0, 2));
-    let ids: Vec<Vec<LinkId>> = m
-        .nodes
-        .iter()
-        .map(|n| n.links().iter().map(|l| l.id).collect())
-        .collect();
-    for i in 0..3 {
-        m.events(i);
-    }
-    let mut lost = 0;
-    for _ in 0..2000 {
-        m.run(Duration::from_millis(10));
-        lost += usize::from(!m.ping(0, 2)) + usize::from(!m.ping(2, 0));
-    }
-    assert_eq!(lost, 0, "packets lost across rekeys");
-    // Two links, a switch on each side about every 3 s for 20 s.
-    assert!(
-        m.nodes[1].counters.link_rekeys >= 10,
-        "{:?}",
-        m.nodes[1].counters
-    );
-    for (i, ids) in ids.iter().enumerate() {
-        assert_eq!(link_downs(&mut m, i), 0, "node {i} saw a link go down");
-        let now: Vec<LinkId> = m.nodes[i].links().iter().map(|l| l.id).collect();
-        assert_eq!(&now, ids, "node {i}'s links were replaced");
-        assert_eq!(m.nodes[i].counters.link_rekeys_failed, 0);
-        // Old indices leave the table: one current index per link, at most one in flight.
-        assert!(m.nodes[i].link_rx.len() <= 2 * now.len());
-    }
-
-    // By frame count: 200 frames per key, both sides reaching it at about the same time.
-    let mut m = Mesh::new(2, |_| rekeying(3_600_000, 200));
-    m.wire(0, 1);
-    m.nodes[0].add_peer(m.now, addr(1));
-    m.run(Duration::from_secs(2));
-    let mut lost = 0;
-    for _ in 0..2000 {
-        lost += usize::from(!m.ping(0, 1)) + usize::from(!m.ping(1, 0));
-        m.run(Duration::from_millis(2));
-    }
-    assert_eq!(lost, 0);
-    // About 4,000 frames sent by each side: a switch every 200 of either side's.
-    assert!(
-        m.nodes[0].counters.link_rekeys >= 8,
-        "{:?}",
-        m.nodes[0].counters
-    );
-    assert_eq!(link_downs(&mut m, 0), 0);
-}
-
-/// A lost offer or answer costs a retry, not the link: with one datagram in five dropped, the
-/// link keeps rekeying (about every 2.7 s instead of 2) and stays up.
-#[test]
-fn rekeys_survive_lost_messages() {
-    let mut m = Mesh::new(2, |_| rekeying(2_000, 1 << 40));
-    m.wire(0, 1);
-    m.nodes[0].add_peer(m.now, addr(1));
-    m.run(Duration::from_secs(2));
-    m.events(0);
-    m.drop_every = 5;
-    m.run(Duration::from_secs(30));
-    m.drop_every = 0;
-    assert!(
-        m.nodes[0].counters.link_rekeys >= 8,
-        "{:?}",
-        m.nodes[0].counters
-    );
-    assert_eq!(
-        m.nodes[0].counters.link_rekeys,
-        m.nodes[1].counters.link_rekeys
-    );
-    assert_eq!(link_downs(&mut m, 0), 0);
-    assert!(m.ping(0, 1) && m.ping(1, 0));
-}
-
-/// Forward secrecy of link keys: a frame recorded before a rekey neither opens with the keys
-/// the node holds afterwards nor is accepted again once the old keys are gone.
-#[test]
-fn frames_from_before_a_rekey_are_refused_and_undecipherable_afterwards() {
-    let mut m = Mesh::new(2, |_| rekeying(3_000, 1 << 40));
-    m.wire(0, 1);
-    m.nodes[0].add_peer(m.now, addr(1));
-    m.run(Duration::from_secs(1));
-    assert!(m.ping(0, 1));
-    let mut pkt = vec![0u8; 100];
-    pkt[0] = 0x60;
-    pkt[6] = 59;
-    pkt[7] = 64;
-    pkt[8..24].copy_from_slice(&m.nodes[0].node_id().address().0);
-    pkt[24..40].copy_from_slice(&m.nodes[1].node_id().address().0);
-    m.nodes[0].handle_tun(m.now, &pkt);
-    let recorded = m.nodes[0].poll_transmit().expect("a sends").payload;
-    assert_eq!(recorded[0], crate::wire::transport::TYPE_TRANSPORT);
-    m.nodes[1].handle_datagram(m.now, addr(0), &mut recorded.clone());
-    assert_eq!(m.nodes[1].poll_tun().as_deref(), Some(&pkt[..]));
-
-    // One switch at about 3 s, its grace time over at about 5 s.
-    m.run(Duration::from_millis(4_500));
-    assert_eq!(m.nodes[1].counters.link_rekeys, 1);
-    let unknown = m.nodes[1].counters.unknown_index;
-    m.nodes[1].handle_datagram(m.now, addr(0), &mut recorded.clone());
-    assert_eq!(m.nodes[1].counters.unknown_index, unknown + 1);
-    assert!(m.nodes[1].poll_tun().is_none());
-
-    // Everything node 1 holds for the link now fails to open the recorded frame.
-    let counter = crate::wire::transport::TransportRepr::parse(&recorded)
-        .unwrap()
-        .counter;
-    let link = m.nodes[1].links.values().next().unwrap();
-    let links::State::Up(est) = &link.state else {
-        panic!("link up")
-    };
-    assert!(
-        est.prev.is_none(),
-        "old receive keys kept past the grace time"
-    );
-    for key in [&est.keys.recv, &est.keys.send] {
-        let mut f = recorded.clone();
-        let (head, sealed) = f.split_at_mut(crate::wire::transport::HEADER_LEN);
-        assert!(key.open(counter, head, sealed).is_none());
-    }
-    assert!(m.ping(0, 1), "the link still works");
-}
-
 fn packet(m: &Mesh, a: usize, b: usize, len: usize) -> Vec<u8> {
     let mut pkt = vec![0u8; len];
     pkt[0] = 0x60;
@@ -759,99 +614,6 @@ fn path_mtu_is_found_by_probes_and_enforced_with_packet_too_big() {
     );
 }
 
-/// An Init is never smaller than what answers it, and the same Init twice is answered once.
-#[test]
-fn inits_outweigh_their_answers_and_replays_go_unanswered() {
-    let mut m = Mesh::new(2, |_| NodeConfig::default());
-    m.wire(0, 1);
-    m.nodes[0].initiate(m.now, addr(1));
-    let init = m.nodes[0].poll_transmit().unwrap().payload;
-    m.nodes[1].handle_datagram(m.now, addr(0), &mut init.clone());
-    let resp = m.nodes[1].poll_transmit().unwrap().payload;
-    assert!(init.len() >= resp.len(), "{} < {}", init.len(), resp.len());
-    m.nodes[1].handle_datagram(m.now, addr(0), &mut init.clone());
-    assert!(
-        m.nodes[1].poll_transmit().is_none(),
-        "a replayed Init was answered"
-    );
-    assert_eq!(m.nodes[1].counters.handshake_replayed, 1);
-    m.nodes[0].handle_datagram(m.now, addr(1), &mut resp.clone());
-    m.deliver_all();
-    m.run(Duration::from_millis(50));
-    assert!(m.ping(0, 1));
-}
-
-/// 10,000 Inits a second from spoofed addresses: the responder answers them with cookies
-/// (shorter than the Inits), its pending table stays small, and a real peer that dials in the
-/// middle of the flood links within a few milliseconds.
-#[test]
-fn a_spoofed_init_flood_gets_cookies_and_a_real_peer_links_at_once() {
-    use crate::link::handshake::{Handshake, NetworkKey};
-    use crate::wire::handshake::{COOKIE_LEN, HandshakeRepr, LINK_VERSION};
-    let mut m = Mesh::new(2, |_| NodeConfig::default());
-    m.wire(0, 1);
-    let net = NetworkKey::public();
-    let flooder = Identity::from_seed([99; 32]);
-    let inits: Vec<Vec<u8>> = (0..10_000u32)
-        .map(|k| {
-            let mut seed = [0u8; 32];
-            seed[..4].copy_from_slice(&k.to_be_bytes());
-            let (_, msg1) = Handshake::initiate(&flooder, &net, seed).unwrap();
-            let mut d = Vec::new();
-            HandshakeRepr::Init {
-                version: LINK_VERSION,
-                sender_index: k + 1,
-                cookie: [0; COOKIE_LEN],
-                noise: &msg1,
-            }
-            .emit(&mut d);
-            net.seal_handshake(&mut d);
-            d
-        })
-        .collect();
-    let spoofed = |k: usize| {
-        Remote::Udp(SocketAddr::new(
-            Ipv6Addr::new(0x2001, 0xdb8, 0xbad, 0, 0, 0, (k >> 16) as u16, k as u16).into(),
-            9,
-        ))
-    };
-    let mut linked_after = None;
-    for ms in 0..1000usize {
-        for (k, init) in inits.iter().enumerate().skip(ms * 10).take(10) {
-            m.nodes[1].handle_datagram(m.now, spoofed(k), &mut init.clone());
-        }
-        if ms == 500 {
-            m.nodes[0].add_peer(m.now, addr(1));
-        }
-        m.run(Duration::from_millis(1));
-        if ms >= 500
-            && linked_after.is_none()
-            && m.nodes[0].links().iter().any(|l| l.state == LinkState::Up)
-        {
-            linked_after = Some(ms - 500);
-        }
-        let pending = m.nodes[1]
-            .links()
-            .iter()
-            .filter(|l| l.state == LinkState::Handshaking)
-            .count();
-        assert!(
-            pending <= guard::LOAD_PENDING,
-            "{pending} pending at {ms} ms"
-        );
-    }
-    let c = &m.nodes[1].counters;
-    assert!(c.handshake_cookies_sent >= 9_000, "{c:?}");
-    // The first dial waits for the next maintenance tick (100 ms), then one round trip more.
-    let after = linked_after.expect("the real peer never linked");
-    println!(
-        "linked {after} ms after dialling; {} cookies sent",
-        c.handshake_cookies_sent
-    );
-    assert!(after <= 110, "linked {after} ms after dialling");
-    assert!(m.ping(0, 1));
-}
-
 /// Small transit packets are charged too: a flood of 60-byte probes through a relay sharing
 /// 6,400 bytes a second gets about 100 of them a second through, not all of them.
 #[test]
@@ -872,25 +634,6 @@ fn small_transit_packets_are_not_free() {
     // 100 a second at 64 bytes each, plus what the bucket held (at 11 bytes each, the old
     // charge, it would be over 580).
     assert!(forwarded <= 400, "{forwarded} probes forwarded in a second");
-}
-
-/// However many dials are asked for (discovery, punches, peers), at most MAX_INITIATING
-/// handshakes of ours are pending at once.
-#[test]
-fn pending_dials_are_bounded() {
-    let mut m = Mesh::new(1, |_| NodeConfig::default());
-    for k in 0..1000u16 {
-        let r = Remote::Udp(SocketAddr::new(
-            Ipv6Addr::new(0x2001, 0xdb8, 0xbad, 0, 0, 0, 0, k).into(),
-            9,
-        ));
-        m.nodes[0].connect(m.now, r);
-    }
-    assert_eq!(m.nodes[0].links().len(), links::MAX_INITIATING);
-    assert_eq!(
-        m.nodes[0].counters.refused_initiating_full,
-        1000 - links::MAX_INITIATING as u64
-    );
 }
 
 /// A relayed destination nobody knows an endpoint for is looked up in the fact store once a
