@@ -201,7 +201,12 @@ impl Node {
         let Some(est) = self.established_mut(id) else {
             return;
         };
-        // A late answer to an offer we replaced, or one we never made: nothing to finish.
+        // A late answer to an offer we replaced, or one we never made: nothing to finish (and
+        // an answer of ours that waits for its first frame stays: taking it would strand its
+        // index in `link_rx` and its keys with it).
+        if !matches!(est.rekey.as_deref(), Some(Pending::Offered { .. })) {
+            return;
+        }
         let Some(Pending::Offered { offer, index, .. }) = est.rekey.take().map(|p| *p) else {
             return;
         };

@@ -151,3 +151,77 @@ fn frames_from_before_a_rekey_are_refused_and_undecipherable_afterwards() {
     }
     assert!(m.ping(0, 1), "the link still works");
 }
+
+/// An Answer to an offer we never made (or replaced), arriving while our own answer to the
+/// neighbour's offer waits for its first frame, changes nothing: that answer, its keys and
+/// its index stay, and the rekey completes.
+#[test]
+fn a_stray_answer_leaves_a_pending_answer_alone() {
+    use crate::wire::rekey::{NOISE_LEN, RekeyRepr};
+    let mut m = Mesh::new(2, |_| rekeying(3_000, 1 << 40));
+    m.wire(0, 1);
+    m.nodes[0].add_peer(m.now, addr(1));
+    m.run(Duration::from_secs(1));
+    assert!(m.ping(0, 1));
+    let answered = |m: &Mesh| {
+        m.nodes[1].links.values().any(|l| {
+            matches!(&l.state, links::State::Up(e)
+                if matches!(e.rekey.as_deref(), Some(crate::node::rekey::Pending::Answered { .. })))
+        })
+    };
+    // Node 0 offers (as link initiator) at 3 s; node 1's first answer is lost.
+    let mut lost = false;
+    while !lost && m.now < Timestamp::from_micros(6_000_000) {
+        m.now = m.now + Duration::from_millis(1);
+        for i in 0..2 {
+            if m.nodes[i].poll_timeout() <= m.now {
+                m.nodes[i].handle_timeout(m.now);
+            }
+        }
+        let mut moved = true;
+        while moved {
+            moved = false;
+            while let Some(t) = m.nodes[0].poll_transmit() {
+                moved = true;
+                m.nodes[1].handle_datagram(m.now, addr(0), &mut t.payload.clone());
+            }
+            if answered(&m) {
+                while m.nodes[1].poll_transmit().is_some() {}
+                lost = true;
+                break;
+            }
+            while let Some(t) = m.nodes[1].poll_transmit() {
+                moved = true;
+                m.nodes[0].handle_datagram(m.now, addr(1), &mut t.payload.clone());
+            }
+        }
+    }
+    assert!(answered(&m), "node 1 never answered an offer");
+    let id0 = m.nodes[0].links()[0].id;
+    let mut stray = Vec::new();
+    RekeyRepr::Answer {
+        sender_index: 0x5eed,
+        noise: &[7; NOISE_LEN],
+    }
+    .emit(&mut stray);
+    m.nodes[0].send_inner(id0, &stray);
+    m.deliver_all();
+    assert!(answered(&m), "a stray answer took node 1's pending answer");
+    let indexes: Vec<u32> = m.nodes[1]
+        .links
+        .values()
+        .filter_map(|l| match &l.state {
+            links::State::Up(e) => Some(e.indexes().collect::<Vec<_>>()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    for i in m.nodes[1].link_rx.keys() {
+        assert!(indexes.contains(i), "index {i} left in link_rx");
+    }
+    m.limits.clear();
+    m.run(Duration::from_secs(3));
+    assert!(m.nodes[0].counters.link_rekeys >= 1 && m.nodes[1].counters.link_rekeys >= 1);
+    assert_eq!(link_downs(&mut m, 0) + link_downs(&mut m, 1), 0);
+    assert!(m.ping(0, 1) && m.ping(1, 0));
+}
