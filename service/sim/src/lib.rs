@@ -8,6 +8,7 @@
 
 pub mod report;
 pub mod topology;
+mod window;
 pub mod world;
 
 use std::time::{Duration, Instant};

@@ -29,6 +29,7 @@ use rustc_hash::FxHashMap;
 
 use crate::SimConfig;
 use crate::topology::Graph;
+use crate::window::{Input, Mailbox, Out, SPARE, drain, run_node};
 
 /// The in-memory name of node `i` (documentation prefix; nothing is ever sent there).
 pub fn remote_of(i: usize) -> Remote {
@@ -64,88 +65,6 @@ struct Item {
     at: Timestamp,
     seq: u64,
     ev: Ev,
-}
-
-/// A datagram for a node, taken off the queue for the current window.
-struct Input {
-    at: Timestamp,
-    from: u32,
-    payload: Vec<u8>,
-}
-
-/// What a node produced, stamped with the virtual time it did.
-enum Out {
-    Send(Transmit),
-    Event(Event),
-    Tun(Vec<u8>),
-}
-
-/// One node's share of a window: its inputs, and what it produced handling them.
-#[derive(Default)]
-struct Mailbox {
-    /// In the current window.
-    busy: bool,
-    inbox: Vec<Input>,
-    /// Its timer when the window starts.
-    wake_in: Timestamp,
-    /// Taken (`None`) as the window's outputs are applied.
-    out: Vec<(Timestamp, Option<Out>)>,
-    /// Its timer when the window ends (at or after the end).
-    wake_out: Timestamp,
-    /// The virtual time of the last thing it handled.
-    last: Timestamp,
-}
-
-/// Most inputs or outputs a node's mailbox keeps room for between windows.
-const SPARE: usize = 32;
-
-/// Drains what `node` produced into `out`, stamped `now`.
-fn drain(node: &mut Node, now: Timestamp, out: &mut Vec<(Timestamp, Option<Out>)>) {
-    while let Some(t) = node.poll_transmit() {
-        out.push((now, Some(Out::Send(t))));
-    }
-    while let Some(ev) = node.poll_event() {
-        out.push((now, Some(Out::Event(ev))));
-    }
-    while let Some(pkt) = node.poll_tun() {
-        out.push((now, Some(Out::Tun(pkt))));
-    }
-}
-
-/// Runs one node up to `end`: its datagrams and its timers, in time order (a datagram before
-/// a timer due at the same moment). Touches nothing but the node and its mailbox, which is
-/// what lets the nodes of a window run on several threads.
-fn run_node(node: &mut Node, m: &mut Mailbox, end: Timestamp) {
-    let mut wake = m.wake_in;
-    let mut inputs = std::mem::take(&mut m.inbox);
-    let mut next = 0;
-    loop {
-        let now = match inputs.get_mut(next) {
-            Some(x) if x.at <= wake || wake >= end => {
-                next += 1;
-                // Freed as soon as handled: a window's datagrams all at once would raise the
-                // peak.
-                let mut payload = std::mem::take(&mut x.payload);
-                node.handle_datagram(x.at, remote_of(x.from as usize), &mut payload);
-                x.at
-            }
-            _ if wake < end => {
-                node.handle_timeout(wake);
-                wake
-            }
-            _ => break,
-        };
-        drain(node, now, &mut m.out);
-        wake = node.poll_timeout().max(now);
-        m.last = now;
-    }
-    inputs.clear();
-    // Kept for the next window unless a burst made it large: a thousand nodes keeping their
-    // largest window's buffers would hold tens of MB.
-    if inputs.capacity() <= SPARE {
-        m.inbox = inputs;
-    }
-    m.wake_out = wake;
 }
 
 /// Every node's next hop towards every destination node, in one dense matrix of 2 bytes a
@@ -241,6 +160,8 @@ pub struct World {
     lookahead: Duration,
     /// Where a window's outputs are (time, node, index in its mailbox), merged into order.
     merged: Vec<(Timestamp, u32, u32)>,
+    /// The window's datagrams (arrival time, length), to take out of flight in time order.
+    landed: Vec<(Timestamp, u64)>,
     edge_of: FxHashMap<(u32, u32), u32>,
     /// Whether each edge carries traffic.
     pub alive: Vec<bool>,
@@ -346,6 +267,7 @@ impl World {
             active: Vec::new(),
             lookahead: Duration::from_millis(lo),
             merged: Vec::new(),
+            landed: Vec::new(),
             edge_of,
             latency,
             loss: cfg.loss,
@@ -395,10 +317,12 @@ impl World {
         }
         self.mail[i].out = out;
         let t = self.nodes[i].poll_timeout();
+        // An overdue timer is due now: a wake recorded earlier than the one queued would be
+        // taken for stale, and the node would later run its timers before the window.
+        let t = t.max(self.now);
         if t < self.scheduled[i] {
             self.scheduled[i] = t;
-            let at = t.max(self.now);
-            self.push(at, Ev::Wake { node: i as u32 });
+            self.push(t, Ev::Wake { node: i as u32 });
         }
     }
 
@@ -416,6 +340,12 @@ impl World {
                 }
             }
         }
+    }
+
+    /// A datagram of `bytes` arrived: it is no longer in flight.
+    fn land(&mut self, bytes: u64) {
+        self.in_flight -= 1;
+        self.in_flight_bytes -= bytes;
     }
 
     /// Puts a datagram node `i` sent on its link, unless the link is down or loses it.
@@ -583,8 +513,7 @@ impl World {
                 Ev::Deliver { to, from, payload } => {
                     self.stats.datagrams += 1;
                     self.stats.bytes += payload.len() as u64;
-                    self.in_flight -= 1;
-                    self.in_flight_bytes -= payload.len() as u64;
+                    self.landed.push((item.at, payload.len() as u64));
                     self.mail[to as usize].inbox.push(Input {
                         at: item.at,
                         from,
@@ -650,7 +579,16 @@ impl World {
         }
         // Only the places are sorted: the outputs stay in their mailboxes until applied.
         merged.sort_unstable();
+        // Datagrams stay in flight until their moment in the window: the peaks count what
+        // arrives after an output as still on its way, as one event at a time did.
+        let mut landed = std::mem::take(&mut self.landed);
+        landed.sort_unstable();
+        let mut next = 0;
         for &(t, i, k) in &merged {
+            while let Some(&(_, bytes)) = landed.get(next).filter(|(at, _)| *at <= t) {
+                self.land(bytes);
+                next += 1;
+            }
             self.now = t;
             let o = self.mail[i as usize].out[k as usize]
                 .1
@@ -658,6 +596,11 @@ impl World {
                 .expect("once");
             self.apply(i as usize, o);
         }
+        for &(_, bytes) in &landed[next..] {
+            self.land(bytes);
+        }
+        landed.clear();
+        self.landed = landed;
         merged.clear();
         self.merged = merged;
         for &i in &active {
