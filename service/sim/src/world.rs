@@ -609,9 +609,6 @@ impl World {
             if m.out.capacity() > SPARE {
                 m.out = Vec::new();
             }
-        }
-        for &i in &active {
-            let m = &mut self.mail[i as usize];
             m.busy = false;
             let wake = m.wake_out;
             if wake != self.scheduled[i as usize] {

@@ -1,4 +1,5 @@
-//! Links: the handshake steps, transport frames, and link lifetime.
+//! Links: their state, transport frames, and link lifetime (the handshake steps are in
+//! [`super::handshakes`]).
 //!
 //! A link is named by our random session index. The initiator treats a link as up only after
 //! the first authenticated transport frame from the responder (key confirmation: with a wrong
@@ -9,6 +10,7 @@
 
 use std::time::Duration;
 
+use super::handshakes::{InitResend, Resend, RespResend};
 use super::rekey::{Pending, PrevKeys};
 use super::{Event, LinkId, Node, Remote};
 use crate::crypto::TAG_LEN;
@@ -17,9 +19,7 @@ use crate::link::handshake::{Handshake, LinkKeys};
 use crate::replay::ReplayWindow;
 use crate::time::Timestamp;
 use crate::wire::data_frame::{self, TYPE_DATA_FRAME};
-use crate::wire::handshake::{
-    COOKIE_LEN, HandshakeRepr, LINK_VERSION, TYPE_COOKIE, TYPE_FINAL, TYPE_INIT, TYPE_RESP,
-};
+use crate::wire::handshake::{HandshakeRepr, TYPE_COOKIE, TYPE_FINAL, TYPE_INIT, TYPE_RESP};
 use crate::wire::inner::{InnerRepr, KIND_CLOSE};
 use crate::wire::routed::{HEADER_LEN as ROUTED_HEADER, RoutedRepr, TYPE_DATA};
 use crate::wire::transport::{HEADER_LEN, TYPE_TRANSPORT, TransportRepr};
@@ -54,7 +54,7 @@ pub(super) struct Established {
     /// A rekey under way.
     pub(super) rekey: Option<Box<Pending>>,
     /// The initiator's Final, sent again until the neighbour's first frame confirms the link.
-    final_resend: Option<Box<Resend>>,
+    pub(super) final_resend: Option<Box<Resend>>,
     rx_bytes: u64,
     tx_bytes: u64,
 }
@@ -71,7 +71,7 @@ pub(super) enum Slot {
 impl Established {
     /// A fresh session. The responder's link is confirmed at once (it just authenticated the
     /// initiator's last message); the initiator's waits for the first frame back.
-    fn new(
+    pub(super) fn new(
         keys: LinkKeys,
         (local_index, remote_index): (u32, u32),
         node: NodeId,
@@ -151,42 +151,6 @@ pub(super) enum State {
     Up(Box<Established>),
 }
 
-/// After a handshake message that got no answer, it is sent again this long after the link
-/// was created, then after three times as long: a lost datagram costs one of these instead of
-/// the whole handshake timeout and a new dial.
-pub(super) const RESEND_AFTER: Duration = Duration::from_millis(400);
-/// Most times one handshake message is sent again.
-pub(super) const MAX_RESENDS: u8 = 2;
-
-/// Whether a message sent `resent` times so far on a link `age` old is due again.
-fn resend_due(age: Duration, resent: u8) -> bool {
-    resent < MAX_RESENDS && age >= RESEND_AFTER * ((1u32 << (resent + 1)) - 1)
-}
-
-/// What an initiator keeps to send its Init again.
-pub(super) struct InitResend {
-    /// Noise message 1.
-    pub(super) msg1: Box<[u8]>,
-    /// The responder's cookie, once it asked for one (a second ask is not answered).
-    pub(super) cookie: Option<[u8; COOKIE_LEN]>,
-    /// Times sent again.
-    pub(super) resent: u8,
-}
-
-/// A sealed handshake datagram kept to send again.
-pub(super) struct Resend {
-    pub(super) datagram: Box<[u8]>,
-    /// Times sent again.
-    pub(super) resent: u8,
-}
-
-/// A responder's Resp, sent again when the same Init comes again (its answer was lost).
-pub(super) struct RespResend {
-    /// The Init's ephemeral key: the same Init again carries it.
-    pub(super) e: [u8; 32],
-    pub(super) resp: Resend,
-}
-
 pub(super) struct Link {
     pub(super) remote: Remote,
     pub(super) state: State,
@@ -195,7 +159,7 @@ pub(super) struct Link {
 }
 
 impl Link {
-    fn up(remote: Remote, est: Established, created: Timestamp, now: Timestamp) -> Self {
+    pub(super) fn up(remote: Remote, est: Established, created: Timestamp, now: Timestamp) -> Self {
         Link {
             remote,
             state: State::Up(Box::new(est)),
@@ -287,91 +251,6 @@ impl Node {
         v
     }
 
-    pub(super) fn initiate(&mut self, now: Timestamp, remote: Remote) {
-        // Discovery, punches and peers all dial through here: a bound on what they can start.
-        let initiating = self
-            .links
-            .values()
-            .filter(|l| matches!(l.state, State::Initiating(..)))
-            .count();
-        if initiating >= MAX_INITIATING {
-            self.counters.refused_initiating_full += 1;
-            return;
-        }
-        let index = self.random_index();
-        let seed = self.random_seed();
-        let Ok((hs, msg1)) = Handshake::initiate(&self.identity, &self.cfg.network, seed) else {
-            self.counters.handshakes_failed += 1;
-            return;
-        };
-        let init = HandshakeRepr::Init {
-            version: LINK_VERSION,
-            sender_index: index,
-            cookie: [0; COOKIE_LEN],
-            noise: &msg1,
-        };
-        self.send_handshake(remote, init);
-        let resend = InitResend {
-            msg1: msg1.into_boxed_slice(),
-            cookie: None,
-            resent: 0,
-        };
-        self.links.insert(
-            index,
-            Link {
-                remote,
-                state: State::Initiating(hs, Box::new(resend)),
-                created: now,
-                last_rx: now,
-            },
-        );
-    }
-
-    /// The same Init again from `remote` while we wait for its Final: our Resp was lost.
-    /// Sends that Resp again (at most [`MAX_RESENDS`] times; it costs no Diffie-Hellman and is
-    /// smaller than the Init); true when the Init was such a duplicate, answered or not.
-    fn repeated_init(&mut self, remote: Remote, sender_index: u32, noise: &[u8]) -> bool {
-        let Some(e) = noise.get(..32) else {
-            return false;
-        };
-        let found = self.links.values_mut().find_map(|l| match &mut l.state {
-            State::Responding(_, index, r)
-                if *index == sender_index && l.remote == remote && r.e[..] == *e =>
-            {
-                Some(r)
-            }
-            _ => None,
-        });
-        let Some(r) = found else {
-            return false;
-        };
-        if r.resp.resent >= MAX_RESENDS {
-            self.counters.handshake_replayed += 1;
-            return true;
-        }
-        r.resp.resent += 1;
-        let payload = r.resp.datagram.to_vec();
-        self.counters.handshakes_resent += 1;
-        self.transmits.push_back(super::Transmit {
-            remote,
-            payload,
-            ttl: None,
-        });
-        true
-    }
-
-    /// Emits a handshake datagram, appends the network MAC and queues it for `remote`.
-    pub(super) fn send_handshake(&mut self, remote: Remote, h: HandshakeRepr<'_>) {
-        let mut payload = Vec::with_capacity(h.noise().len() + 40);
-        h.emit(&mut payload);
-        self.cfg.network.seal_handshake(&mut payload);
-        self.transmits.push_back(super::Transmit {
-            remote,
-            payload,
-            ttl: None,
-        });
-    }
-
     /// Handles one datagram from `remote`. `data` is decrypted in place.
     pub fn handle_datagram(&mut self, now: Timestamp, remote: Remote, data: &mut [u8]) {
         self.now_hint = now;
@@ -394,148 +273,6 @@ impl Node {
             _ => self.counters.malformed += 1,
         }
         self.pump_babel();
-    }
-
-    fn handle_handshake(&mut self, now: Timestamp, remote: Remote, h: HandshakeRepr<'_>) {
-        match h {
-            HandshakeRepr::Cookie {
-                receiver_index,
-                cookie,
-            } => self.handle_cookie(remote, receiver_index, cookie),
-            HandshakeRepr::Init {
-                sender_index,
-                cookie,
-                noise,
-                ..
-            } => {
-                if self.repeated_init(remote, sender_index, noise)
-                    || !self.admit_init(now, remote, sender_index, &cookie, noise)
-                {
-                    return;
-                }
-                let index = self.random_index();
-                let seed = self.random_seed();
-                match Handshake::respond(&self.identity, &self.cfg.network, seed, noise) {
-                    Ok((hs, msg2)) => {
-                        let mut payload = Vec::with_capacity(msg2.len() + 9);
-                        HandshakeRepr::Resp {
-                            sender_index: index,
-                            receiver_index: sender_index,
-                            noise: &msg2,
-                        }
-                        .emit(&mut payload);
-                        self.cfg.network.seal_handshake(&mut payload);
-                        let mut e = [0; 32];
-                        e.copy_from_slice(&noise[..32]); // admit_init checked the length
-                        let resend = RespResend {
-                            e,
-                            resp: Resend {
-                                datagram: payload.clone().into_boxed_slice(),
-                                resent: 0,
-                            },
-                        };
-                        self.links.insert(
-                            index,
-                            Link {
-                                remote,
-                                state: State::Responding(hs, sender_index, Box::new(resend)),
-                                created: now,
-                                last_rx: now,
-                            },
-                        );
-                        self.transmits.push_back(super::Transmit {
-                            remote,
-                            payload,
-                            ttl: None,
-                        });
-                    }
-                    Err(_) => self.counters.handshakes_failed += 1,
-                }
-            }
-            HandshakeRepr::Resp {
-                sender_index,
-                receiver_index,
-                noise,
-            } => {
-                let Some(link) = self.links.remove(&receiver_index) else {
-                    self.counters.unknown_index += 1;
-                    return;
-                };
-                let State::Initiating(hs, _) = link.state else {
-                    // Not waiting for a response: put it back untouched.
-                    self.links.insert(receiver_index, link);
-                    self.counters.unknown_index += 1;
-                    return;
-                };
-                match hs.finish_initiator(&self.identity, noise) {
-                    Ok((keys, node, msg3)) => {
-                        let mut payload = Vec::with_capacity(msg3.len() + 5);
-                        HandshakeRepr::Final {
-                            receiver_index: sender_index,
-                            noise: &msg3,
-                        }
-                        .emit(&mut payload);
-                        self.cfg.network.seal_handshake(&mut payload);
-                        let final_resend = Resend {
-                            datagram: payload.clone().into_boxed_slice(),
-                            resent: 0,
-                        };
-                        self.transmits.push_back(super::Transmit {
-                            remote,
-                            payload,
-                            ttl: None,
-                        });
-                        if !self.allowed(&node) {
-                            return;
-                        }
-                        let indexes = (receiver_index, sender_index);
-                        let mut est = Established::new(keys, indexes, node, true, now);
-                        est.final_resend = Some(Box::new(final_resend));
-                        self.link_rx.insert(receiver_index, receiver_index);
-                        self.links
-                            .insert(receiver_index, Link::up(remote, est, link.created, now));
-                    }
-                    Err(_) => self.counters.handshakes_failed += 1,
-                }
-            }
-            HandshakeRepr::Final {
-                receiver_index,
-                noise,
-            } => {
-                let Some(link) = self.links.remove(&receiver_index) else {
-                    self.counters.unknown_index += 1;
-                    return;
-                };
-                let State::Responding(hs, remote_index, _) = link.state else {
-                    self.links.insert(receiver_index, link);
-                    self.counters.unknown_index += 1;
-                    return;
-                };
-                match hs.finish_responder(noise) {
-                    Ok((keys, node)) => {
-                        if !self.allowed(&node) {
-                            return;
-                        }
-                        let indexes = (receiver_index, remote_index);
-                        let est = Established::new(keys, indexes, node, false, now);
-                        self.link_rx.insert(receiver_index, receiver_index);
-                        self.links
-                            .insert(receiver_index, Link::up(remote, est, link.created, now));
-                        self.link_established(now, receiver_index);
-                    }
-                    Err(_) => self.counters.handshakes_failed += 1,
-                }
-            }
-        }
-    }
-
-    fn allowed(&mut self, node: &NodeId) -> bool {
-        let ok = *node != self.identity.node_id()
-            && self.cfg.allow.as_ref().is_none_or(|a| a.contains(node));
-        if !ok {
-            self.counters.refused_not_allowed += 1;
-        }
-        ok
     }
 
     fn handle_transport(&mut self, now: Timestamp, remote: Remote, data: &mut [u8]) {
@@ -704,7 +441,7 @@ impl Node {
     }
 
     /// A link just became usable: resolve duplicates, then hand it to routing.
-    fn link_established(&mut self, now: Timestamp, id: LinkId) {
+    pub(super) fn link_established(&mut self, now: Timestamp, id: LinkId) {
         self.counters.handshakes_ok += 1;
         let (node, remote, key, (created, keyed)) = {
             let l = &self.links[&id];
@@ -850,60 +587,6 @@ impl Node {
         }
         self.resend_handshakes(now);
         self.maintain_rekeys(now);
-    }
-
-    /// Sends again the Inits and Finals of our handshakes that got no answer in time.
-    fn resend_handshakes(&mut self, now: Timestamp) {
-        let mut due = Vec::new();
-        for (id, l) in &mut self.links {
-            let age = now.saturating_since(l.created);
-            match &mut l.state {
-                State::Initiating(_, r) if resend_due(age, r.resent) => {
-                    r.resent += 1;
-                    due.push((*id, l.remote, None));
-                }
-                State::Up(e) => {
-                    if let Some(r) = e.final_resend.as_deref_mut()
-                        && resend_due(age, r.resent)
-                    {
-                        r.resent += 1;
-                        due.push((*id, l.remote, Some(r.datagram.to_vec())));
-                    }
-                }
-                _ => {}
-            }
-        }
-        due.sort_by_key(|(id, ..)| *id);
-        for (id, remote, datagram) in due {
-            self.counters.handshakes_resent += 1;
-            let Some(payload) = datagram else {
-                self.resend_init(remote, id);
-                continue;
-            };
-            self.transmits.push_back(super::Transmit {
-                remote,
-                payload,
-                ttl: None,
-            });
-        }
-    }
-
-    /// Sends the Init of link `index` again (with the responder's cookie, if it asked).
-    pub(super) fn resend_init(&mut self, remote: Remote, index: u32) {
-        let Some(l) = self.links.get(&index) else {
-            return;
-        };
-        let State::Initiating(_, r) = &l.state else {
-            return;
-        };
-        let msg1 = r.msg1.clone();
-        let init = HandshakeRepr::Init {
-            version: LINK_VERSION,
-            sender_index: index,
-            cookie: r.cookie.unwrap_or([0; COOKIE_LEN]),
-            noise: &msg1,
-        };
-        self.send_handshake(remote, init);
     }
 }
 

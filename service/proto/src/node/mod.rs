@@ -9,6 +9,7 @@
 mod data;
 mod direct;
 mod guard;
+mod handshakes;
 mod links;
 pub mod pmtu;
 mod rekey;
