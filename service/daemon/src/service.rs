@@ -524,7 +524,19 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                 // Drain what is queued (a few batches) before returning to the loop.
                 for _ in 0..BURST {
                     let node = &mut svc.node;
-                    match svc.io.udp.try_recv(|from, d| node.handle_datagram(now, Remote::Udp(from), d)) {
+                    let io = &mut svc.io;
+                    // With a TUN, a packet for this host goes from the receive buffer, where
+                    // it was opened, straight into the TUN batch (one copy fewer).
+                    let to_tun = io.tun.is_some();
+                    let tun_tx = &mut io.tun_tx;
+                    let handle = |from, d: &mut [u8]| {
+                        if !to_tun {
+                            node.handle_datagram(now, Remote::Udp(from), d);
+                        } else if let Some(r) = node.handle_datagram_in_place(now, Remote::Udp(from), d) {
+                            tun_tx.push(&d[r]);
+                        }
+                    };
+                    match io.udp.try_recv(handle) {
                         Ok(_) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                         // ICMP port unreachable from a peer that is down: nothing to do.

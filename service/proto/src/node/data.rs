@@ -213,6 +213,16 @@ impl Node {
             return; // counted by the firewall
         }
         self.counters.delivered_packets += 1;
+        // Handled in place: the caller takes the packet from its own buffer.
+        if let Some(ip) = &mut self.in_place
+            && ip.packet.is_none()
+        {
+            let at = payload.as_ptr() as usize;
+            if at >= ip.start && at + payload.len() <= ip.end {
+                ip.packet = Some(at - ip.start..at - ip.start + payload.len());
+                return;
+            }
+        }
         let mut p = self.buffer(payload.len());
         p.extend_from_slice(payload);
         self.tun_out.push_back(p);

@@ -275,6 +275,27 @@ impl Node {
         self.pump_babel();
     }
 
+    /// [`Node::handle_datagram`], except that an IPv6 packet for the local stack that the
+    /// datagram carries is left where it was opened, inside `data`: its range is returned,
+    /// and the caller writes it to the TUN before it reuses `data`. That saves copying every
+    /// received packet once more (the I/O loop copies it into its TUN batch anyway). Anything
+    /// else for the TUN (ICMPv6 errors) still comes from [`Node::poll_tun`].
+    pub fn handle_datagram_in_place(
+        &mut self,
+        now: Timestamp,
+        remote: Remote,
+        data: &mut [u8],
+    ) -> Option<core::ops::Range<usize>> {
+        let start = data.as_ptr() as usize;
+        self.in_place = Some(super::InPlace {
+            start,
+            end: start + data.len(),
+            packet: None,
+        });
+        self.handle_datagram(now, remote, data);
+        self.in_place.take().and_then(|p| p.packet)
+    }
+
     fn handle_transport(&mut self, now: Timestamp, remote: Remote, data: &mut [u8]) {
         let Ok(t) = TransportRepr::parse(data) else {
             self.counters.malformed += 1;

@@ -304,6 +304,9 @@ pub struct Node {
     sessions: crate::session::Sessions,
     transmits: VecDeque<Transmit>,
     tun_out: VecDeque<Vec<u8>>,
+    /// While [`Node::handle_datagram_in_place`] runs: the datagram's place in memory and the
+    /// packet for the TUN found in it.
+    in_place: Option<InPlace>,
     /// Packet buffers handed back by the I/O loop ([`Node::recycle`]), so that the data plane
     /// allocates nothing per packet.
     spare: Vec<Vec<u8>>,
@@ -313,6 +316,16 @@ pub struct Node {
     now_hint: Timestamp,
     /// Counters.
     pub counters: NodeCounters,
+}
+
+/// A datagram being handled in place: its bytes' addresses (only compared, never
+/// dereferenced: they tell whether a packet to deliver lies within the datagram) and where in
+/// it the packet for the TUN is.
+#[derive(Debug)]
+struct InPlace {
+    start: usize,
+    end: usize,
+    packet: Option<core::ops::Range<usize>>,
 }
 
 const MAINTENANCE: Duration = Duration::from_millis(100);
@@ -371,6 +384,7 @@ impl Node {
             babel,
             transmits: VecDeque::new(),
             tun_out: VecDeque::new(),
+            in_place: None,
             spare: Vec::new(),
             events: VecDeque::new(),
             next_maintenance: now,

@@ -548,6 +548,61 @@ fn packets_to_a_neighbour_are_sealed_once_by_the_link() {
     assert!(m.ping(0, 2));
 }
 
+/// A packet for this host is handed back where it was opened, inside the received datagram
+/// (`handle_datagram_in_place`), whether a neighbour sealed it on the link or it came end to
+/// end through a relay; it is then not queued for the TUN too, and a refused datagram hands
+/// back nothing.
+#[test]
+fn a_packet_for_this_host_is_handed_back_in_place() {
+    let mut m = Mesh::new(3, |_| NodeConfig::default());
+    m.link_chain();
+    let mut pkt = packet(&m, 0, 1, 200);
+    pkt[40..].copy_from_slice(&[0xAB; 160]);
+    m.nodes[0].handle_tun(m.now, &pkt);
+    let mut frame = m.nodes[0].poll_transmit().expect("a sends").payload;
+    let mut bad = frame.clone();
+    bad[100] ^= 1;
+    assert_eq!(
+        m.nodes[1].handle_datagram_in_place(m.now, addr(0), &mut bad),
+        None
+    );
+    let delivered = m.nodes[1].counters.delivered_packets;
+    let r = m.nodes[1]
+        .handle_datagram_in_place(m.now, addr(0), &mut frame)
+        .expect("handed back in place");
+    assert_eq!(&frame[r], &pkt[..]);
+    assert_eq!(m.nodes[1].counters.delivered_packets, delivered + 1);
+    assert!(
+        m.nodes[1].poll_tun().is_none(),
+        "queued for the TUN as well"
+    );
+
+    // End to end through b, once the session is up.
+    let mut pkt = packet(&m, 0, 2, 300);
+    pkt[40..].copy_from_slice(&[0xCD; 260]);
+    assert!(carried(&mut m, 0, 2, &pkt));
+    m.nodes[0].handle_tun(m.now, &pkt);
+    let mut frame = m.nodes[0].poll_transmit().expect("a sends").payload;
+    m.nodes[1].handle_datagram(m.now, addr(0), &mut frame);
+    let mut relayed = m.nodes[1].poll_transmit().expect("b forwards").payload;
+    let copy = relayed.clone();
+    let r = m.nodes[2]
+        .handle_datagram_in_place(m.now, addr(1), &mut relayed)
+        .expect("handed back in place");
+    assert_eq!(&relayed[r], &pkt[..]);
+    assert!(
+        m.nodes[2].poll_tun().is_none(),
+        "queued for the TUN as well"
+    );
+    // The same datagram again is a replay: nothing.
+    let replayed = m.nodes[2].counters.link_replayed;
+    assert_eq!(
+        m.nodes[2].handle_datagram_in_place(m.now, addr(1), &mut copy.clone()),
+        None
+    );
+    assert_eq!(m.nodes[2].counters.link_replayed, replayed + 1);
+}
+
 fn packet(m: &Mesh, a: usize, b: usize, len: usize) -> Vec<u8> {
     let mut pkt = vec![0u8; len];
     pkt[0] = 0x60;
