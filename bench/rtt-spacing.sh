@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Round-trip time against the spacing of the packets: two namespaces a—b joined by a veth pair,
+# hyphad in each, then for each spacing 200 pings over the overlay and 200 over the raw veth,
+# and 200 round trips of a minimal userspace UDP echo (python3, one process per namespace) over
+# the same veth. The echo is the floor any overlay daemon pays: a process in each namespace
+# that sleeps until its packet comes. On a VM whose idle CPUs halt, that floor grows with the
+# time the machine sat idle before the packet; netns-harness.sh pings every 50 ms.
+#
+# Usage: sudo bench/rtt-spacing.sh [SPACING_S...]   (default: 0.05 0.005 0.001 0.0002)
+# Env:   HYPHAD (default target/release/hyphad)
+# Output: one JSON line per spacing (average RTTs in ms). Needs root, iproute2, iputils-ping,
+# jq, python3. Traffic stays inside the namespaces it creates.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+BIN=${HYPHAD:-$HERE/../target/release/hyphad}
+WORK=$(mktemp -d /tmp/hypha-rtt.XXXXXX)
+P=hrts-
+PIDS=()
+
+cleanup() {
+  for pid in "${PIDS[@]:-}"; do if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; done
+  for pid in "${PIDS[@]:-}"; do
+    for _ in $(seq 50); do if [ -z "$pid" ] || [ ! -e "/proc/$pid" ]; then break; fi; sleep 0.1; done
+  done
+  for n in a b; do ip netns del "$P$n" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for n in a b; do ip netns add "$P$n"; ip -n "$P$n" link set lo up; done
+ip link add "${P}ab" netns "${P}a" type veth peer name "${P}ba" netns "${P}b"
+ip -n "${P}a" addr add 10.253.1.1/24 dev "${P}ab"
+ip -n "${P}b" addr add 10.253.1.2/24 dev "${P}ba"
+ip -n "${P}a" link set "${P}ab" up
+ip -n "${P}b" link set "${P}ba" up
+
+i=0
+for n in a b; do
+  peer=10.253.1.2; [ "$n" = b ] && peer=10.253.1.1
+  mkdir -p "$WORK/$n"
+  ip netns exec "$P$n" "$BIN" --config /nonexistent --key-file "$WORK/$n/key" \
+    --status-file "$WORK/$n.json" --ipc-socket "$WORK/$n.sock" --no-multicast \
+    --tun-name "hrt$i" --incoming everyone --peers "udp://$peer:9651" >"$WORK/$n.log" 2>&1 &
+  PIDS+=($!)
+  i=$((i + 1))
+done
+for _ in $(seq 50); do [ -s "$WORK/b.json" ] && break; sleep 0.1; done
+addr=$(jq -r .address "$WORK/b.json")
+for _ in $(seq 60); do ip netns exec "${P}a" ping -c1 -W1 "$addr" >/dev/null 2>&1 && break; sleep 0.5; done
+
+ip netns exec "${P}b" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.253.1.2", 9700))
+while True:
+    d, a = s.recvfrom(2048)
+    s.sendto(d, a)
+' &
+PIDS+=($!)
+sleep 0.5
+
+avg() { sed -n 's#.*= [0-9.]*/\([0-9.]*\)/.*#\1#p' | head -n1; }
+SPACINGS=("$@")
+[ ${#SPACINGS[@]} -gt 0 ] || SPACINGS=(0.05 0.005 0.001 0.0002)
+for g in "${SPACINGS[@]}"; do
+  hypha=$(ip netns exec "${P}a" ping -q -c 200 -i "$g" "$addr" | avg)
+  veth=$(ip netns exec "${P}a" ping -q -c 200 -i "$g" 10.253.1.2 | avg)
+  echo=$(ip netns exec "${P}a" python3 -c '
+import socket, sys, time
+gap = float(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+total = 0.0
+for _ in range(200):
+    t = time.perf_counter()
+    s.sendto(b"x" * 100, ("10.253.1.2", 9700))
+    s.recvfrom(2048)
+    total += time.perf_counter() - t
+    time.sleep(gap)
+print("%.3f" % (total / 200 * 1000))
+' "$g")
+  jq -nc --argjson s "$g" --arg h "$hypha" --arg v "$veth" --arg e "$echo" \
+      '{spacing_s: $s, hypha_ms: ($h | tonumber), veth_ms: ($v | tonumber), udp_echo_ms: ($e | tonumber),
+        hypha_added_ms: (($h | tonumber) - ($v | tonumber) | . * 1000 | round / 1000)}'
+done
