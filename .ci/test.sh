@@ -127,9 +127,8 @@ finish apt
 # until the macOS checks.
 export HYPHA_SKIP_BUILD=1
 
-# The simulator runs before the background builds start: its wall time and memory are
-# must-shows, and two compilers beside it, even idle-class, share its caches and memory
-# bandwidth (1000 nodes: 10.5 s beside them, 7.8-9.1 s without).
+# The simulator runs before the background builds start, so that the wall time and memory
+# it reports (must-shows) are its own, not shared with compilers' caches and memory traffic.
 step "simulator: 1000 nodes, degree 4, 10 % of links cut"
 "$BIN/hypha" sim --nodes 1000 --degree 4 --seed 7 --fail-links 0.1 --json | tee /tmp/hypha-sim-1000.json
 jq -e '.converged == true and .loops_seen == 0 and .reachable_pairs_pct == 100
@@ -164,7 +163,6 @@ command -v tauri-driver >/dev/null \
 
 "$HERE/leftovers.sh" selftest
 "$HERE/leftovers.sh" snapshot "$SNAPSHOT"
-
 
 step "Linux packages: build, install, run as the unit does, upgrade, remove, purge; rpm; macOS scripts"
 bash installers/linux/test-deb.sh

@@ -2,7 +2,8 @@
 # Round-trip time against the spacing of the packets: two namespaces a—b joined by a veth pair,
 # hyphad in each, then for each spacing 200 pings over the overlay and 200 over the raw veth,
 # and 200 round trips of a minimal userspace UDP echo (python3, one process per namespace) over
-# the same veth. The echo is the floor any overlay daemon pays: a process in each namespace
+# the same veth (its client sleeps the spacing after each round trip, where ping spaces the
+# sends: about the same above 1 ms). The echo is the floor any overlay daemon pays: a process in each namespace
 # that sleeps until its packet comes. On a VM whose idle CPUs halt, that floor grows with the
 # time the machine sat idle before the packet; netns-harness.sh pings every 50 ms.
 #
@@ -46,7 +47,12 @@ for n in a b; do
 done
 for _ in $(seq 50); do [ -s "$WORK/b.json" ] && break; sleep 0.1; done
 addr=$(jq -r .address "$WORK/b.json")
-for _ in $(seq 60); do ip netns exec "${P}a" ping -c1 -W1 "$addr" >/dev/null 2>&1 && break; sleep 0.5; done
+up=0
+for _ in $(seq 60); do
+  if ip netns exec "${P}a" ping -c1 -W1 "$addr" >/dev/null 2>&1; then up=1; break; fi
+  sleep 0.5
+done
+[ "$up" = 1 ] || { echo "the overlay did not come up; daemon logs:" >&2; cat "$WORK"/*.log >&2; exit 1; }
 
 ip netns exec "${P}b" python3 -c '
 import socket

@@ -157,7 +157,7 @@ enum Cmd {
 
 /// `hypha sim` runs its nodes on every core, and a datagram is freed by the node that receives
 /// it, usually on another thread than the one that allocated it. glibc's malloc serialises
-/// such frees on the allocating thread's arena: 1000 nodes took 10.4–11.7 s with it, 8.6–9.5 s
+/// such frees on the allocating thread's arena: 1000 nodes took 10.4–11.7 s with it, 8.0–9.8 s
 /// with mimalloc, whose cross-thread frees take no lock (same day, alternating runs).
 #[cfg(target_os = "linux")]
 #[global_allocator]

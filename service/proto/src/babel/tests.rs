@@ -619,7 +619,7 @@ fn an_update_whose_signature_is_not_held_is_refused_and_asked_for_signed() {
     };
     let dst = rid.node.subnet();
     let asked = |net: &mut Net| {
-        let t = net.now + Duration::from_millis(20);
+        let t = net.now + BabelConfig::default().flush_delay;
         net.nodes[0].handle_timeout(t);
         let mut asked = false;
         while let Some((n, body)) = net.nodes[0].poll_output() {
@@ -675,7 +675,7 @@ fn a_request_is_answered_signed_even_where_the_signature_is_held() {
     })
     .emit(&mut body);
     net.nodes[1].handle_body(net.now, 0, &body);
-    let t = net.now + Duration::from_millis(20);
+    let t = net.now + BabelConfig::default().flush_delay;
     net.nodes[1].handle_timeout(t);
     let mut answered = None;
     while let Some((n, body)) = net.nodes[1].poll_output() {

@@ -253,6 +253,12 @@ impl Node {
 
     /// Handles one datagram from `remote`. `data` is decrypted in place.
     pub fn handle_datagram(&mut self, now: Timestamp, remote: Remote, data: &mut [u8]) {
+        // Left over only if an in-place call panicked midway: not in place now.
+        self.in_place = None;
+        self.handle_datagram_inner(now, remote, data);
+    }
+
+    fn handle_datagram_inner(&mut self, now: Timestamp, remote: Remote, data: &mut [u8]) {
         self.now_hint = now;
         self.counters.datagrams_in += 1;
         match data.first() {
@@ -292,7 +298,7 @@ impl Node {
             end: start + data.len(),
             packet: None,
         });
-        self.handle_datagram(now, remote, data);
+        self.handle_datagram_inner(now, remote, data);
         self.in_place.take().and_then(|p| p.packet)
     }
 

@@ -576,6 +576,8 @@ fn a_packet_for_this_host_is_handed_back_in_place() {
         m.nodes[1].poll_tun().is_none(),
         "queued for the TUN as well"
     );
+    // The plain call, after it, still queues what it delivers.
+    assert!(carried(&mut m, 0, 1, &pkt));
 
     // End to end through b, once the session is up.
     let mut pkt = packet(&m, 0, 2, 300);
