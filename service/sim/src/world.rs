@@ -395,10 +395,7 @@ impl World {
                 }
                 let nh = rc.next_hop.and_then(|l| self.link_map[i].get(&l).copied());
                 let stale = self.comp[i] != self.comp[d as usize];
-                let had = match nh {
-                    Some(n) => self.next.set(i, d, Some(n)).is_some(),
-                    None => self.next.set(i, d, None).is_some(),
-                };
+                let had = self.next.set(i, d, nh).is_some();
                 match (had, nh.is_some()) {
                     (false, true) => {
                         self.selected_total += 1;

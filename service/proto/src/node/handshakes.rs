@@ -119,10 +119,16 @@ impl Node {
 
     /// Emits a handshake datagram, appends the network MAC and queues it for `remote`.
     pub(super) fn send_handshake(&mut self, remote: Remote, h: HandshakeRepr<'_>) {
+        let payload = self.sealed_handshake(h);
+        self.push_datagram(remote, payload);
+    }
+
+    /// A handshake datagram with the network MAC appended.
+    fn sealed_handshake(&self, h: HandshakeRepr<'_>) -> Vec<u8> {
         let mut payload = Vec::with_capacity(h.noise().len() + 40);
         h.emit(&mut payload);
         self.cfg.network.seal_handshake(&mut payload);
-        self.push_datagram(remote, payload);
+        payload
     }
 
     /// Queues a finished datagram for `remote`.
@@ -160,14 +166,11 @@ impl Node {
                 let seed = self.random_seed();
                 match Handshake::respond(&self.identity, &self.cfg.network, seed, noise) {
                     Ok((hs, msg2)) => {
-                        let mut payload = Vec::with_capacity(msg2.len() + 9);
-                        HandshakeRepr::Resp {
+                        let payload = self.sealed_handshake(HandshakeRepr::Resp {
                             sender_index: index,
                             receiver_index: sender_index,
                             noise: &msg2,
-                        }
-                        .emit(&mut payload);
-                        self.cfg.network.seal_handshake(&mut payload);
+                        });
                         let mut e = [0; 32];
                         e.copy_from_slice(&noise[..32]); // admit_init checked the length
                         let resend = RespResend {
@@ -186,11 +189,7 @@ impl Node {
                                 last_rx: now,
                             },
                         );
-                        self.transmits.push_back(super::Transmit {
-                            remote,
-                            payload,
-                            ttl: None,
-                        });
+                        self.push_datagram(remote, payload);
                     }
                     Err(_) => self.counters.handshakes_failed += 1,
                 }
@@ -212,22 +211,15 @@ impl Node {
                 };
                 match hs.finish_initiator(&self.identity, noise) {
                     Ok((keys, node, msg3)) => {
-                        let mut payload = Vec::with_capacity(msg3.len() + 5);
-                        HandshakeRepr::Final {
+                        let payload = self.sealed_handshake(HandshakeRepr::Final {
                             receiver_index: sender_index,
                             noise: &msg3,
-                        }
-                        .emit(&mut payload);
-                        self.cfg.network.seal_handshake(&mut payload);
+                        });
                         let final_resend = Resend {
                             datagram: payload.clone().into_boxed_slice(),
                             resent: 0,
                         };
-                        self.transmits.push_back(super::Transmit {
-                            remote,
-                            payload,
-                            ttl: None,
-                        });
+                        self.push_datagram(remote, payload);
                         if !self.allowed(&node) {
                             return;
                         }
