@@ -15,6 +15,7 @@ pub mod origin;
 mod requests;
 pub mod rids;
 mod selection;
+mod prefix;
 pub mod table;
 mod updates;
 
@@ -335,15 +336,14 @@ impl Babel {
         self.reliable_dump.remove(&n);
         self.direct.remove(&n);
         self.direct_updates.remove(&n);
-        let affected: Vec<Subnet> = self
-            .table
-            .iter_mut()
-            .filter_map(|(s, mut p)| {
-                // The slot goes to the next neighbour: it has been sent nothing yet.
-                p.signed_to &= !table::slot_bit(slot);
-                p.remove_entry(slot).then_some(*s)
-            })
-            .collect();
+        let mut affected: Vec<Subnet> = Vec::new();
+        self.table.for_each_mut(|s, mut p| {
+            // The slot goes to the next neighbour: it has been sent nothing yet.
+            p.signed_to &= !table::slot_bit(slot);
+            if p.remove_entry(slot) {
+                affected.push(*s);
+            }
+        });
         for s in affected {
             self.select(now, s);
         }
@@ -456,16 +456,8 @@ impl Babel {
     /// its inline vectors, and the interned router ids with their signatures.
     pub fn state_bytes(&self) -> usize {
         use core::mem::size_of;
-        // Only a destination's extra feasibility distances (after its originator restarted)
-        // live outside the table.
-        let heap: usize = self
-            .table
-            .values()
-            .filter(|p| p.sources.spilled())
-            .map(|p| p.sources.capacity() * size_of::<table::Source>())
-            .sum();
         let rids = self.rids.bytes() + self.origins.capacity() * size_of::<OriginSigs>();
-        self.table.bytes() + heap + rids
+        self.table.bytes() + rids
     }
 
     /// Next Babel body to send, with its neighbour.
@@ -572,7 +564,7 @@ impl Babel {
         }
         let mut reselect = Vec::new();
         let mut starving = Vec::new();
-        for (s, mut p) in self.table.iter_mut() {
+        self.table.for_each_mut(|s, mut p| {
             let expired = p.remove_entries_if(|e| e.expires.reached(now));
             for e in &expired {
                 if let Some(nb) = self.slot_ids[e.neigh.get() as usize - 1]
@@ -587,11 +579,11 @@ impl Babel {
             } else if p.selected.is_none() && p.entries().next().is_some() {
                 starving.push(*s);
             }
-            p.sources.retain(|src| !src.gc.reached(now));
+            p.gc_sources(now);
             if p.retract_until.is_some_and(|t| t.reached(now)) {
                 p.retract_until = None;
             }
-        }
+        });
         for s in reselect {
             self.select(now, s);
         }

@@ -78,9 +78,7 @@ impl Babel {
             if p.selected
                 .is_some_and(|sel| sel.neigh == slot && sel.rid == rid)
             {
-                if let Some(e) = p.entry_mut(slot) {
-                    e.expires = expires;
-                }
+                p.set_expiry(slot, expires);
                 let want = p.source_seqno(rid).map_or(u.seqno, |s| s.wrapping_add(1));
                 if p.last_request
                     .is_none_or(|t| t.elapsed(now) >= Duration::from_millis(500))
@@ -105,18 +103,23 @@ impl Babel {
             expires,
             neigh: slot,
         };
-        match p.entry_mut(slot) {
-            Some(e) => *e = entry,
-            None => {
-                if nb.route_count >= limit {
-                    self.counters.rejected_limit += 1;
-                    return;
-                }
-                if !p.set_entry(entry) {
-                    // Every neighbour's slot is within the table's width (`add_neighbour`).
-                    return;
-                }
-                nb.route_count += 1;
+        let new = p.entry(slot).is_none();
+        if new && nb.route_count >= limit {
+            self.counters.rejected_limit += 1;
+            return;
+        }
+        // Every neighbour's slot is within the table's width (`add_neighbour`).
+        let Some(evicted) = p.set_entry(entry) else {
+            return;
+        };
+        if new {
+            nb.route_count += 1;
+        }
+        for s in evicted {
+            if let Some(nb) = self.slot_ids[s.get() as usize - 1]
+                .and_then(|id| self.neighbours.get_mut(&id))
+            {
+                nb.route_count -= 1;
             }
         }
         self.select(now, subnet);

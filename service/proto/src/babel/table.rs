@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
-use smallvec::SmallVec;
 
-use super::INFINITY;
 use crate::address::Subnet;
 use crate::time::Timestamp;
 
@@ -61,9 +59,10 @@ pub fn slot_bit(slot: Slot) -> u8 {
     }
 }
 
-/// A deadline to the decisecond in 16 bits, for when a route expires (at most minutes ahead):
-/// compared with wrap-around arithmetic, so valid within ±54 minutes of now. Expired routes
-/// are removed within a second by housekeeping, long before a stamp could wrap round.
+/// A deadline to a fifth of a second in 15 bits, for when a route expires (at most minutes
+/// ahead): compared with wrap-around arithmetic, so valid within ±54 minutes of now. Expired
+/// routes are removed within a second by housekeeping, long before a stamp could wrap round.
+/// (15 bits, not 16: a route's place in a row keeps one more bit beside it; see [`Place`].)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expiry(u16);
 
@@ -71,15 +70,25 @@ impl Expiry {
     /// Longest lifetime an expiry can hold (beyond it, comparisons would wrap).
     pub const MAX: Duration = Duration::from_secs(3000);
 
-    /// `t`, to the decisecond below.
+    /// `t`, to the fifth of a second below.
     pub fn of(t: Timestamp) -> Expiry {
-        // Truncating to 16 bits is the wrap-around.
-        Expiry((t.as_micros() / 100_000) as u16)
+        // Truncating to 15 bits is the wrap-around.
+        Expiry((t.as_micros() / 200_000) as u16 & 0x7fff)
     }
 
     /// True once `now` is at or past this deadline.
     pub fn reached(self, now: Timestamp) -> bool {
-        Expiry::of(now).0.wrapping_sub(self.0) < 1 << 15
+        Expiry::of(now).0.wrapping_sub(self.0) & 0x7fff < 1 << 14
+    }
+
+    /// The 15 bits.
+    pub(super) fn bits(self) -> u16 {
+        self.0
+    }
+
+    /// From [`Expiry::bits`].
+    pub(super) fn from_bits(b: u16) -> Expiry {
+        Expiry(b & 0x7fff)
     }
 }
 
@@ -88,284 +97,19 @@ pub fn seqno_newer(a: u16, b: u16) -> bool {
     a != b && a.wrapping_sub(b) < 0x8000
 }
 
-/// A route learnt from one neighbour (12 bytes, and 12 as an `Option`: one per neighbour slot
-/// in each destination's row of the [`Table`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RouteEntry {
-    /// Originator.
-    pub rid: RidIdx,
-    /// Originator's sequence number.
-    pub seqno: u16,
-    /// Metric as the neighbour advertised it (before adding our link cost).
-    pub refmetric: u16,
-    /// When the route disappears unless refreshed.
-    pub expires: Expiry,
-    /// The neighbour that advertised it.
-    pub neigh: Slot,
-}
-
-/// Feasibility distance for one source (RFC 8966 §3.5.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Source {
-    /// Originator.
-    pub rid: RidIdx,
-    /// Sequence number of the best advertisement we sent.
-    pub seqno: u16,
-    /// Smallest metric we advertised with that seqno.
-    pub metric: u16,
-    /// Forgotten after this (long after any route using it is gone).
-    pub gc: Stamp,
-}
-
-/// The route currently used for forwarding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Selected {
-    /// Originator.
-    pub rid: RidIdx,
-    /// Originator's seqno.
-    pub seqno: u16,
-    /// Our metric (link cost + advertised metric).
-    pub metric: u16,
-    /// Next hop.
-    pub neigh: Slot,
-}
-
-/// Everything about one destination /64 but the routes learnt for it (those are in
-/// [`Table`]'s entry rows). Every node holds one per destination, so its size is most of the
-/// routing table's size: the one feasibility distance is kept inline (no allocation of its
-/// own); more, which only an originator's restart brings, spill to the heap.
-#[derive(Debug, Clone)]
-pub struct PrefixState {
-    /// Feasibility distances (one per router id of the destination: more only after it
-    /// restarted).
-    pub sources: SmallVec<[Source; 1]>,
-    /// The selected route.
-    pub selected: Option<Selected>,
-    /// After losing the route, we advertise a retraction until then.
-    pub retract_until: Option<Stamp>,
-    /// The last route we advertised (to resend as a retraction after losing it), valid
-    /// when [`ADVERTISED`] is set in `flags` (an `Option` would take 12 bytes, not 6).
-    last_advertised: (RidIdx, u16),
-    /// Rate limit for seqno requests while starving.
-    pub last_request: Option<Stamp>,
-    /// [`DIRTY`], [`IMPROVED`], [`ADVERTISED`]: queued to be advertised (kept here rather than in sets of
-    /// prefixes; the byte fits in the struct's padding).
-    pub flags: u8,
-    /// Neighbours (by [`slot_bit`]) sent the selected route's origin signature since its
-    /// router id or seqno last changed: updates to them leave it out
-    /// ([`crate::wire::babel::update::SIGNATURE_HELD`]). In the struct's padding too.
-    pub signed_to: u8,
-    /// The metric of the last finite advertisement ([`INFINITY`] before any; kept in the
-    /// padding too): a metric that creeps up in small steps becomes urgent once it is 1/8
-    /// above what neighbours last heard, not above the previous step.
-    pub advertised_metric: u16,
-}
-
-/// [`PrefixState::flags`]: an urgent change is queued for the next flush.
-pub const DIRTY: u8 = 1;
-/// [`PrefixState::flags`]: an improvement is queued.
-pub const IMPROVED: u8 = 2;
-/// [`PrefixState::flags`]: a route was advertised (see [`PrefixState::last_advertised`]).
-pub const ADVERTISED: u8 = 4;
-
-impl Default for PrefixState {
-    fn default() -> Self {
-        PrefixState {
-            sources: SmallVec::new(),
-            selected: None,
-            retract_until: None,
-            last_advertised: (0, 0),
-            last_request: None,
-            flags: 0,
-            signed_to: 0,
-            advertised_metric: INFINITY,
-        }
-    }
-}
-
-impl PrefixState {
-    /// True when an advertisement (rid, seqno, metric) passes the feasibility condition.
-    pub fn feasible(&self, rid: RidIdx, seqno: u16, metric: u16) -> bool {
-        if metric == INFINITY {
-            return true;
-        }
-        match self.sources.iter().find(|s| s.rid == rid) {
-            None => true,
-            Some(s) => seqno_newer(seqno, s.seqno) || (seqno == s.seqno && metric < s.metric),
-        }
-    }
-
-    /// Records that we advertised (rid, seqno, metric): lowers or renews the feasibility
-    /// distance.
-    pub fn note_advertised(&mut self, rid: RidIdx, seqno: u16, metric: u16, gc: Timestamp) {
-        if metric == INFINITY {
-            return;
-        }
-        self.set_last_advertised(rid, seqno);
-        self.advertised_metric = metric;
-        match self.sources.iter_mut().find(|s| s.rid == rid) {
-            None => self.sources.push(Source {
-                rid,
-                seqno,
-                metric,
-                gc: Stamp::of(gc),
-            }),
-            Some(s) => {
-                if seqno_newer(seqno, s.seqno) {
-                    s.seqno = seqno;
-                    s.metric = metric;
-                } else if seqno == s.seqno && metric < s.metric {
-                    s.metric = metric;
-                }
-                s.gc = Stamp::of(gc);
-            }
-        }
-    }
-
-    /// The last route we advertised: its router id and seqno.
-    pub fn last_advertised(&self) -> Option<(RidIdx, u16)> {
-        (self.flags & ADVERTISED != 0).then_some(self.last_advertised)
-    }
-
-    /// Records the last route we advertised.
-    pub fn set_last_advertised(&mut self, rid: RidIdx, seqno: u16) {
-        self.last_advertised = (rid, seqno);
-        self.flags |= ADVERTISED;
-    }
-
-    /// The feasibility distance's seqno for `rid`, if any.
-    pub fn source_seqno(&self, rid: RidIdx) -> Option<u16> {
-        self.sources.iter().find(|s| s.rid == rid).map(|s| s.seqno)
-    }
-
-    /// Nothing left worth keeping, given that no routes are left either.
-    fn is_idle(&self, now: Timestamp) -> bool {
-        self.sources.is_empty()
-            && self.selected.is_none()
-            && self.retract_until.is_none_or(|t| t.reached(now))
-    }
-}
-
-/// A destination's state with the routes learnt for it: one [`RouteEntry`] place per
-/// neighbour slot (slot `i` at index `i - 1`), `None` where that neighbour offers none.
-#[derive(Debug, Clone, Copy)]
-pub struct Prefix<'a> {
-    /// The state.
-    pub state: &'a PrefixState,
-    row: &'a [Option<RouteEntry>],
-}
-
-impl core::ops::Deref for Prefix<'_> {
-    type Target = PrefixState;
-    fn deref(&self) -> &PrefixState {
-        self.state
-    }
-}
-
-impl<'a> Prefix<'a> {
-    /// The routes learnt, in slot order.
-    pub fn entries(self) -> impl Iterator<Item = &'a RouteEntry> + 'a {
-        self.row.iter().flatten()
-    }
-
-    /// The entry learnt from `neigh`.
-    pub fn entry(self, neigh: Slot) -> Option<&'a RouteEntry> {
-        self.row.get(neigh.get() as usize - 1)?.as_ref()
-    }
-
-    /// Nothing left worth keeping.
-    pub fn is_empty(&self, now: Timestamp) -> bool {
-        self.row.iter().all(Option::is_none) && self.state.is_idle(now)
-    }
-}
-
-/// [`Prefix`], to change.
-#[derive(Debug)]
-pub struct PrefixMut<'a> {
-    /// The state.
-    pub state: &'a mut PrefixState,
-    row: &'a mut [Option<RouteEntry>],
-}
-
-impl core::ops::Deref for PrefixMut<'_> {
-    type Target = PrefixState;
-    fn deref(&self) -> &PrefixState {
-        self.state
-    }
-}
-
-impl core::ops::DerefMut for PrefixMut<'_> {
-    fn deref_mut(&mut self) -> &mut PrefixState {
-        self.state
-    }
-}
-
-impl PrefixMut<'_> {
-    /// The routes learnt, in slot order.
-    pub fn entries(&self) -> impl Iterator<Item = &RouteEntry> + '_ {
-        self.as_ref().entries()
-    }
-
-    /// The entry learnt from `neigh`.
-    pub fn entry(&self, neigh: Slot) -> Option<&RouteEntry> {
-        self.as_ref().entry(neigh)
-    }
-
-    /// The entry learnt from `neigh`, to change.
-    pub fn entry_mut(&mut self, neigh: Slot) -> Option<&mut RouteEntry> {
-        self.row.get_mut(neigh.get() as usize - 1)?.as_mut()
-    }
-
-    /// Stores `e` as the route learnt from `e.neigh`; false (nothing stored) for a slot past
-    /// the table's width (see [`Table::widen`]).
-    pub fn set_entry(&mut self, e: RouteEntry) -> bool {
-        match self.row.get_mut(e.neigh.get() as usize - 1) {
-            Some(place) => {
-                *place = Some(e);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Removes the entry learnt from `neigh`; returns true if there was one.
-    pub fn remove_entry(&mut self, neigh: Slot) -> bool {
-        self.row
-            .get_mut(neigh.get() as usize - 1)
-            .and_then(Option::take)
-            .is_some()
-    }
-
-    /// Removes the entries `gone` says so of; returns them.
-    pub fn remove_entries_if(
-        &mut self,
-        mut gone: impl FnMut(&RouteEntry) -> bool,
-    ) -> SmallVec<[RouteEntry; 4]> {
-        let mut removed = SmallVec::new();
-        for place in self.row.iter_mut() {
-            if place.as_ref().is_some_and(&mut gone) {
-                removed.extend(place.take());
-            }
-        }
-        removed
-    }
-
-    /// Read-only view.
-    pub fn as_ref(&self) -> Prefix<'_> {
-        Prefix {
-            state: self.state,
-            row: self.row,
-        }
-    }
-}
+pub use super::prefix::{
+    ADVERTISED, DIRTY, IMPROVED, Place, Prefix, PrefixMut, PrefixState, RouteEntry, Selected,
+    Source, Spills,
+};
 
 /// Every destination's state, stored densely: a hash index from /64 to a slot, the slots in
 /// one vector that grows by doubling, and the routes learnt in a second vector, one row of
 /// [`Table::width`] places per destination (one place per neighbour slot). (A hash map's own
 /// buckets, or an index map's vector, which grows to its index's capacity, would sit up to half
 /// empty; and a small vector of routes per destination took 56 bytes inline plus a heap block
-/// wherever more neighbours offered the destination, where a row takes 12 bytes per
-/// neighbour.)
+/// wherever more neighbours offered the destination, where a row takes 6 bytes per
+/// neighbour.) What a destination holds beyond that, if its originator restarted, is in
+/// `spills`.
 ///
 /// The index holds slot numbers only (4 bytes a bucket), hashing the /64 kept in the slot.
 #[derive(Debug, Default)]
@@ -373,8 +117,9 @@ pub struct Table {
     index: HashTable<u32>,
     slots: Vec<(Subnet, PrefixState)>,
     /// `width` places per slot, in slot order.
-    rows: Vec<Option<RouteEntry>>,
+    rows: Vec<Place>,
     width: usize,
+    spills: Spills,
 }
 
 /// The hash the slot-number indexes (this table's, the router-id interning's) use for keys.
@@ -428,11 +173,11 @@ impl Table {
         let keep = self.width.min(slots);
         let mut rows = Vec::with_capacity(self.slots.capacity() * slots);
         if self.width == 0 {
-            rows.resize(self.slots.len() * slots, None);
+            rows.resize(self.slots.len() * slots, Place::EMPTY);
         } else {
             for row in self.rows.chunks_exact(self.width) {
                 rows.extend_from_slice(&row[..keep]);
-                rows.extend(core::iter::repeat_n(None, slots - keep));
+                rows.extend(core::iter::repeat_n(Place::EMPTY, slots - keep));
             }
         }
         self.rows = rows;
@@ -447,17 +192,19 @@ impl Table {
     }
 
     fn view(&self, i: usize) -> Prefix<'_> {
-        Prefix {
-            state: &self.slots[i].1,
-            row: &self.rows[i * self.width..(i + 1) * self.width],
-        }
+        Prefix::new(
+            &self.slots[i].1,
+            &self.rows[i * self.width..(i + 1) * self.width],
+            &self.spills,
+        )
     }
 
     fn view_mut(&mut self, i: usize) -> PrefixMut<'_> {
-        PrefixMut {
-            state: &mut self.slots[i].1,
-            row: &mut self.rows[i * self.width..(i + 1) * self.width],
-        }
+        PrefixMut::new(
+            &mut self.slots[i].1,
+            &mut self.rows[i * self.width..(i + 1) * self.width],
+            &mut self.spills,
+        )
     }
 
     /// The state of `s`.
@@ -483,7 +230,7 @@ impl Table {
                 if self.rows.capacity() < rows {
                     self.rows.reserve_exact(rows - self.rows.len());
                 }
-                self.rows.extend(core::iter::repeat_n(None, self.width));
+                self.rows.extend(core::iter::repeat_n(Place::EMPTY, self.width));
                 let slots = &self.slots;
                 self.index
                     .insert_unique(hash_of(&s), i as u32, |&j| hash_of(&slots[j as usize].0));
@@ -498,18 +245,12 @@ impl Table {
         (0..self.slots.len()).map(|i| (&self.slots[i].0, self.view(i)))
     }
 
-    /// Every destination with its state, to change.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Subnet, PrefixMut<'_>)> {
-        let w = self.width;
-        let rows: Box<dyn Iterator<Item = &mut [Option<RouteEntry>]>> = if w == 0 {
-            Box::new(core::iter::repeat_with(|| &mut [][..]))
-        } else {
-            Box::new(self.rows.chunks_exact_mut(w))
-        };
-        self.slots
-            .iter_mut()
-            .zip(rows)
-            .map(|((s, state), row)| (&*s, PrefixMut { state, row }))
+    /// Calls `f` with every destination and its state, to change.
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(&Subnet, PrefixMut<'_>)) {
+        for i in 0..self.slots.len() {
+            let s = self.slots[i].0;
+            f(&s, self.view_mut(i));
+        }
     }
 
     /// Every destination.
@@ -532,7 +273,10 @@ impl Table {
                 continue;
             }
             let last = (self.slots.len() - 1) as u32;
-            let (gone, _) = self.slots.swap_remove(i);
+            let (gone, state) = self.slots.swap_remove(i);
+            if let Some(spill) = state.spill_index() {
+                self.spills.release(spill);
+            }
             // The last row moves into the hole the same way.
             let end = self.rows.len() - w;
             self.rows.copy_within(end.., i * w);
@@ -556,13 +300,15 @@ impl Table {
     /// Bytes held, from the containers' capacities.
     pub fn bytes(&self) -> usize {
         self.slots.capacity() * core::mem::size_of::<(Subnet, PrefixState)>()
-            + self.rows.capacity() * core::mem::size_of::<Option<RouteEntry>>()
+            + self.rows.capacity() * core::mem::size_of::<Place>()
+            + self.spills.bytes()
             + index_bytes(self.index.capacity(), core::mem::size_of::<u32>())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::INFINITY;
     use super::*;
 
     #[test]
@@ -602,10 +348,10 @@ mod tests {
         let sub = |i: u8| Subnet([0x06, 0, 0, 0, 0, 0, 0, i]);
         let slot = |n: u16| Slot::new(n).unwrap();
         let entry = |i: u8, n: u16| RouteEntry {
-            rid: i as u32,
+            rid: 7,
             seqno: n,
             refmetric: 100 + i as u16,
-            expires: Expiry(0),
+            expires: Expiry(i as u16),
             neigh: slot(n),
         };
         // Destinations before any neighbour: rows of no places.
@@ -613,12 +359,12 @@ mod tests {
         t.widen(2);
         for i in 0..40 {
             let mut p = t.get_or_default(sub(i));
-            assert!(p.set_entry(entry(i, 1 + (i as u16 % 2))));
-            assert!(!p.set_entry(entry(i, 3)), "slot 3 is past the width");
+            assert_eq!(p.set_entry(entry(i, 1 + (i as u16 % 2))).map(|e| e.len()), Some(0));
+            assert!(p.set_entry(entry(i, 3)).is_none(), "slot 3 is past the width");
         }
         t.widen(3);
         for i in (0..40).step_by(3) {
-            assert!(t.get_mut(&sub(i)).unwrap().set_entry(entry(i, 3)));
+            assert!(t.get_mut(&sub(i)).unwrap().set_entry(entry(i, 3)).is_some());
         }
         // Drop the destinations whose slot-1 route is gone.
         for i in (0..40).step_by(2) {
@@ -635,7 +381,7 @@ mod tests {
             .flatten()
             .collect();
             match p {
-                Some(p) => assert_eq!(p.entries().copied().collect::<Vec<_>>(), want, "{i}"),
+                Some(p) => assert_eq!(p.entries().collect::<Vec<_>>(), want, "{i}"),
                 None => assert!(want.is_empty(), "{i}"),
             }
         }
@@ -654,12 +400,12 @@ mod tests {
             let i = s.0[7];
             let want: Vec<RouteEntry> = (i % 2 == 1).then(|| entry(i, 2)).into_iter().collect();
             assert_eq!(
-                t.get(s).unwrap().entries().copied().collect::<Vec<_>>(),
+                t.get(s).unwrap().entries().collect::<Vec<_>>(),
                 want,
                 "{i}"
             );
         }
-        assert!(!t.get_mut(&kept[0]).unwrap().set_entry(entry(0, 3)));
+        assert!(t.get_mut(&kept[0]).unwrap().set_entry(entry(0, 3)).is_none());
     }
 
     #[test]
@@ -683,10 +429,9 @@ mod tests {
     #[test]
     fn route_state_stays_small() {
         // Every node holds one slot per destination: its size is the routing table's size.
-        assert_eq!(core::mem::size_of::<RouteEntry>(), 12);
+        assert_eq!(core::mem::size_of::<Place>(), 6);
         assert_eq!(core::mem::size_of::<Option<Selected>>(), 12);
-        assert_eq!(core::mem::size_of::<Option<RouteEntry>>(), 12);
-        assert_eq!(core::mem::size_of::<(Subnet, PrefixState)>(), 64);
+        assert_eq!(core::mem::size_of::<(Subnet, PrefixState)>(), 60);
     }
 
     #[test]
@@ -697,7 +442,7 @@ mod tests {
         assert!(!e.reached(t + Duration::from_millis(111_900)));
         assert!(e.reached(t + Duration::from_secs(112)));
         assert!(e.reached(t + Duration::from_secs(113)));
-        // 2^16 deciseconds (109 minutes) later the counter has wrapped; still right.
+        // 2^15 fifths of a second (109 minutes) later the counter has wrapped; still right.
         let late = t + Duration::from_secs(6553) + Duration::from_millis(600);
         let e = Expiry::of(late + Expiry::MAX);
         assert!(!e.reached(late));
@@ -706,7 +451,8 @@ mod tests {
 
     #[test]
     fn feasibility_condition() {
-        let mut p = PrefixState::default();
+        let mut table = Table::default();
+        let mut p = table.get_or_default(Subnet([0x06, 0, 0, 0, 0, 0, 0, 1]));
         let t = Timestamp::ZERO;
         assert!(p.feasible(1, 10, 500), "no source: feasible");
         p.note_advertised(1, 10, 300, t);
@@ -718,5 +464,79 @@ mod tests {
         assert!(p.feasible(2, 0, 1000), "other source");
         p.note_advertised(1, 10, 200, t);
         assert!(!p.feasible(1, 10, 250), "FD only decreases within a seqno");
+        // A second source (the originator restarted) spills; both hold.
+        let later = t + Duration::from_secs(60);
+        p.note_advertised(2, 3, 400, later);
+        assert!(!p.feasible(2, 3, 400));
+        assert!(!p.feasible(1, 10, 250));
+        assert_eq!(p.source_seqno(2), Some(3));
+        drop(p);
+        assert_eq!(table.spills.len(), 1);
+        // The first is forgotten first; the second moves inline and the spill goes.
+        let mut p = table.get_mut(&Subnet([0x06, 0, 0, 0, 0, 0, 0, 1])).unwrap();
+        p.gc_sources(t + Duration::from_secs(1));
+        assert!(p.feasible(1, 10, 250));
+        assert!(!p.feasible(2, 3, 400));
+        drop(p);
+        assert_eq!(table.spills.len(), 0);
+    }
+
+    #[test]
+    fn a_row_names_two_router_ids_at_most() {
+        let mut t = Table::default();
+        t.widen(4);
+        let s = Subnet([0x06, 0, 0, 0, 0, 0, 0, 2]);
+        let e = |rid: u32, n: u16| RouteEntry {
+            rid,
+            seqno: 5,
+            refmetric: 256,
+            expires: Expiry::of(Timestamp::from_micros(9_000_000)),
+            neigh: Slot::new(n).unwrap(),
+        };
+        let rids = |t: &Table| -> Vec<(u16, u32)> {
+            t.get(&s)
+                .unwrap()
+                .entries()
+                .map(|e| (e.neigh.get(), e.rid))
+                .collect()
+        };
+        let mut p = t.get_or_default(s);
+        assert_eq!(p.set_entry(e(10, 1)).unwrap().len(), 0);
+        assert_eq!(p.set_entry(e(11, 2)).unwrap().len(), 0);
+        assert_eq!(p.set_entry(e(10, 3)).unwrap().len(), 0);
+        assert_eq!(rids(&t), [(1, 10), (2, 11), (3, 10)]);
+        assert_eq!(t.spills.len(), 1);
+        // The selected route names the second id: a third evicts the first's routes.
+        let mut p = t.get_mut(&s).unwrap();
+        p.selected = Some(Selected {
+            rid: 11,
+            seqno: 5,
+            metric: 300,
+            neigh: Slot::new(2).unwrap(),
+        });
+        let gone = p.set_entry(e(12, 4)).unwrap();
+        assert_eq!(gone.as_slice(), [Slot::new(1).unwrap(), Slot::new(3).unwrap()]);
+        assert_eq!(rids(&t), [(2, 11), (4, 12)]);
+        // A neighbour changing its route's id; then the first id's last route goes: the
+        // second becomes the first and the spill is given back.
+        let mut p = t.get_mut(&s).unwrap();
+        assert_eq!(p.set_entry(e(12, 2)).unwrap().len(), 0);
+        assert_eq!(rids(&t), [(2, 12), (4, 12)]);
+        assert_eq!(t.spills.len(), 0);
+        let mut p = t.get_mut(&s).unwrap();
+        assert_eq!(p.set_entry(e(13, 1)).unwrap().len(), 0);
+        assert!(p.remove_entry(Slot::new(2).unwrap()));
+        assert!(p.remove_entries_if(|e| e.neigh.get() == 4).len() == 1);
+        assert_eq!(rids(&t), [(1, 13)]);
+        assert_eq!(t.spills.len(), 0);
+        // An expiry renewed keeps the id; a retraction's metric removes.
+        let mut p = t.get_mut(&s).unwrap();
+        let later = Expiry::of(Timestamp::from_micros(20_000_000));
+        p.set_expiry(Slot::new(1).unwrap(), later);
+        assert_eq!(p.entry(Slot::new(1).unwrap()).map(|e| (e.rid, e.expires)), Some((13, later)));
+        let mut gone = e(13, 1);
+        gone.refmetric = INFINITY;
+        assert_eq!(p.set_entry(gone).unwrap().len(), 0);
+        assert!(p.entries().next().is_none());
     }
 }
