@@ -23,10 +23,11 @@ impl Babel {
             return;
         };
         let rid = self.rids.id(sel.rid);
-        let Some(real) = self.sigs(sel.rid).and_then(|o| o.get(sel.seqno)).cloned() else {
+        let Some(real) = self.sigs(sel.rid).and_then(|o| o.get(sel.seqno)) else {
             return;
         };
         let prefix = Prefix::from_subnet(subnet);
+        let real = self.sig_store.get(real);
         let higher = sel
             .seqno
             .wrapping_add(1 + (self.rng.next_u32() % 100) as u16);
@@ -44,8 +45,8 @@ impl Babel {
         let own_sig = self.signer.sign(&origin_signed_bytes(&rid, higher));
         let mut tlvs = vec![
             update(higher, own_sig),
-            update(higher, *real),
-            update(sel.seqno, *real),
+            update(higher, real),
+            update(sel.seqno, real),
         ];
         let base = self.rng.next_u32() as u16;
         for i in 0..REQUESTS_PER_CALL {

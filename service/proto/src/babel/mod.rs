@@ -34,7 +34,7 @@ pub use crate::wire::babel::INFINITY;
 use crate::wire::babel::update::origin_signed_bytes;
 use crate::wire::babel::{HelloRepr, RouterId, Tlv, parse_tlvs};
 use neighbour::Neighbour;
-use origin::{OriginSig, OriginSigs, SharedOrigins};
+use origin::{OriginSigs, SharedOrigins, SigStore};
 use table::{RidIdx, Slot, Table};
 
 /// Identifies a neighbour link (the node's local link index).
@@ -166,7 +166,7 @@ pub struct Babel {
     own_subnet: Subnet,
     own_seqno: u16,
     /// Our signature over (own router id, own seqno), made once per seqno.
-    own_sig: OriginSig,
+    own_sig: [u8; crate::identity::SIGNATURE_LEN],
     /// When our seqno last went up at someone's request (at most once a second).
     last_bump: Option<Timestamp>,
     /// When it goes up next: a request for a newer seqno came too soon after the last rise.
@@ -180,6 +180,8 @@ pub struct Babel {
     /// Verified origin signatures, indexed like `rids` (shorter when an index of a shared
     /// table was never verified here).
     origins: Vec<OriginSigs>,
+    /// Where the signatures `origins` name are.
+    sig_store: SigStore,
     /// Prefixes with an urgent change to send (each once: marked in its [`PrefixState::flags`],
     /// or `own_dirty` for our own /64).
     dirty: Vec<Subnet>,
@@ -234,7 +236,7 @@ impl Babel {
         let next_dump = now + cfg.update_interval / 2 + jitter(&mut rng, cfg.update_interval / 2);
         Babel {
             own_subnet: node.subnet(),
-            own_sig: Arc::new(identity.sign(&origin_signed_bytes(&own_rid, 0))),
+            own_sig: identity.sign(&origin_signed_bytes(&own_rid, 0)),
             signer: Identity::from_seed(identity.seed()),
             own_rid,
             own_seqno: 0,
@@ -246,6 +248,7 @@ impl Babel {
             table: Table::default(),
             rids: rids::RouterIds::new(cfg.shared_origins.clone()),
             origins: Vec::new(),
+            sig_store: SigStore::new(cfg.shared_origins.clone()),
             dirty: Vec::new(),
             own_dirty: false,
             improved: Vec::new(),
@@ -456,7 +459,9 @@ impl Babel {
     /// its inline vectors, and the interned router ids with their signatures.
     pub fn state_bytes(&self) -> usize {
         use core::mem::size_of;
-        let rids = self.rids.bytes() + self.origins.capacity() * size_of::<OriginSigs>();
+        let rids = self.rids.bytes()
+            + self.origins.capacity() * size_of::<OriginSigs>()
+            + self.sig_store.bytes();
         self.table.bytes() + rids
     }
 

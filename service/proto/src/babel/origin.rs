@@ -13,6 +13,7 @@
 //! hop's minimum cost from any neighbour that is not the originator itself, so the lie is
 //! bounded to "I am adjacent to it".
 
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use rustc_hash::FxHashMap;
@@ -27,9 +28,107 @@ use crate::wire::babel::RouterId;
 use crate::wire::babel::UpdateRepr;
 use crate::wire::babel::update::origin_signed_bytes;
 
-/// A verified origin signature. Shared (reference-counted) so that nodes of one simulated
-/// world, which all hold the same signatures, store each one once.
-pub type OriginSig = Arc<[u8; SIGNATURE_LEN]>;
+/// A verified origin signature: its place in the node's [`SigStore`] (or in its world's,
+/// which then stores each signature once for all nodes). Four bytes where a reference-counted
+/// copy took eight, twice per router id per node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SigRef(NonZeroU32);
+
+impl SigRef {
+    fn of(i: usize) -> SigRef {
+        SigRef(NonZeroU32::new(i as u32 + 1).expect("one past an index"))
+    }
+
+    fn index(self) -> usize {
+        self.0.get() as usize - 1
+    }
+}
+
+/// The verified signatures a node holds: its own, or its world's. A node's own are freed when
+/// its [`OriginSigs`] drop them; a world's stay (every node may still hold them).
+#[derive(Debug, Default)]
+pub struct SigStore {
+    local: Vec<[u8; SIGNATURE_LEN]>,
+    free: Vec<u32>,
+    shared: Option<Arc<SharedOrigins>>,
+}
+
+impl SigStore {
+    /// A node's own store, or a view of `shared`.
+    pub fn new(shared: Option<Arc<SharedOrigins>>) -> Self {
+        SigStore {
+            shared,
+            ..Default::default()
+        }
+    }
+
+    /// The signature at `r`.
+    pub fn get(&self, r: SigRef) -> [u8; SIGNATURE_LEN] {
+        match &self.shared {
+            Some(s) => s.sigs.read().unwrap_or_else(|e| e.into_inner())[r.index()],
+            None => self.local[r.index()],
+        }
+    }
+
+    /// Checks `sig` for `(rid, seqno)` (once per world when shared). Returns where the
+    /// signature is kept if it verified, and whether an ed25519 verification actually ran
+    /// (for the counters).
+    pub fn verify(
+        &mut self,
+        rid: &RouterId,
+        seqno: u16,
+        sig: &[u8; SIGNATURE_LEN],
+    ) -> (Option<SigRef>, bool) {
+        let check = || rid.node.verify(&origin_signed_bytes(rid, seqno), sig);
+        let Some(shared) = &self.shared else {
+            if !check() {
+                return (None, true);
+            }
+            let i = match self.free.pop() {
+                Some(i) => {
+                    self.local[i as usize] = *sig;
+                    i as usize
+                }
+                None => {
+                    self.local.push(*sig);
+                    self.local.len() - 1
+                }
+            };
+            return (Some(SigRef::of(i)), true);
+        };
+        // The key is the whole (router id, seqno, signature): hashing it with FxHash costs
+        // less than the cryptographic digest it replaced, which was a twentieth of a
+        // simulation.
+        let key = (*rid, seqno, *sig);
+        // Held while verifying: a world's nodes run on several threads, and two verifying one
+        // signature at once would make the count of verifications depend on timing (and the
+        // simulator's report with it).
+        let mut m = shared.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(&r) = m.get(&key) {
+            return (Some(r), false);
+        }
+        if !check() {
+            return (None, true);
+        }
+        let mut sigs = shared.sigs.write().unwrap_or_else(|e| e.into_inner());
+        sigs.push(*sig);
+        let r = SigRef::of(sigs.len() - 1);
+        m.insert(key, r);
+        (Some(r), true)
+    }
+
+    /// Gives back a signature no longer kept.
+    pub fn release(&mut self, r: SigRef) {
+        if self.shared.is_none() {
+            self.free.push(r.index() as u32);
+        }
+    }
+
+    /// Bytes this node holds for signatures (a shared store is counted by its world).
+    pub fn bytes(&self) -> usize {
+        self.local.capacity() * SIGNATURE_LEN + self.free.capacity() * 4
+    }
+}
 
 /// A verified signature's cache key: the signed (router id, seqno) and the signature itself.
 type VerifiedKey = (RouterId, u16, [u8; SIGNATURE_LEN]);
@@ -40,7 +139,8 @@ type VerifiedKey = (RouterId, u16, [u8; SIGNATURE_LEN]);
 /// no use for it. Holds no clock and no I/O: the core stays deterministic.
 #[derive(Default)]
 pub struct SharedOrigins {
-    verified: Mutex<FxHashMap<VerifiedKey, OriginSig>>,
+    verified: Mutex<FxHashMap<VerifiedKey, SigRef>>,
+    sigs: RwLock<Vec<[u8; SIGNATURE_LEN]>>,
     router_ids: RwLock<RidTable>,
 }
 
@@ -78,73 +178,26 @@ impl SharedOrigins {
     /// Bytes held for the whole world: the router-id table and the verified signatures.
     pub fn bytes(&self) -> usize {
         let sigs = self.len()
-            * (core::mem::size_of::<VerifiedKey>()
-                + core::mem::size_of::<OriginSig>()
-                + 1
-                + 16
-                + SIGNATURE_LEN);
+            * (core::mem::size_of::<VerifiedKey>() + core::mem::size_of::<SigRef>() + 1)
+            + self.sigs.read().map_or(0, |s| s.capacity() * SIGNATURE_LEN);
         self.router_ids().bytes() + sigs
     }
 }
 
-/// Checks `sig` for `(rid, seqno)`. Returns the signature to store, and whether an ed25519
-/// verification actually ran (for the counters).
-pub fn verify(
-    shared: Option<&SharedOrigins>,
-    rid: &RouterId,
-    seqno: u16,
-    sig: &[u8; SIGNATURE_LEN],
-) -> (Option<OriginSig>, bool) {
-    let check = || {
-        rid.node
-            .verify(&origin_signed_bytes(rid, seqno), sig)
-            .then(|| Arc::new(*sig))
-    };
-    let Some(shared) = shared else {
-        return (check(), true);
-    };
-    // The key is the whole (router id, seqno, signature): hashing it with FxHash costs less
-    // than the cryptographic digest it replaced, which was a twentieth of a simulation.
-    let key = (*rid, seqno, *sig);
-    // Held while verifying: a world's nodes run on several threads, and two verifying one
-    // signature at once would make the count of verifications depend on timing (and the
-    // simulator's report with it).
-    let Ok(mut m) = shared.verified.lock() else {
-        return (check(), true);
-    };
-    if let Some(s) = m.get(&key) {
-        return (Some(s.clone()), false);
-    }
-    let checked = check();
-    if let Some(s) = &checked {
-        m.insert(key, s.clone());
-    }
-    (checked, true)
-}
-
 /// The last verified signatures of one router id: its newest seqno and the one before, which
-/// is what selected routes use while a newer seqno spreads.
+/// is what selected routes use while a newer seqno spreads. 12 bytes, once per router id per
+/// node.
 #[derive(Debug, Clone, Default)]
 pub struct OriginSigs {
-    /// Seqno of each slot; meaningful where `sigs` holds one. (Kept apart from the signatures:
-    /// `[Option<(u16, OriginSig)>; 2]` would take 32 bytes, this 24, once per router id per
-    /// node.)
+    /// Seqno of each slot; meaningful where `sigs` holds one.
     seqnos: [u16; 2],
-    sigs: [Option<OriginSig>; 2],
+    sigs: [Option<SigRef>; 2],
 }
 
 impl OriginSigs {
-    /// The kept (seqno, signature) pairs.
-    fn kept(&self) -> impl Iterator<Item = (u16, &OriginSig)> {
-        self.seqnos
-            .iter()
-            .zip(&self.sigs)
-            .filter_map(|(&s, sig)| Some((s, sig.as_ref()?)))
-    }
-
     /// The signature of `seqno`, if it was verified and is still kept.
-    pub fn get(&self, seqno: u16) -> Option<&OriginSig> {
-        self.kept().find(|(s, _)| *s == seqno).map(|(_, sig)| sig)
+    pub fn get(&self, seqno: u16) -> Option<SigRef> {
+        (0..2).find_map(|i| self.sigs[i].filter(|_| self.seqnos[i] == seqno))
     }
 
     /// True when no signature is kept (never verified by this node).
@@ -152,17 +205,14 @@ impl OriginSigs {
         self.sigs.iter().all(Option::is_none)
     }
 
-    /// True when `sig` is the verified signature of `seqno` (so it need not be checked again).
-    pub fn matches(&self, seqno: u16, sig: &[u8; SIGNATURE_LEN]) -> bool {
-        self.get(seqno).is_some_and(|s| **s == *sig)
-    }
-
-    /// Keeps a verified signature, dropping the older of the two kept if needed.
-    pub fn insert(&mut self, seqno: u16, sig: OriginSig) {
-        let slot = |i: usize| self.sigs[i].as_ref().map(|_| self.seqnos[i]);
+    /// Keeps a verified signature, dropping the older of the two kept if needed. Returns the
+    /// signature no longer kept (the one dropped, or `sig` itself if it was older than both),
+    /// for the store to free.
+    #[must_use]
+    pub fn insert(&mut self, seqno: u16, sig: SigRef) -> Option<SigRef> {
+        let slot = |i: usize| self.sigs[i].map(|_| self.seqnos[i]);
         if let Some(i) = (0..2).find(|&i| slot(i) == Some(seqno)) {
-            self.sigs[i] = Some(sig);
-            return;
+            return self.sigs[i].replace(sig).filter(|&old| old != sig);
         }
         let victim = match (slot(0), slot(1)) {
             (None, _) => 0,
@@ -179,10 +229,10 @@ impl OriginSigs {
         if slot(victim).is_some_and(|kept| seqno_newer(kept, seqno))
             && slot(1 - victim).is_some_and(|o| seqno_newer(o, seqno))
         {
-            return;
+            return Some(sig);
         }
         self.seqnos[victim] = seqno;
-        self.sigs[victim] = Some(sig);
+        self.sigs[victim].replace(sig)
     }
 }
 
@@ -245,7 +295,8 @@ impl Babel {
             if !floor {
                 return self.forged(from);
             }
-            return match known.filter(|&i| self.sigs(i).is_some_and(|o| o.get(u.seqno).is_some())) {
+            return match known.filter(|&i| self.sigs(i).is_some_and(|o| o.get(u.seqno).is_some()))
+            {
                 Some(i) => Origin::Verified(i),
                 None => {
                     self.counters.signatures_not_held += 1;
@@ -254,16 +305,26 @@ impl Babel {
             };
         };
         let mut interned = known;
+        let held = |i: RidIdx| {
+            self.sigs(i)
+                .and_then(|o| o.get(u.seqno))
+                .is_some_and(|r| self.sig_store.get(r) == sig)
+        };
         let ok = floor
-            && (known.is_some_and(|i| self.sigs(i).is_some_and(|o| o.matches(u.seqno, &sig))) || {
-                let shared = self.cfg.shared_origins.as_deref();
-                let (checked, ran) = verify(shared, &u.router_id, u.seqno, &sig);
+            && (known.is_some_and(held) || {
+                let (checked, ran) = self.sig_store.verify(&u.router_id, u.seqno, &sig);
                 self.counters.origin_verifications += ran as u64;
-                match checked.zip(self.intern(u.router_id, subnet)) {
-                    Some((sig, i)) => {
-                        self.origins[i as usize].insert(u.seqno, sig);
+                match checked.map(|r| (r, self.intern(u.router_id, subnet))) {
+                    Some((r, Some(i))) => {
+                        if let Some(old) = self.origins[i as usize].insert(u.seqno, r) {
+                            self.sig_store.release(old);
+                        }
                         interned = Some(i);
                         true
+                    }
+                    Some((r, None)) => {
+                        self.sig_store.release(r);
+                        false
                     }
                     None => false,
                 }
@@ -312,37 +373,54 @@ mod tests {
             suffix: 5,
         };
         let good = signed(&v, &rid, 3);
-        assert!(verify(None, &rid, 3, &good).0.is_some());
+        let mut own = SigStore::new(None);
+        let (r, ran) = own.verify(&rid, 3, &good);
+        assert!(ran);
+        assert_eq!(own.get(r.unwrap()), good);
         // The same signature for another seqno, another suffix, or made by someone else.
-        assert!(verify(None, &rid, 4, &good).0.is_none());
+        assert!(own.verify(&rid, 4, &good).0.is_none());
         let other = RouterId { suffix: 6, ..rid };
-        assert!(verify(None, &other, 3, &good).0.is_none());
-        assert!(verify(None, &rid, 3, &signed(&m, &rid, 3)).0.is_none());
-        let shared = SharedOrigins::default();
-        assert!(verify(Some(&shared), &rid, 3, &good).1);
-        let (again, ran) = verify(Some(&shared), &rid, 3, &good);
-        assert!(again.is_some() && !ran);
+        assert!(own.verify(&other, 3, &good).0.is_none());
+        assert!(own.verify(&rid, 3, &signed(&m, &rid, 3)).0.is_none());
+        // A node's own store reuses what it released.
+        own.release(r.unwrap());
+        assert_eq!(own.verify(&rid, 3, &good).0, r);
+        let shared = Arc::new(SharedOrigins::default());
+        let (mut a, mut b) = (
+            SigStore::new(Some(shared.clone())),
+            SigStore::new(Some(shared.clone())),
+        );
+        let (r, ran) = a.verify(&rid, 3, &good);
+        assert!(r.is_some() && ran);
+        let (again, ran) = b.verify(&rid, 3, &good);
+        assert!(again == r && !ran);
+        assert_eq!(b.get(r.unwrap()), good);
         // A forgery is checked every time and never cached.
         let bad = signed(&m, &rid, 3);
-        assert_eq!(verify(Some(&shared), &rid, 3, &bad), (None, true));
-        assert_eq!(verify(Some(&shared), &rid, 3, &bad), (None, true));
+        assert_eq!(a.verify(&rid, 3, &bad), (None, true));
+        assert_eq!(b.verify(&rid, 3, &bad), (None, true));
         assert_eq!(shared.len(), 1);
     }
 
     #[test]
     fn keeps_the_two_newest() {
         let mut o = OriginSigs::default();
-        let s = |b: u8| Arc::new([b; SIGNATURE_LEN]);
-        o.insert(1, s(1));
-        o.insert(2, s(2));
-        o.insert(3, s(3));
+        let s = |b: usize| SigRef::of(b);
+        assert_eq!(o.insert(1, s(1)), None);
+        assert_eq!(o.insert(2, s(2)), None);
+        assert_eq!(o.insert(3, s(3)), Some(s(1)), "the oldest goes");
         assert!(o.get(1).is_none());
-        assert!(o.matches(2, &[2; SIGNATURE_LEN]) && o.matches(3, &[3; SIGNATURE_LEN]));
-        o.insert(1, s(1)); // older than both: ignored
+        assert_eq!((o.get(2), o.get(3)), (Some(s(2)), Some(s(3))));
+        assert_eq!(o.insert(1, s(11)), Some(s(11)), "older than both: refused");
         assert!(o.get(1).is_none() && o.get(2).is_some());
-        o.insert(0xffff, s(9)); // older than 0 in wrapping order... and than 2 and 3
+        // Older than 0 in wrapping order, and than 2 and 3.
+        assert_eq!(o.insert(0xffff, s(9)), Some(s(9)));
         assert!(o.get(0xffff).is_none());
-        o.insert(4, s(4));
+        assert_eq!(o.insert(4, s(4)), Some(s(2)));
         assert!(o.get(2).is_none() && o.get(3).is_some() && o.get(4).is_some());
+        // The same seqno with another signature replaces it.
+        assert_eq!(o.insert(4, s(5)), Some(s(4)));
+        assert_eq!(o.insert(4, s(5)), None);
+        assert_eq!(core::mem::size_of::<OriginSigs>(), 12);
     }
 }

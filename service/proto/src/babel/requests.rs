@@ -5,7 +5,6 @@
 //! second), per origin when forwarding, and at the originator, whose seqno rises at most once
 //! per [`MIN_BUMP_INTERVAL`] however many ask.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::table::{Stamp, seqno_newer};
@@ -63,10 +62,9 @@ impl Babel {
         self.own_seqno = self.own_seqno.wrapping_add(1);
         self.last_bump = Some(now);
         self.bump_at = None;
-        self.own_sig = Arc::new(
-            self.signer
-                .sign(&origin_signed_bytes(&self.own_rid, self.own_seqno)),
-        );
+        self.own_sig = self
+            .signer
+            .sign(&origin_signed_bytes(&self.own_rid, self.own_seqno));
     }
 
     pub(super) fn handle_seqno_request(

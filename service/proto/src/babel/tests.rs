@@ -351,7 +351,7 @@ fn a_neighbour_cannot_announce_anothers_prefix() {
     let mut net = hijack_net();
     let victim = net.nodes[2].router_id();
     let seqno = net.nodes[2].seqno();
-    let current_sig = *net.nodes[2].own_sig;
+    let current_sig = net.nodes[2].own_sig;
     let attacker = Identity::from_seed([4; 32]);
     let forgeries = [
         // A higher seqno at metric 0: unsigned, signed by the attacker, or with the victim's

@@ -101,7 +101,7 @@ impl Babel {
                 metric: 0,
                 router_id: self.own_rid,
                 prefix: Prefix::from_subnet(subnet),
-                signature: Some(*self.own_sig),
+                signature: Some(self.own_sig),
             }));
         }
         let p = self.table.get(&subnet)?;
@@ -120,7 +120,7 @@ impl Babel {
             // Passed on with the originator's signature; if it is no longer kept (two newer
             // seqnos arrived while we still use an older one) we say nothing until we switch.
             Some(sel) => {
-                let sig = **self.sigs(sel.rid)?.get(sel.seqno)?;
+                let sig = self.sig_store.get(self.sigs(sel.rid)?.get(sel.seqno)?);
                 // The receiver verified this (router id, seqno) if it offered us the same
                 // route, or if we sent it the signature since the route last changed.
                 let held = sign == Sign::IfNeeded
