@@ -16,6 +16,7 @@ pub mod identity;
 pub mod link;
 pub mod names;
 pub mod node;
+mod queue;
 pub mod replay;
 pub mod sched;
 pub mod session;

@@ -180,6 +180,9 @@ impl Babel {
         if nb.unacked.len() != before {
             self.counters.acks_received += 1;
         }
+        if nb.unacked.is_empty() && nb.unacked.capacity() > crate::queue::SPARE {
+            nb.unacked = Vec::new();
+        }
     }
 
     /// Sends again every frame whose acknowledgment is overdue. A neighbour that missed its

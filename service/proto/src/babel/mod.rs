@@ -12,10 +12,10 @@ mod acks;
 mod hostile;
 pub mod neighbour;
 pub mod origin;
+mod prefix;
 mod requests;
 pub mod rids;
 mod selection;
-mod prefix;
 pub mod table;
 mod updates;
 
@@ -467,7 +467,11 @@ impl Babel {
 
     /// Next Babel body to send, with its neighbour.
     pub fn poll_output(&mut self) -> Option<(NeighbourId, Vec<u8>)> {
-        self.out.pop_front()
+        let o = self.out.pop_front();
+        if o.is_none() {
+            crate::queue::shrink_idle(&mut self.out);
+        }
+        o
     }
 
     /// Next forwarding change.

@@ -295,8 +295,7 @@ impl Babel {
             if !floor {
                 return self.forged(from);
             }
-            return match known.filter(|&i| self.sigs(i).is_some_and(|o| o.get(u.seqno).is_some()))
-            {
+            return match known.filter(|&i| self.sigs(i).is_some_and(|o| o.get(u.seqno).is_some())) {
                 Some(i) => Origin::Verified(i),
                 None => {
                     self.counters.signatures_not_held += 1;

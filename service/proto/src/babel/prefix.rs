@@ -418,7 +418,8 @@ impl<'a> PrefixMut<'a> {
             && s.alt.is_none()
             && s.sources.is_empty()
         {
-            self.spills.release(self.state.spill.take().expect("has one"));
+            self.spills
+                .release(self.state.spill.take().expect("has one"));
         }
     }
 
@@ -463,7 +464,10 @@ impl<'a> PrefixMut<'a> {
             true
         } else {
             // A third router id: keep the one the selected route uses.
-            let keep_alt = self.state.selected.is_some_and(|s| Some(s.rid) == self.alt());
+            let keep_alt = self
+                .state
+                .selected
+                .is_some_and(|s| Some(s.rid) == self.alt());
             for (j, p) in self.row.iter_mut().enumerate() {
                 if !p.is_empty() && p.alt() != keep_alt {
                     *p = Place::EMPTY;

@@ -116,8 +116,8 @@ impl Babel {
             nb.route_count += 1;
         }
         for s in evicted {
-            if let Some(nb) = self.slot_ids[s.get() as usize - 1]
-                .and_then(|id| self.neighbours.get_mut(&id))
+            if let Some(nb) =
+                self.slot_ids[s.get() as usize - 1].and_then(|id| self.neighbours.get_mut(&id))
             {
                 nb.route_count -= 1;
             }

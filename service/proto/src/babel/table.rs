@@ -230,7 +230,8 @@ impl Table {
                 if self.rows.capacity() < rows {
                     self.rows.reserve_exact(rows - self.rows.len());
                 }
-                self.rows.extend(core::iter::repeat_n(Place::EMPTY, self.width));
+                self.rows
+                    .extend(core::iter::repeat_n(Place::EMPTY, self.width));
                 let slots = &self.slots;
                 self.index
                     .insert_unique(hash_of(&s), i as u32, |&j| hash_of(&slots[j as usize].0));
@@ -359,8 +360,14 @@ mod tests {
         t.widen(2);
         for i in 0..40 {
             let mut p = t.get_or_default(sub(i));
-            assert_eq!(p.set_entry(entry(i, 1 + (i as u16 % 2))).map(|e| e.len()), Some(0));
-            assert!(p.set_entry(entry(i, 3)).is_none(), "slot 3 is past the width");
+            assert_eq!(
+                p.set_entry(entry(i, 1 + (i as u16 % 2))).map(|e| e.len()),
+                Some(0)
+            );
+            assert!(
+                p.set_entry(entry(i, 3)).is_none(),
+                "slot 3 is past the width"
+            );
         }
         t.widen(3);
         for i in (0..40).step_by(3) {
@@ -399,13 +406,14 @@ mod tests {
         for s in &kept {
             let i = s.0[7];
             let want: Vec<RouteEntry> = (i % 2 == 1).then(|| entry(i, 2)).into_iter().collect();
-            assert_eq!(
-                t.get(s).unwrap().entries().collect::<Vec<_>>(),
-                want,
-                "{i}"
-            );
+            assert_eq!(t.get(s).unwrap().entries().collect::<Vec<_>>(), want, "{i}");
         }
-        assert!(t.get_mut(&kept[0]).unwrap().set_entry(entry(0, 3)).is_none());
+        assert!(
+            t.get_mut(&kept[0])
+                .unwrap()
+                .set_entry(entry(0, 3))
+                .is_none()
+        );
     }
 
     #[test]
@@ -515,7 +523,10 @@ mod tests {
             neigh: Slot::new(2).unwrap(),
         });
         let gone = p.set_entry(e(12, 4)).unwrap();
-        assert_eq!(gone.as_slice(), [Slot::new(1).unwrap(), Slot::new(3).unwrap()]);
+        assert_eq!(
+            gone.as_slice(),
+            [Slot::new(1).unwrap(), Slot::new(3).unwrap()]
+        );
         assert_eq!(rids(&t), [(2, 11), (4, 12)]);
         // A neighbour changing its route's id; then the first id's last route goes: the
         // second becomes the first and the spill is given back.
@@ -533,7 +544,10 @@ mod tests {
         let mut p = t.get_mut(&s).unwrap();
         let later = Expiry::of(Timestamp::from_micros(20_000_000));
         p.set_expiry(Slot::new(1).unwrap(), later);
-        assert_eq!(p.entry(Slot::new(1).unwrap()).map(|e| (e.rid, e.expires)), Some((13, later)));
+        assert_eq!(
+            p.entry(Slot::new(1).unwrap()).map(|e| (e.rid, e.expires)),
+            Some((13, later))
+        );
         let mut gone = e(13, 1);
         gone.refmetric = INFINITY;
         assert_eq!(p.set_entry(gone).unwrap().len(), 0);

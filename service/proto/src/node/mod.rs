@@ -471,8 +471,9 @@ impl Node {
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.pump_babel();
         let t = self.transmits.pop_front();
-        if t.is_some() {
-            self.counters.datagrams_out += 1;
+        match t {
+            Some(_) => self.counters.datagrams_out += 1,
+            None => crate::queue::shrink_idle(&mut self.transmits),
         }
         t
     }
