@@ -32,8 +32,10 @@ pub struct RouteEntry {
     pub neigh: Slot,
 }
 
-/// Feasibility distance for one source (RFC 8966 §3.5.1).
+/// Feasibility distance for one source (RFC 8966 §3.5.1). Packed to 2-byte alignment, like
+/// [`Selected`] and [`PrefixState`], so that no padding rounds the state up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(packed(2))]
 pub struct Source {
     /// Originator.
     pub rid: RidIdx,
@@ -45,8 +47,9 @@ pub struct Source {
     pub gc: Stamp,
 }
 
-/// The route currently used for forwarding.
+/// The route currently used for forwarding (10 bytes, and 10 as an `Option`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(packed(2))]
 pub struct Selected {
     /// Originator.
     pub rid: RidIdx,
@@ -174,8 +177,9 @@ impl Spills {
 }
 
 /// Everything about one destination /64 but the routes learnt for it (those are in the
-/// table's rows). Every node holds one per destination (60 bytes with its /64).
-#[derive(Debug, Clone)]
+/// table's rows). Every node holds one per destination (56 bytes with its /64).
+#[derive(Debug, Clone, Copy)]
+#[repr(packed(2))]
 pub struct PrefixState {
     /// The feasibility distance (one per router id of the destination: more, only after it
     /// restarted, are in the spill).
@@ -184,9 +188,11 @@ pub struct PrefixState {
     pub selected: Option<Selected>,
     /// After losing the route, we advertise a retraction until then.
     pub retract_until: Option<Stamp>,
-    /// The last route we advertised (to resend as a retraction after losing it), valid
-    /// when [`ADVERTISED`] is set in `flags` (an `Option` would take 12 bytes, not 6).
-    last_advertised: (RidIdx, u16),
+    /// The last route we advertised (to resend as a retraction after losing it): its router
+    /// id and seqno, valid when [`ADVERTISED`] is set in `flags` (an `Option` would take 8
+    /// bytes, not 6).
+    last_advertised_rid: RidIdx,
+    last_advertised_seqno: u16,
     /// Rate limit for seqno requests while starving.
     pub last_request: Option<Stamp>,
     /// The router id the row's routes name (but those marked as naming [`Spill::alt`]).
@@ -219,7 +225,8 @@ impl Default for PrefixState {
             source: None,
             selected: None,
             retract_until: None,
-            last_advertised: (0, 0),
+            last_advertised_rid: 0,
+            last_advertised_seqno: 0,
             last_request: None,
             rid: 0,
             spill: None,
@@ -233,12 +240,14 @@ impl Default for PrefixState {
 impl PrefixState {
     /// The last route we advertised: its router id and seqno.
     pub fn last_advertised(&self) -> Option<(RidIdx, u16)> {
-        (self.flags & ADVERTISED != 0).then_some(self.last_advertised)
+        (self.flags & ADVERTISED != 0)
+            .then_some((self.last_advertised_rid, self.last_advertised_seqno))
     }
 
     /// Records the last route we advertised.
     pub fn set_last_advertised(&mut self, rid: RidIdx, seqno: u16) {
-        self.last_advertised = (rid, seqno);
+        self.last_advertised_rid = rid;
+        self.last_advertised_seqno = seqno;
         self.flags |= ADVERTISED;
     }
 
@@ -418,8 +427,9 @@ impl<'a> PrefixMut<'a> {
             && s.alt.is_none()
             && s.sources.is_empty()
         {
-            self.spills
-                .release(self.state.spill.take().expect("has one"));
+            let spill = self.state.spill.expect("has one");
+            self.state.spill = None;
+            self.spills.release(spill);
         }
     }
 

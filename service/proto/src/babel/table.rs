@@ -438,8 +438,9 @@ mod tests {
     fn route_state_stays_small() {
         // Every node holds one slot per destination: its size is the routing table's size.
         assert_eq!(core::mem::size_of::<Place>(), 6);
-        assert_eq!(core::mem::size_of::<Option<Selected>>(), 12);
-        assert_eq!(core::mem::size_of::<(Subnet, PrefixState)>(), 60);
+        assert_eq!(core::mem::size_of::<Option<Selected>>(), 10);
+        assert_eq!(core::mem::size_of::<Option<Source>>(), 12);
+        assert_eq!(core::mem::size_of::<(Subnet, PrefixState)>(), 56);
     }
 
     #[test]
