@@ -122,6 +122,18 @@ pub struct Table {
     spills: Spills,
 }
 
+/// The capacity a full table of `cap` destinations grows to: doubling up to 1024, then by a
+/// quarter. Doubling alone left a table of 5000 destinations 40 % empty (8192 places); a
+/// quarter leaves at most a fifth empty, at the price of more (and smaller) copies while it
+/// grows, each freed at once.
+fn grown(cap: usize) -> usize {
+    if cap < 1024 {
+        (cap * 2).max(4)
+    } else {
+        cap + cap / 4
+    }
+}
+
 /// The hash the slot-number indexes (this table's, the router-id interning's) use for keys.
 pub(super) fn hash_of<T: core::hash::Hash>(x: &T) -> u64 {
     FxBuildHasher.hash_one(x)
@@ -224,8 +236,11 @@ impl Table {
             Some(i) => i,
             None => {
                 let i = self.slots.len();
+                if self.slots.len() == self.slots.capacity() {
+                    self.slots.reserve_exact(grown(self.slots.capacity()) - i);
+                }
                 self.slots.push((s, PrefixState::default()));
-                // The rows grow with the slots (and by the same doubling).
+                // The rows grow with the slots (and by the same steps).
                 let rows = self.slots.capacity() * self.width;
                 if self.rows.capacity() < rows {
                     self.rows.reserve_exact(rows - self.rows.len());
