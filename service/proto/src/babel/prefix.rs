@@ -33,9 +33,10 @@ pub struct RouteEntry {
 }
 
 /// Feasibility distance for one source (RFC 8966 §3.5.1). Packed to 2-byte alignment, like
-/// [`Selected`] and [`PrefixState`], so that no padding rounds the state up.
+/// [`Selected`] and [`PrefixState`], so that no padding rounds the state up (C layout: the
+/// fields are declared in an order that leaves no holes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(packed(2))]
+#[repr(C, packed(2))]
 pub struct Source {
     /// Originator.
     pub rid: RidIdx,
@@ -49,7 +50,7 @@ pub struct Source {
 
 /// The route currently used for forwarding (10 bytes, and 10 as an `Option`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(packed(2))]
+#[repr(C, packed(2))]
 pub struct Selected {
     /// Originator.
     pub rid: RidIdx,
@@ -179,7 +180,7 @@ impl Spills {
 /// Everything about one destination /64 but the routes learnt for it (those are in the
 /// table's rows). Every node holds one per destination (56 bytes with its /64).
 #[derive(Debug, Clone, Copy)]
-#[repr(packed(2))]
+#[repr(C, packed(2))]
 pub struct PrefixState {
     /// The feasibility distance (one per router id of the destination: more, only after it
     /// restarted, are in the spill).
@@ -300,15 +301,17 @@ impl<'a> Prefix<'a> {
 
     /// The routes learnt, in slot order.
     pub fn entries(self) -> impl Iterator<Item = RouteEntry> + 'a {
-        self.row.iter().enumerate().filter_map(move |(k, &p)| {
-            (!p.is_empty()).then(|| RouteEntry {
+        self.row
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.is_empty())
+            .map(move |(k, &p)| RouteEntry {
                 rid: self.rid(p),
                 seqno: p.seqno,
                 refmetric: p.refmetric,
                 expires: p.expires(),
                 neigh: Slot::new(k as u16 + 1).expect("from one"),
             })
-        })
     }
 
     /// The entry learnt from `neigh`.
