@@ -17,3 +17,22 @@ pub fn shrink_idle<T>(q: &mut VecDeque<T>) {
         q.shrink_to(SPARE);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_empty_queue_gives_its_room_back() {
+        let mut q: VecDeque<u32> = (0..1000).collect();
+        shrink_idle(&mut q);
+        assert!(q.capacity() >= 1000, "a queue in use keeps its room");
+        q.clear();
+        shrink_idle(&mut q);
+        assert!(q.capacity() >= SPARE && q.capacity() < 4 * SPARE);
+        let mut small: VecDeque<u32> = VecDeque::with_capacity(3 * SPARE);
+        let before = small.capacity();
+        shrink_idle(&mut small);
+        assert_eq!(small.capacity(), before, "a modest queue is left alone");
+    }
+}
