@@ -180,8 +180,8 @@ impl Babel {
         if nb.unacked.len() != before {
             self.counters.acks_received += 1;
         }
-        if nb.unacked.is_empty() && nb.unacked.capacity() > crate::queue::SPARE {
-            nb.unacked = Vec::new();
+        if nb.unacked.is_empty() && nb.unacked.capacity() > 4 * crate::queue::SPARE {
+            nb.unacked.shrink_to(crate::queue::SPARE);
         }
     }
 

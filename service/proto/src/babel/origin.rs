@@ -402,6 +402,36 @@ mod tests {
     }
 
     #[test]
+    fn a_released_signature_is_never_one_still_kept() {
+        // As `Babel::authenticate` does: verify, keep, release what is no longer kept.
+        let v = Identity::from_seed([9; 32]);
+        let rid = |suffix| RouterId {
+            node: v.node_id(),
+            suffix,
+        };
+        let mut store = SigStore::new(None);
+        let mut kept = [OriginSigs::default(), OriginSigs::default()];
+        let mut offer = |store: &mut SigStore, k: usize, suffix: u32, seqno: u16| {
+            let sig = signed(&v, &rid(suffix), seqno);
+            let r = store.verify(&rid(suffix), seqno, &sig).0.expect("valid");
+            if let Some(old) = kept[k].insert(seqno, r) {
+                store.release(old);
+            }
+            kept[k].clone()
+        };
+        for seqno in [1, 2, 3, 1] {
+            offer(&mut store, 0, 1, seqno);
+        }
+        let first = offer(&mut store, 1, 2, 7);
+        let zero = offer(&mut store, 0, 1, 3);
+        for (o, suffix, seqno) in [(&zero, 1, 2), (&zero, 1, 3), (&first, 2, 7)] {
+            let r = o.get(seqno).expect("kept");
+            assert_eq!(store.get(r), signed(&v, &rid(suffix), seqno));
+        }
+        assert!(zero.get(1).is_none());
+    }
+
+    #[test]
     fn keeps_the_two_newest() {
         let mut o = OriginSigs::default();
         let s = |b: usize| SigRef::of(b);

@@ -457,9 +457,11 @@ impl<'a> PrefixMut<'a> {
             return None;
         }
         let mut evicted = SmallVec::new();
+        // The place's old route is gone first: if it was its router id's last, that id no
+        // longer counts as one of the row's two.
         self.row[k] = Place::EMPTY;
+        self.normalise();
         if e.refmetric == INFINITY {
-            self.normalise();
             return Some(evicted);
         }
         let alt = if self.row.iter().all(|p| p.is_empty()) {
@@ -476,11 +478,12 @@ impl<'a> PrefixMut<'a> {
             self.spill_mut().alt = Some(e.rid);
             true
         } else {
-            // A third router id: keep the one the selected route uses.
+            // A third router id: keep the one the selected route uses (unless that route is
+            // the one being replaced).
             let keep_alt = self
                 .state
                 .selected
-                .is_some_and(|s| Some(s.rid) == self.alt());
+                .is_some_and(|s| s.neigh != e.neigh && Some(s.rid) == self.alt());
             for (j, p) in self.row.iter_mut().enumerate() {
                 if !p.is_empty() && p.alt() != keep_alt {
                     *p = Place::EMPTY;

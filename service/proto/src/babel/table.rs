@@ -567,4 +567,87 @@ mod tests {
         assert_eq!(p.set_entry(gone).unwrap().len(), 0);
         assert!(p.entries().next().is_none());
     }
+
+    #[test]
+    fn a_route_replaced_by_a_new_router_id_evicts_nothing_it_need_not() {
+        let mut t = Table::default();
+        t.widen(3);
+        let s = Subnet([0x06, 0, 0, 0, 0, 0, 0, 3]);
+        let e = |rid: u32, n: u16| RouteEntry {
+            rid,
+            seqno: 1,
+            refmetric: 256,
+            expires: Expiry::of(Timestamp::from_micros(9_000_000)),
+            neigh: Slot::new(n).unwrap(),
+        };
+        let rids = |t: &Table| -> Vec<(u16, u32)> {
+            t.get(&s)
+                .unwrap()
+                .entries()
+                .map(|e| (e.neigh.get(), e.rid))
+                .collect()
+        };
+        let select = |p: &mut PrefixMut<'_>, rid: u32, n: u16| {
+            p.selected = Some(Selected {
+                rid,
+                seqno: 1,
+                metric: 300,
+                neigh: Slot::new(n).unwrap(),
+            });
+        };
+        // Slot 2's route (the second id, selected) becomes a third id's: slot 2 held the
+        // second id's only route, so two ids remain and nothing goes.
+        let mut p = t.get_or_default(s);
+        p.set_entry(e(10, 1)).unwrap();
+        p.set_entry(e(11, 2)).unwrap();
+        select(&mut p, 11, 2);
+        assert_eq!(p.set_entry(e(12, 2)).unwrap().len(), 0);
+        assert_eq!(rids(&t), [(1, 10), (2, 12)]);
+        // The same with the first id: slot 1 (selected) moves to a third id.
+        let mut p = t.get_mut(&s).unwrap();
+        select(&mut p, 10, 1);
+        assert_eq!(p.set_entry(e(13, 1)).unwrap().len(), 0);
+        assert_eq!(rids(&t), [(1, 13), (2, 12)]);
+        // A real third id, nothing selected: the second id's routes go (13's: when slot 1
+        // lost 10's last route, 12 became the first id and 13 the second).
+        let mut p = t.get_mut(&s).unwrap();
+        p.selected = None;
+        p.set_entry(e(12, 3)).unwrap();
+        let gone = p.set_entry(e(14, 3)).unwrap();
+        assert_eq!(rids(&t), [(2, 12), (3, 14)]);
+        assert_eq!(gone.as_slice(), [Slot::new(1).unwrap()]);
+        // Everything removed: the destination holds no spill.
+        let mut p = t.get_mut(&s).unwrap();
+        assert_eq!(p.remove_entries_if(|_| true).len(), 2);
+        assert_eq!(t.spills.len(), 0);
+        t.retain(|_, p| !p.is_empty(Timestamp::ZERO));
+        assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn a_removed_destination_gives_its_spill_back_for_another() {
+        let mut t = Table::default();
+        t.widen(2);
+        let a = Subnet([0x06, 0, 0, 0, 0, 0, 0, 4]);
+        let b = Subnet([0x06, 0, 0, 0, 0, 0, 0, 5]);
+        let gc = Timestamp::from_micros(60_000_000);
+        for s in [a, b] {
+            let mut p = t.get_or_default(s);
+            p.note_advertised(1, 1, 100, gc);
+            p.note_advertised(2, 1, 100, gc);
+        }
+        assert_eq!(t.spills.len(), 2);
+        // `a` goes (its sources expire); `b`'s spill stays `b`'s.
+        t.get_mut(&a).unwrap().gc_sources(gc);
+        assert_eq!(t.spills.len(), 1);
+        t.retain(|s, p| *s != a || !p.is_empty(gc));
+        assert!(t.get(&a).is_none());
+        let mut c = t.get_or_default(Subnet([0x06, 0, 0, 0, 0, 0, 0, 6]));
+        c.note_advertised(7, 3, 50, gc + Duration::from_secs(60));
+        c.note_advertised(8, 3, 50, gc + Duration::from_secs(60));
+        assert_eq!(t.spills.len(), 2);
+        let b = t.get(&b).unwrap();
+        assert_eq!((b.source_seqno(1), b.source_seqno(2)), (Some(1), Some(1)));
+        assert_eq!(b.source_seqno(8), None);
+    }
 }
