@@ -330,10 +330,21 @@ impl Lab {
                 return start.elapsed();
             }
             if start.elapsed() > timeout {
+                // The status snapshot too: its counters (direct attempts, handshakes, drops)
+                // say what a daemon tried, which its log often does not.
                 let logs: Vec<String> = self
                     .daemons
                     .iter()
-                    .map(|d| format!("--- {} ---\n{}", d.status_path.display(), d.log()))
+                    .map(|d| {
+                        let status = std::fs::read_to_string(&d.status_path).unwrap_or_default();
+                        format!(
+                            "--- {} ---\n{}\n--- {} ---\n{}",
+                            d.status_path.display(),
+                            status,
+                            d.log_path.display(),
+                            d.log()
+                        )
+                    })
                     .collect();
                 panic!(
                     "timed out after {timeout:?} waiting for {what}\n{}",
