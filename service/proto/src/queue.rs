@@ -10,10 +10,44 @@ use std::collections::VecDeque;
 /// Entries an empty queue keeps room for.
 pub const SPARE: usize = 16;
 
+/// A queue whose room can be given back.
+pub trait Room {
+    /// Entries held.
+    fn len(&self) -> usize;
+    /// Entries there is room for.
+    fn capacity(&self) -> usize;
+    /// Gives back room beyond `n` entries (or beyond what is held).
+    fn shrink_to(&mut self, n: usize);
+}
+
+impl<T> Room for Vec<T> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn capacity(&self) -> usize {
+        Vec::capacity(self)
+    }
+    fn shrink_to(&mut self, n: usize) {
+        Vec::shrink_to(self, n)
+    }
+}
+
+impl<T> Room for VecDeque<T> {
+    fn len(&self) -> usize {
+        VecDeque::len(self)
+    }
+    fn capacity(&self) -> usize {
+        VecDeque::capacity(self)
+    }
+    fn shrink_to(&mut self, n: usize) {
+        VecDeque::shrink_to(self, n)
+    }
+}
+
 /// Gives back the room of an empty queue beyond [`SPARE`] entries (a burst's worth of
 /// reallocation is cheap beside the burst itself).
-pub fn shrink_idle<T>(q: &mut VecDeque<T>) {
-    if q.is_empty() && q.capacity() > 4 * SPARE {
+pub fn shrink_idle(q: &mut impl Room) {
+    if q.len() == 0 && q.capacity() > 4 * SPARE {
         q.shrink_to(SPARE);
     }
 }

@@ -180,9 +180,7 @@ impl Babel {
         if nb.unacked.len() != before {
             self.counters.acks_received += 1;
         }
-        if nb.unacked.is_empty() && nb.unacked.capacity() > 4 * crate::queue::SPARE {
-            nb.unacked.shrink_to(crate::queue::SPARE);
-        }
+        crate::queue::shrink_idle(&mut nb.unacked);
     }
 
     /// Sends again every frame whose acknowledgment is overdue. A neighbour that missed its

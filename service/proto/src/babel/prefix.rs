@@ -98,8 +98,12 @@ impl Place {
         Place {
             seqno: e.seqno,
             refmetric: e.refmetric,
-            tail: e.expires.bits() << 1 | alt as u16,
+            tail: Place::tail(e.expires, alt),
         }
+    }
+
+    fn tail(expires: Expiry, alt: bool) -> u16 {
+        expires.bits() << 1 | alt as u16
     }
 }
 
@@ -299,24 +303,8 @@ impl<'a> Prefix<'a> {
         }
     }
 
-    /// The routes learnt, in slot order.
-    pub fn entries(self) -> impl Iterator<Item = RouteEntry> + 'a {
-        self.row
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| !p.is_empty())
-            .map(move |(k, &p)| RouteEntry {
-                rid: self.rid(p),
-                seqno: p.seqno,
-                refmetric: p.refmetric,
-                expires: p.expires(),
-                neigh: Slot::new(k as u16 + 1).expect("from one"),
-            })
-    }
-
-    /// The entry learnt from `neigh`.
-    pub fn entry(self, neigh: Slot) -> Option<RouteEntry> {
-        let p = *self.row.get(neigh.get() as usize - 1)?;
+    /// The route in place `p`, learnt from `neigh`, if there is one.
+    fn route(self, p: Place, neigh: Slot) -> Option<RouteEntry> {
         (!p.is_empty()).then(|| RouteEntry {
             rid: self.rid(p),
             seqno: p.seqno,
@@ -324,6 +312,19 @@ impl<'a> Prefix<'a> {
             expires: p.expires(),
             neigh,
         })
+    }
+
+    /// The routes learnt, in slot order.
+    pub fn entries(self) -> impl Iterator<Item = RouteEntry> + 'a {
+        self.row
+            .iter()
+            .enumerate()
+            .filter_map(move |(k, &p)| self.route(p, Slot::new(k as u16 + 1).expect("from one")))
+    }
+
+    /// The entry learnt from `neigh`.
+    pub fn entry(self, neigh: Slot) -> Option<RouteEntry> {
+        self.route(*self.row.get(neigh.get() as usize - 1)?, neigh)
     }
 
     /// Feasibility distances, one per router id.
@@ -441,7 +442,7 @@ impl<'a> PrefixMut<'a> {
         if let Some(p) = self.row.get_mut(neigh.get() as usize - 1)
             && !p.is_empty()
         {
-            p.tail = expires.bits() << 1 | p.alt() as u16;
+            p.tail = Place::tail(expires, p.alt());
         }
     }
 

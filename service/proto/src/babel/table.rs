@@ -503,25 +503,33 @@ mod tests {
         assert_eq!(table.spills.len(), 0);
     }
 
+    /// A route of router id `rid` from neighbour slot `n`.
+    fn route(rid: u32, n: u16) -> RouteEntry {
+        RouteEntry {
+            rid,
+            seqno: 1,
+            refmetric: 256,
+            expires: Expiry::of(Timestamp::from_micros(9_000_000)),
+            neigh: Slot::new(n).unwrap(),
+        }
+    }
+
+    /// The (slot, router id) of each route `t` holds for `s`.
+    fn rids_of(t: &Table, s: &Subnet) -> Vec<(u16, u32)> {
+        t.get(s)
+            .unwrap()
+            .entries()
+            .map(|e| (e.neigh.get(), e.rid))
+            .collect()
+    }
+
     #[test]
     fn a_row_names_two_router_ids_at_most() {
         let mut t = Table::default();
         t.widen(4);
         let s = Subnet([0x06, 0, 0, 0, 0, 0, 0, 2]);
-        let e = |rid: u32, n: u16| RouteEntry {
-            rid,
-            seqno: 5,
-            refmetric: 256,
-            expires: Expiry::of(Timestamp::from_micros(9_000_000)),
-            neigh: Slot::new(n).unwrap(),
-        };
-        let rids = |t: &Table| -> Vec<(u16, u32)> {
-            t.get(&s)
-                .unwrap()
-                .entries()
-                .map(|e| (e.neigh.get(), e.rid))
-                .collect()
-        };
+        let e = route;
+        let rids = |t: &Table| rids_of(t, &s);
         let mut p = t.get_or_default(s);
         assert_eq!(p.set_entry(e(10, 1)).unwrap().len(), 0);
         assert_eq!(p.set_entry(e(11, 2)).unwrap().len(), 0);
@@ -573,20 +581,8 @@ mod tests {
         let mut t = Table::default();
         t.widen(3);
         let s = Subnet([0x06, 0, 0, 0, 0, 0, 0, 3]);
-        let e = |rid: u32, n: u16| RouteEntry {
-            rid,
-            seqno: 1,
-            refmetric: 256,
-            expires: Expiry::of(Timestamp::from_micros(9_000_000)),
-            neigh: Slot::new(n).unwrap(),
-        };
-        let rids = |t: &Table| -> Vec<(u16, u32)> {
-            t.get(&s)
-                .unwrap()
-                .entries()
-                .map(|e| (e.neigh.get(), e.rid))
-                .collect()
-        };
+        let e = route;
+        let rids = |t: &Table| rids_of(t, &s);
         let select = |p: &mut PrefixMut<'_>, rid: u32, n: u16| {
             p.selected = Some(Selected {
                 rid,
