@@ -417,6 +417,8 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
             udp: UdpIo::new(udp_sock)?,
             tun,
             tun_tx: SendBatch::new(),
+            in_place: Vec::new(),
+            gather: hypha_tun::gather::Gather::new(),
             user_stack: reaching.user_stack.as_ref().map(|(tx, _)| tx.clone()),
             writers: HashMap::new(),
             events: events_tx,
@@ -525,18 +527,28 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                 for _ in 0..BURST {
                     let node = &mut svc.node;
                     let io = &mut svc.io;
-                    // With a TUN, a packet for this host goes from the receive buffer, where
-                    // it was opened, straight into the TUN batch (one copy fewer).
+                    // With a TUN, a packet for this host stays in the receive buffer, where
+                    // it was opened, and goes to the TUN from there once the batch is read.
                     let to_tun = io.tun.is_some();
-                    let tun_tx = &mut io.tun_tx;
+                    let base = io.udp.rx().as_ptr() as usize;
+                    let in_place = &mut io.in_place;
                     let handle = |from, d: &mut [u8]| {
                         if !to_tun {
                             node.handle_datagram(now, Remote::Udp(from), d);
                         } else if let Some(r) = node.handle_datagram_in_place(now, Remote::Udp(from), d) {
-                            tun_tx.push(&d[r]);
+                            let at = d.as_ptr() as usize - base;
+                            in_place.push(at + r.start..at + r.end);
                         }
                     };
-                    match io.udp.try_recv(handle) {
+                    let read = io.udp.try_recv(handle);
+                    if let Some(tun) = &io.tun && !io.in_place.is_empty() {
+                        // Before the next read reuses the buffer.
+                        if let Err(e) = tun.write_in_place(&mut io.gather, io.udp.rx(), &io.in_place, &mut io.tun_tx) {
+                            tracing::debug!("tun write: {e}");
+                        }
+                        io.in_place.clear();
+                    }
+                    match read {
                         Ok(_) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                         // ICMP port unreachable from a peer that is down: nothing to do.
@@ -647,6 +659,12 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                 if let Some(path) = &cfg.status_file {
                     let mut snap = status::snapshot(&svc.node, svc.mcast.as_ref().map(|(_, d)| &d.counters), svc.tun_name.as_deref());
                     snap["udp"] = serde_json::json!(svc.io.udp.stats);
+                    let g = svc.io.gather.stats;
+                    snap["tunWrite"] = serde_json::json!({
+                        "gatheredWrites": g.writes,
+                        "gatheredPackets": g.packets,
+                        "failed": g.failed,
+                    });
                     snap["tcp"] = serde_json::json!(svc.hub.stats.named().into_iter().collect::<std::collections::BTreeMap<_, _>>());
                     if let Err(e) = status::write(path, &snap) {
                         tracing::warn!("status file {}: {e}", path.display());

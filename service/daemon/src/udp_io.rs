@@ -109,6 +109,12 @@ impl UdpIo {
         })
     }
 
+    /// The receive buffer: what [`UdpIo::try_recv`] handed to its callback stays here until
+    /// the next read.
+    pub fn rx(&self) -> &[u8] {
+        &self.rx
+    }
+
     /// Reads the datagrams queued now (one system call), handing each to `f` with its sender.
     /// `WouldBlock` when there were none.
     pub fn try_recv(&mut self, mut f: impl FnMut(SocketAddr, &mut [u8])) -> io::Result<usize> {

@@ -10,6 +10,7 @@ use std::io;
 use std::net::Ipv6Addr;
 
 mod batch;
+pub mod gather;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "macos")]
@@ -60,6 +61,9 @@ pub struct OsTun {
     /// Linux: offloads are on (every read and write carries a virtio-net header).
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     offload: bool,
+    /// Linux with offloads: the device's descriptor again, for vectored writes.
+    #[cfg(target_os = "linux")]
+    gather_fd: Option<std::fs::File>,
 }
 
 impl OsTun {
@@ -67,6 +71,29 @@ impl OsTun {
     /// TSO): the daemon logs it, the benchmarks depend on it.
     pub fn offload(&self) -> bool {
         self.offload
+    }
+
+    /// Writes `packets`, ranges of `base` in the order they came, to the local stack. With
+    /// offloads (Linux) they go straight from `base`, a TCP flow's consecutive segments
+    /// gathered into one write ([`gather`]); otherwise they are copied into `fallback`, which
+    /// the next [`Tun::send_batch`] writes.
+    pub fn write_in_place(
+        &self,
+        g: &mut gather::Gather,
+        base: &[u8],
+        packets: &[std::ops::Range<usize>],
+        fallback: &mut SendBatch,
+    ) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if let Some(mut f) = self.gather_fd.as_ref() {
+            use std::io::Write;
+            return g.write(base, packets, &mut |iov| f.write_vectored(iov));
+        }
+        let _ = g;
+        for r in packets {
+            fallback.push(&base[r.clone()]);
+        }
+        Ok(())
     }
 }
 
@@ -161,8 +188,20 @@ pub fn open(cfg: &TunConfig) -> io::Result<OsTun> {
     };
     let name = dev.name().unwrap_or_else(|_| cfg.name.clone());
     #[cfg(target_os = "linux")]
-    let offload = dev.tcp_gso();
+    {
+        let offload = dev.tcp_gso();
+        let gather_fd = if offload { Some(linux::dup_fd(&dev)?) } else { None };
+        Ok(OsTun {
+            dev,
+            name,
+            offload,
+            gather_fd,
+        })
+    }
     #[cfg(not(target_os = "linux"))]
-    let offload = false;
-    Ok(OsTun { dev, name, offload })
+    Ok(OsTun {
+        dev,
+        name,
+        offload: false,
+    })
 }

@@ -14,3 +14,12 @@ pub(crate) fn open(cfg: &TunConfig) -> io::Result<tun_rs::AsyncDevice> {
         .offload(true)
         .build_async()
 }
+
+/// A second descriptor for the device's queue, as a `File` (vectored writes go through it).
+#[allow(unsafe_code)]
+pub(crate) fn dup_fd(dev: &tun_rs::AsyncDevice) -> io::Result<std::fs::File> {
+    use std::os::fd::{AsRawFd, BorrowedFd};
+    // SAFETY: `dev` owns this descriptor and outlives the borrow, which only lasts for the dup.
+    let fd = unsafe { BorrowedFd::borrow_raw(dev.as_raw_fd()) };
+    Ok(std::fs::File::from(fd.try_clone_to_owned()?))
+}

@@ -22,6 +22,10 @@ pub(super) struct Io {
     pub(super) tun: Option<OsTun>,
     /// Packets for the TUN, written together once the node has produced them.
     pub(super) tun_tx: SendBatch,
+    /// Packets for this host opened in the link socket's receive buffer: their places there.
+    pub(super) in_place: Vec<std::ops::Range<usize>>,
+    /// Writes those to the TUN without copying them (TCP segments gathered per flow).
+    pub(super) gather: hypha_tun::gather::Gather,
     /// Without a TUN: packets for this node go to the userspace stack.
     pub(super) user_stack: Option<mpsc::Sender<Vec<u8>>>,
     pub(super) writers: HashMap<u64, mpsc::Sender<Vec<u8>>>,
