@@ -11,7 +11,7 @@ use hypha_ipc::{keyfile, paths};
 use hypha_proto::discovery::{Discovery, DiscoveryAction};
 use hypha_proto::identity::NodeId;
 use hypha_proto::link::handshake::NetworkKey;
-use hypha_proto::node::{Node, NodeConfig, Remote};
+use hypha_proto::node::{InPlaceOut, Node, NodeConfig, Remote};
 use hypha_proto::time::Timestamp;
 use hypha_tun::{RecvBatch, SendBatch, Tun, TunConfig};
 use tokio::sync::{broadcast, mpsc, watch};
@@ -418,6 +418,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
             tun,
             tun_tx: SendBatch::new(),
             in_place: Vec::new(),
+            relayed: Vec::new(),
             gather: hypha_tun::gather::Gather::new(),
             user_stack: reaching.user_stack.as_ref().map(|(tx, _)| tx.clone()),
             writers: HashMap::new(),
@@ -531,22 +532,34 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                     // it was opened, and goes to the TUN from there once the batch is read.
                     let to_tun = io.tun.is_some();
                     let base = io.udp.rx().as_ptr() as usize;
-                    let in_place = &mut io.in_place;
+                    let (in_place, relayed) = (&mut io.in_place, &mut io.relayed);
+                    // A relay's data frames are sealed again where they arrived and leave
+                    // from there too.
                     let handle = |from, d: &mut [u8]| {
-                        if !to_tun {
-                            node.handle_datagram(now, Remote::Udp(from), d);
-                        } else if let Some(r) = node.handle_datagram_in_place(now, Remote::Udp(from), d) {
-                            let at = d.as_ptr() as usize - base;
-                            in_place.push(at + r.start..at + r.end);
+                        let at = d.as_ptr() as usize - base;
+                        match node.handle_datagram_in_place(now, Remote::Udp(from), d) {
+                            Some(InPlaceOut::Packet(r)) if to_tun => {
+                                in_place.push(at + r.start..at + r.end);
+                            }
+                            // Without a TUN the userspace stack takes a copy.
+                            Some(InPlaceOut::Packet(r)) => node.deliver_copy(&d[r]),
+                            Some(InPlaceOut::Forward(Remote::Udp(to))) => {
+                                relayed.push((to, at..at + d.len()));
+                            }
+                            Some(InPlaceOut::Forward(Remote::Stream(_))) | None => {}
                         }
                     };
                     let read = io.udp.try_recv(handle);
+                    // Both before the next read reuses the buffer.
                     if let Some(tun) = &io.tun && !io.in_place.is_empty() {
-                        // Before the next read reuses the buffer.
                         if let Err(e) = tun.write_in_place(&mut io.gather, io.udp.rx(), &io.in_place, &mut io.tun_tx) {
                             tracing::debug!("tun write: {e}");
                         }
                         io.in_place.clear();
+                    }
+                    if !io.relayed.is_empty() {
+                        io.udp.send_from_rx(&io.relayed).await;
+                        io.relayed.clear();
                     }
                     match read {
                         Ok(_) => {}

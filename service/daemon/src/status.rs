@@ -43,6 +43,7 @@ pub fn counter_groups(
                 ("pmtuLowered", c.pmtu_lowered),
                 ("forwardedPackets", c.forwarded_packets),
                 ("forwardedBytes", c.forwarded_bytes),
+                ("forwardedInPlace", c.forwarded_in_place),
                 ("deliveredPackets", c.delivered_packets),
                 ("sentPackets", c.sent_packets),
                 ("noRoute", c.no_route),

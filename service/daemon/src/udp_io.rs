@@ -13,6 +13,7 @@
 
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
+use std::ops::Range;
 
 use anyhow::Result;
 use quinn_udp::{BATCH_SIZE, RecvMeta, Transmit, UdpSocketState};
@@ -151,14 +152,8 @@ impl UdpIo {
     /// Queues a datagram. Consecutive datagrams to one address and of one size (the last may
     /// be shorter) leave in one GSO send; anything else first sends what is queued.
     pub async fn send(&mut self, to: SocketAddr, data: &[u8]) {
-        let v4 = udp::normalize(to).is_ipv4();
         let to = udp::for_socket(self.v6, to);
-        let max = if self.no_gso.contains(&to) {
-            1
-        } else {
-            self.state.max_gso_segments()
-        };
-        let max_segment = GSO_MAX_SEGMENT - if v4 { 0 } else { GSO_V6_LESS };
+        let (max, max_segment) = self.gso_limits(to);
         let joins = self.tx_to == Some(to)
             && self.tx_n < max
             && data.len() <= self.tx_seg
@@ -179,6 +174,72 @@ impl UdpIo {
         }
     }
 
+    /// Most datagrams in one send to `to` (as the socket names it), and the largest datagram
+    /// GSO may carry there.
+    fn gso_limits(&self, to: SocketAddr) -> (usize, usize) {
+        let v4 = udp::normalize(to).is_ipv4();
+        let max = if self.no_gso.contains(&to) {
+            1
+        } else {
+            self.state.max_gso_segments()
+        };
+        (max, GSO_MAX_SEGMENT - if v4 { 0 } else { GSO_V6_LESS })
+    }
+
+    /// Sends datagrams that lie in the receive buffer (a relay's frames, sealed again where
+    /// they arrived), given as (destination, range) in order: consecutive ones to one
+    /// address, of one size and next to each other leave in one GSO send, straight from the
+    /// buffer. What is queued goes first.
+    pub async fn send_from_rx(&mut self, frames: &[(SocketAddr, Range<usize>)]) {
+        self.flush().await;
+        let mut i = 0;
+        while i < frames.len() {
+            let (to, first) = (&frames[i].0, &frames[i].1);
+            let to = udp::for_socket(self.v6, *to);
+            let (max, max_segment) = self.gso_limits(to);
+            let seg = first.len();
+            let mut end = first.end;
+            let mut n = 1;
+            if seg <= max_segment {
+                while let Some((t, r)) = frames.get(i + n) {
+                    let joins = udp::for_socket(self.v6, *t) == to
+                        && r.start == end
+                        && r.len() <= seg
+                        && n < max
+                        && r.end - first.start <= GSO_MAX_BYTES;
+                    if !joins {
+                        break;
+                    }
+                    end = r.end;
+                    n += 1;
+                    if r.len() < seg {
+                        break;
+                    }
+                }
+            }
+            let Self {
+                sock,
+                state,
+                no_gso,
+                stats,
+                rx,
+                ..
+            } = self;
+            send_run(
+                sock,
+                state,
+                no_gso,
+                stats,
+                to,
+                &rx[first.start..end],
+                seg,
+                n,
+            )
+            .await;
+            i += n;
+        }
+    }
+
     /// Sends one datagram at once with an IP TTL / hop limit of its own (NAT primers), after
     /// what is queued.
     pub async fn send_with_ttl(&mut self, to: SocketAddr, data: &[u8], ttl: u8) {
@@ -193,87 +254,107 @@ impl UdpIo {
         let Some(to) = self.tx_to.take() else {
             return;
         };
-        let segment_size = (self.tx_n > 1).then_some(self.tx_seg);
-        let t = Transmit {
-            destination: to,
-            ecn: None,
-            contents: &self.tx,
-            segment_size,
-            src_ip: None,
-        };
-        loop {
-            let r = self.sock.try_io(Interest::WRITABLE, || {
-                self.state.try_send((&self.sock).into(), &t)
-            });
-            match r {
-                Ok(()) => break,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if self.sock.writable().await.is_err() {
-                        break;
-                    }
-                }
-                Err(e) if segment_size.is_some() => {
-                    // Send these one by one, so that a refusal (a firewall dropping one
-                    // datagram, say: EPERM) costs one datagram, not the whole batch.
-                    tracing::debug!("udp gso send to {to}: {e}; sending datagrams singly");
-                    if gso_refused(&e) {
-                        // GSO itself refused (a segment over this interface's MTU): quinn-udp
-                        // then stops using it for every destination. Start it afresh and
-                        // remember this destination only.
-                        if let Ok(state) = UdpSocketState::new((&self.sock).into()) {
-                            self.state = state;
-                        }
-                        if self.no_gso.len() >= MAX_NO_GSO {
-                            self.no_gso.clear();
-                        }
-                        self.no_gso.insert(to);
-                    }
-                    let tx = std::mem::take(&mut self.tx);
-                    for d in tx.chunks(self.tx_seg) {
-                        let single = Transmit {
-                            destination: to,
-                            ecn: None,
-                            contents: d,
-                            segment_size: None,
-                            src_ip: None,
-                        };
-                        if let Err(e) = self.state.try_send((&self.sock).into(), &single) {
-                            self.refused(to, d, &e);
-                        }
-                    }
-                    self.tx = tx;
-                    break;
-                }
-                Err(e) if is_too_big(&e) => {
-                    let d = std::mem::take(&mut self.tx);
-                    self.refused(to, &d, &e);
-                    self.tx = d;
-                    break;
-                }
-                Err(e) => {
-                    // A peer that went away answers with ICMP errors: nothing to do.
-                    tracing::trace!("udp send to {to}: {e}");
-                    break;
-                }
-            }
-        }
-        self.stats.send_calls += 1;
-        self.stats.send_datagrams += self.tx_n as u64;
+        let Self {
+            sock,
+            state,
+            no_gso,
+            stats,
+            tx,
+            tx_seg,
+            tx_n,
+            ..
+        } = self;
+        send_run(sock, state, no_gso, stats, to, tx, *tx_seg, *tx_n).await;
         self.tx.clear();
         self.tx_n = 0;
     }
+}
 
-    /// The kernel refused datagram `d` to `to` as too big: a small one goes again in fragments,
-    /// a large one is dropped (the sender's path-MTU probes notice).
-    fn refused(&mut self, to: SocketAddr, d: &[u8], e: &io::Error) {
-        if !is_too_big(e) {
-            return;
+/// Sends `n` datagrams of `seg` bytes (the last may be shorter) that lie one after the other
+/// in `contents`, in one GSO send when there are several.
+#[allow(clippy::too_many_arguments)]
+async fn send_run(
+    sock: &UdpSocket,
+    state: &mut UdpSocketState,
+    no_gso: &mut std::collections::HashSet<SocketAddr>,
+    stats: &mut UdpStats,
+    to: SocketAddr,
+    contents: &[u8],
+    seg: usize,
+    n: usize,
+) {
+    let segment_size = (n > 1).then_some(seg);
+    let t = Transmit {
+        destination: to,
+        ecn: None,
+        contents,
+        segment_size,
+        src_ip: None,
+    };
+    loop {
+        let r = sock.try_io(Interest::WRITABLE, || state.try_send(sock.into(), &t));
+        match r {
+            Ok(()) => break,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if sock.writable().await.is_err() {
+                    break;
+                }
+            }
+            Err(e) if segment_size.is_some() => {
+                // Send these one by one, so that a refusal (a firewall dropping one
+                // datagram, say: EPERM) costs one datagram, not the whole batch.
+                tracing::debug!("udp gso send to {to}: {e}; sending datagrams singly");
+                if gso_refused(&e) {
+                    // GSO itself refused (a segment over this interface's MTU): quinn-udp
+                    // then stops using it for every destination. Start it afresh and
+                    // remember this destination only.
+                    if let Ok(fresh) = UdpSocketState::new(sock.into()) {
+                        *state = fresh;
+                    }
+                    if no_gso.len() >= MAX_NO_GSO {
+                        no_gso.clear();
+                    }
+                    no_gso.insert(to);
+                }
+                for d in contents.chunks(seg) {
+                    let single = Transmit {
+                        destination: to,
+                        ecn: None,
+                        contents: d,
+                        segment_size: None,
+                        src_ip: None,
+                    };
+                    if let Err(e) = state.try_send(sock.into(), &single) {
+                        refused(sock, stats, to, d, &e);
+                    }
+                }
+                break;
+            }
+            Err(e) if is_too_big(&e) => {
+                refused(sock, stats, to, contents, &e);
+                break;
+            }
+            Err(e) => {
+                // A peer that went away answers with ICMP errors: nothing to do.
+                tracing::trace!("udp send to {to}: {e}");
+                break;
+            }
         }
-        self.stats.too_big += 1;
-        if d.len() <= MIN_FRAME {
-            udp::send_fragmentable(&self.sock, d, to);
-            self.stats.fragmented += 1;
-        }
+    }
+    stats.send_calls += 1;
+    stats.send_datagrams += n as u64;
+}
+
+/// The kernel refused datagram `d` to `to` as too big: a small one goes again in fragments,
+/// a large one is dropped (the sender's path-MTU probes notice).
+fn refused(sock: &UdpSocket, stats: &mut UdpStats, to: SocketAddr, d: &[u8], e: &io::Error) {
+    if !is_too_big(e) {
+        return;
+    }
+    stats.too_big += 1;
+    if d.len() <= MIN_FRAME {
+        udp::send_fragmentable(sock, d, to);
+        stats.fragmented += 1;
     }
 }
 

@@ -145,7 +145,10 @@ impl Group {
         if !fits {
             return false;
         }
-        self.add(at + hdr_len..at + hdr_len + len, p[IPV6 + 13] & FLAG_PSH != 0);
+        self.add(
+            at + hdr_len..at + hdr_len + len,
+            p[IPV6 + 13] & FLAG_PSH != 0,
+        );
         true
     }
 
@@ -198,13 +201,21 @@ impl Gather {
             let p = &base[range.clone()];
             let Some((hdr_len, len)) = segment(p) else {
                 // A flow's earlier segments go first; other flows' runs stay open.
-                if let Some(i) = self.open.iter().position(|g| same_flow(&base[g.first..], p)) {
+                if let Some(i) = self
+                    .open
+                    .iter()
+                    .position(|g| same_flow(&base[g.first..], p))
+                {
                     keep(self.flush(i, base, write));
                 }
                 keep(self.write_one(p, write));
                 continue;
             };
-            if let Some(i) = self.open.iter().position(|g| same_flow(&base[g.first..], p)) {
+            if let Some(i) = self
+                .open
+                .iter()
+                .position(|g| same_flow(&base[g.first..], p))
+            {
                 if self.open[i].extend(base, range.start, p, hdr_len, len) {
                     continue;
                 }
@@ -220,7 +231,10 @@ impl Gather {
             g.total = 0;
             g.psh = false;
             g.payloads.clear();
-            g.add(range.start + hdr_len..range.end, p[IPV6 + 13] & FLAG_PSH != 0);
+            g.add(
+                range.start + hdr_len..range.end,
+                p[IPV6 + 13] & FLAG_PSH != 0,
+            );
             self.open.push(g);
         }
         while !self.open.is_empty() {
@@ -350,7 +364,11 @@ mod tests {
         let mut g = Gather::new();
         let mut writes = Vec::new();
         g.write(&base, &ranges, &mut |s: &[IoSlice<'_>]| {
-            writes.push(s.iter().flat_map(|s| s.iter().copied()).collect::<Vec<u8>>());
+            writes.push(
+                s.iter()
+                    .flat_map(|s| s.iter().copied())
+                    .collect::<Vec<u8>>(),
+            );
             Ok(0)
         })
         .unwrap();
@@ -407,7 +425,14 @@ mod tests {
             .collect();
         let (writes, stats) = run(&pkts);
         assert_eq!(writes.len(), 1);
-        assert_eq!(stats, GatherStats { writes: 1, packets: 5, failed: 0 });
+        assert_eq!(
+            stats,
+            GatherStats {
+                writes: 1,
+                packets: 5,
+                failed: 0
+            }
+        );
         let out = split(&writes[0]);
         assert_eq!(out.len(), 5);
         for (o, p) in out.iter().zip(&pkts) {
@@ -449,7 +474,10 @@ mod tests {
         other[IPV6 + 15] ^= 1;
         let (writes, _) = run(&[seg(1, 0, 1000, false), other]);
         assert_eq!(writes.len(), 2);
-        assert!(writes.iter().all(|w| w[1] == 0), "single packets carry no GSO");
+        assert!(
+            writes.iter().all(|w| w[1] == 0),
+            "single packets carry no GSO"
+        );
     }
 
     #[test]
@@ -507,7 +535,10 @@ mod tests {
     fn a_run_stops_at_sixty_four_segments_and_at_sixty_four_kib() {
         let pkts: Vec<_> = (0..70).map(|i| seg(1, 100 * i, 100, false)).collect();
         let (writes, _) = run(&pkts);
-        assert_eq!(writes.iter().map(|w| split(w).len()).collect::<Vec<_>>(), [64, 6]);
+        assert_eq!(
+            writes.iter().map(|w| split(w).len()).collect::<Vec<_>>(),
+            [64, 6]
+        );
         let pkts: Vec<_> = (0..60).map(|i| seg(1, 1300 * i, 1300, false)).collect();
         let (writes, _) = run(&pkts);
         assert!(writes.iter().all(|w| w.len() - VNET_LEN <= IPV6 + 65_535));

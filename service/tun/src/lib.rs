@@ -190,7 +190,11 @@ pub fn open(cfg: &TunConfig) -> io::Result<OsTun> {
     #[cfg(target_os = "linux")]
     {
         let offload = dev.tcp_gso();
-        let gather_fd = if offload { Some(linux::dup_fd(&dev)?) } else { None };
+        let gather_fd = if offload {
+            Some(linux::dup_fd(&dev)?)
+        } else {
+            None
+        };
         Ok(OsTun {
             dev,
             name,

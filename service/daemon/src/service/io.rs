@@ -24,6 +24,8 @@ pub(super) struct Io {
     pub(super) tun_tx: SendBatch,
     /// Packets for this host opened in the link socket's receive buffer: their places there.
     pub(super) in_place: Vec<std::ops::Range<usize>>,
+    /// Frames a relay passes on from the same buffer: where to and their places there.
+    pub(super) relayed: Vec<(SocketAddr, std::ops::Range<usize>)>,
     /// Writes those to the TUN without copying them (TCP segments gathered per flow).
     pub(super) gather: hypha_tun::gather::Gather,
     /// Without a TUN: packets for this node go to the userspace stack.

@@ -223,8 +223,14 @@ impl Node {
                 return;
             }
         }
-        let mut p = self.buffer(payload.len());
-        p.extend_from_slice(payload);
+        self.deliver_copy(payload);
+    }
+
+    /// Queues a copy of `packet` for the TUN ([`Node::poll_tun`]): for a caller that was
+    /// handed a packet in place ([`super::InPlaceOut::Packet`]) but cannot write it from there.
+    pub fn deliver_copy(&mut self, packet: &[u8]) {
+        let mut p = self.buffer(packet.len());
+        p.extend_from_slice(packet);
         self.tun_out.push_back(p);
     }
 
@@ -302,9 +308,6 @@ impl Node {
             return;
         }
         routed[0] -= 1;
-        let mut buf = self.buffer(HEADER_LEN + 1 + routed.len() + 16);
-        buf.extend_from_slice(&[0; HEADER_LEN]);
-        buf.extend_from_slice(routed);
         // Transit goes through the sharing scheduler; our own traffic never does. It counts
         // the carried bytes: the routed packet less its header, payload kind and tag, and at
         // least MIN_TRANSIT_COST, so that no packet (a probe, a hello) passes for free.
@@ -314,14 +317,32 @@ impl Node {
             .max(MIN_TRANSIT_COST) as u32;
         if self.sched.pass(now, from, cost) {
             self.counters.forwarded_packets += 1;
-            self.counters.forwarded_bytes += buf.len() as u64;
+            self.counters.forwarded_bytes += (HEADER_LEN + routed.len()) as u64;
+            // A data frame passing straight on is sealed again where it arrived and leaves
+            // from there (the caller sends it): no copy.
+            if self.forwards_in_place(next) {
+                if let Some(p) = &mut self.in_place {
+                    p.forward = Some(next);
+                }
+                return;
+            }
+            let buf = self.routed_copy(routed);
             self.send_routed(next, buf);
             return;
         }
+        let buf = self.routed_copy(routed);
         if !self.sched.enqueue(now, from, next, buf, cost) {
             self.counters.dropped_share += 1;
         }
         self.release_transit(now);
+    }
+
+    /// `routed` in a buffer of its own, behind room for the link header.
+    fn routed_copy(&mut self, routed: &[u8]) -> Vec<u8> {
+        let mut buf = self.buffer(HEADER_LEN + 1 + routed.len() + 16);
+        buf.extend_from_slice(&[0; HEADER_LEN]);
+        buf.extend_from_slice(routed);
+        buf
     }
 
     fn deliver(&mut self, now: Timestamp, routed: &mut [u8]) {

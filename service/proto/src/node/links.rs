@@ -291,15 +291,23 @@ impl Node {
         now: Timestamp,
         remote: Remote,
         data: &mut [u8],
-    ) -> Option<core::ops::Range<usize>> {
+    ) -> Option<super::InPlaceOut> {
         let start = data.as_ptr() as usize;
         self.in_place = Some(super::InPlace {
             start,
             end: start + data.len(),
             packet: None,
+            frame: false,
+            forward: None,
+            forwarded: None,
         });
         self.handle_datagram_inner(now, remote, data);
-        self.in_place.take().and_then(|p| p.packet)
+        let p = self.in_place.take()?;
+        match (p.packet, p.forwarded) {
+            (Some(r), _) => Some(super::InPlaceOut::Packet(r)),
+            (None, Some(to)) => Some(super::InPlaceOut::Forward(to)),
+            (None, None) => None,
+        }
     }
 
     fn handle_transport(&mut self, now: Timestamp, remote: Remote, data: &mut [u8]) {
@@ -373,7 +381,49 @@ impl Node {
             self.counters.malformed += 1;
             return;
         }
+        if let Some(p) = &mut self.in_place {
+            p.frame = true;
+        }
         self.handle_routed(now, id, routed);
+        let next = self.in_place.as_mut().and_then(|p| {
+            p.frame = false;
+            p.forward.take()
+        });
+        if let Some(next) = next {
+            let to = self.reseal_in_place(next, data);
+            self.counters.forwarded_in_place += u64::from(to.is_some());
+            if let Some(p) = &mut self.in_place {
+                p.forwarded = to;
+            }
+        }
+    }
+
+    /// True when a data frame for neighbour `id` can leave from where it arrived: the link is
+    /// up over UDP (a TCP link's writer needs a buffer of its own).
+    pub(super) fn forwards_in_place(&self, id: LinkId) -> bool {
+        self.in_place.as_ref().is_some_and(|p| p.frame)
+            && self.links.get(&id).is_some_and(|l| {
+                matches!(l.remote, Remote::Udp(_)) && matches!(l.state, State::Up(_))
+            })
+    }
+
+    /// Seals data frame `frame` (as received: header, routed header, the rest, tag) again for
+    /// link `id`, where it lies; where to send it.
+    fn reseal_in_place(&mut self, id: LinkId, frame: &mut [u8]) -> Option<Remote> {
+        let link = self.links.get_mut(&id)?;
+        let State::Up(est) = &mut link.state else {
+            return None;
+        };
+        let counter = est.send_counter;
+        est.send_counter += 1;
+        let len = frame.len();
+        frame[..HEADER_LEN].copy_from_slice(&data_frame::header(est.remote_index, counter));
+        let (front, tag) = frame.split_at_mut(len - TAG_LEN);
+        let (header, sealed) = front[HEADER_LEN..].split_at_mut(ROUTED_HEADER);
+        let aad = data_frame::aad(sealed)?;
+        tag.copy_from_slice(&est.keys.send.seal_detached(counter, &aad, header));
+        est.tx_bytes += len as u64;
+        Some(link.remote)
     }
 
     /// The link, keys and key that open frame `counter` sent to our index `index`, once the

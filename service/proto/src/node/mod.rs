@@ -226,6 +226,9 @@ pub struct NodeCounters {
     pub forwarded_packets: u64,
     /// Bytes forwarded for others.
     pub forwarded_bytes: u64,
+    /// Of the packets forwarded, those sealed again and sent from where they arrived
+    /// ([`InPlaceOut::Forward`]).
+    pub forwarded_in_place: u64,
     /// Packets delivered to this node's TUN.
     pub delivered_packets: u64,
     /// Packets sent from this node's TUN into the mesh.
@@ -326,6 +329,22 @@ struct InPlace {
     start: usize,
     end: usize,
     packet: Option<core::ops::Range<usize>>,
+    /// The datagram is a data frame being routed: a relay may pass it on in place.
+    frame: bool,
+    /// The neighbour to pass it on to, once routing chose to.
+    forward: Option<LinkId>,
+    /// Where it went, sealed again for that neighbour's link.
+    forwarded: Option<Remote>,
+}
+
+/// What [`Node::handle_datagram_in_place`] left in the datagram for the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InPlaceOut {
+    /// An IPv6 packet for this host lies at this range: write it to the TUN.
+    Packet(core::ops::Range<usize>),
+    /// The whole datagram is now a frame for this neighbour (a relay passing a data frame on,
+    /// sealed again for the next link): send it as it is.
+    Forward(Remote),
 }
 
 const MAINTENANCE: Duration = Duration::from_millis(100);

@@ -567,9 +567,11 @@ fn a_packet_for_this_host_is_handed_back_in_place() {
         None
     );
     let delivered = m.nodes[1].counters.delivered_packets;
-    let r = m.nodes[1]
-        .handle_datagram_in_place(m.now, addr(0), &mut frame)
-        .expect("handed back in place");
+    let Some(InPlaceOut::Packet(r)) =
+        m.nodes[1].handle_datagram_in_place(m.now, addr(0), &mut frame)
+    else {
+        panic!("not handed back in place");
+    };
     assert_eq!(&frame[r], &pkt[..]);
     assert_eq!(m.nodes[1].counters.delivered_packets, delivered + 1);
     assert!(
@@ -588,9 +590,11 @@ fn a_packet_for_this_host_is_handed_back_in_place() {
     m.nodes[1].handle_datagram(m.now, addr(0), &mut frame);
     let mut relayed = m.nodes[1].poll_transmit().expect("b forwards").payload;
     let copy = relayed.clone();
-    let r = m.nodes[2]
-        .handle_datagram_in_place(m.now, addr(1), &mut relayed)
-        .expect("handed back in place");
+    let Some(InPlaceOut::Packet(r)) =
+        m.nodes[2].handle_datagram_in_place(m.now, addr(1), &mut relayed)
+    else {
+        panic!("not handed back in place");
+    };
     assert_eq!(&relayed[r], &pkt[..]);
     assert!(
         m.nodes[2].poll_tun().is_none(),
@@ -603,6 +607,58 @@ fn a_packet_for_this_host_is_handed_back_in_place() {
         None
     );
     assert_eq!(m.nodes[2].counters.link_replayed, replayed + 1);
+}
+
+/// A relay passes a data frame on where it arrived (`handle_datagram_in_place` says where
+/// to send the datagram, sealed again for the next link, and queues nothing), and the next
+/// node opens it; a frame the sharing scheduler holds back is copied and queued instead.
+#[test]
+fn a_relay_passes_a_data_frame_on_in_place() {
+    let mut m = Mesh::new(3, |_| NodeConfig::default());
+    m.link_chain();
+    let pkt = packet(&m, 0, 2, 300);
+    assert!(carried(&mut m, 0, 2, &pkt), "a session a–c");
+    let mut seen = Vec::new();
+    for i in 0..3u8 {
+        let mut pkt = packet(&m, 0, 2, 300);
+        pkt[40..].fill(i);
+        m.nodes[0].handle_tun(m.now, &pkt);
+        let mut frame = m.nodes[0].poll_transmit().expect("a sends").payload;
+        let before = frame.clone();
+        let forwarded = m.nodes[1].counters.forwarded_packets;
+        let out = m.nodes[1].handle_datagram_in_place(m.now, addr(0), &mut frame);
+        assert_eq!(out, Some(InPlaceOut::Forward(addr(2))));
+        assert!(
+            m.nodes[1].poll_transmit().is_none(),
+            "b queued a copy as well"
+        );
+        assert_eq!(m.nodes[1].counters.forwarded_packets, forwarded + 1);
+        assert_eq!(frame.len(), before.len());
+        assert_ne!(frame[..60], before[..60], "sealed again for the b–c link");
+        // c takes it as b sent it.
+        let Some(InPlaceOut::Packet(r)) =
+            m.nodes[2].handle_datagram_in_place(m.now, addr(1), &mut frame)
+        else {
+            panic!("c did not open b's frame");
+        };
+        assert_eq!(frame[r.clone()].len(), pkt.len());
+        assert_eq!(frame[r.start + 40..r.end], pkt[40..]);
+        assert_eq!(
+            frame[r.start + 7],
+            pkt[7],
+            "the inner packet's hop limit kept"
+        );
+        seen.push(frame[r.start + 40]);
+    }
+    assert_eq!(seen, [0, 1, 2]);
+
+    // With a sharing limit, transit goes through the scheduler's queues: a copy is queued
+    // and the datagram is not passed on in place.
+    m.nodes[1].set_transit_rate(m.now, Some(1));
+    m.nodes[0].handle_tun(m.now, &pkt);
+    let mut frame = m.nodes[0].poll_transmit().expect("a sends").payload;
+    let out = m.nodes[1].handle_datagram_in_place(m.now, addr(0), &mut frame);
+    assert_eq!(out, None, "passed on in place past the sharing limit");
 }
 
 fn packet(m: &Mesh, a: usize, b: usize, len: usize) -> Vec<u8> {
