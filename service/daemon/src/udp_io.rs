@@ -178,7 +178,7 @@ impl UdpIo {
     /// GSO may carry there.
     fn gso_limits(&self, to: SocketAddr) -> (usize, usize) {
         let v4 = udp::normalize(to).is_ipv4();
-        let max = if self.no_gso.contains(&to) {
+        let max = if !self.no_gso.is_empty() && self.no_gso.contains(&to) {
             1
         } else {
             self.state.max_gso_segments()
