@@ -86,9 +86,11 @@ fn chain_ping_and_tcp_through_a_relay_without_tun() {
     // b passed the bulk on from where it arrived, sealed again in place (the rest of the
     // transfer may have gone over a direct a–c link once one was punched). The status file
     // is written twice a second: let it catch up.
-    lab.wait(Duration::from_secs(2), "b's status shows the transfer", || {
-        lab.d(db).counter("counters.forwardedPackets") >= forwarded0 + 1000
-    });
+    lab.wait(
+        Duration::from_secs(2),
+        "b's status shows the transfer",
+        || lab.d(db).counter("counters.forwardedPackets") >= forwarded0 + 1000,
+    );
     std::thread::sleep(Duration::from_millis(600));
     let (forwarded, in_place) = (
         lab.d(db).counter("counters.forwardedPackets") - forwarded0,
