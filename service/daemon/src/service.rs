@@ -419,6 +419,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
             tun_tx: SendBatch::new(),
             in_place: Vec::new(),
             relayed: Vec::new(),
+            relay_barriers: Vec::new(),
             gather: hypha_tun::gather::Gather::new(),
             user_stack: reaching.user_stack.as_ref().map(|(tx, _)| tx.clone()),
             writers: HashMap::new(),
@@ -532,9 +533,11 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                     // it was opened, and goes to the TUN from there once the batch is read.
                     let to_tun = io.tun.is_some();
                     let base = io.udp.rx().as_ptr() as usize;
-                    let (in_place, relayed) = (&mut io.in_place, &mut io.relayed);
+                    let (in_place, relayed, barriers) =
+                        (&mut io.in_place, &mut io.relayed, &mut io.relay_barriers);
                     // A relay's data frames are sealed again where they arrived and leave
-                    // from there too.
+                    // from there too, after what the node queued before them.
+                    let mut queued = 0;
                     let handle = |from, d: &mut [u8]| {
                         let at = d.as_ptr() as usize - base;
                         match node.handle_datagram_in_place(now, Remote::Udp(from), d) {
@@ -544,6 +547,11 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                             // Without a TUN the userspace stack takes a copy.
                             Some(InPlaceOut::Packet(r)) => node.deliver_copy(&d[r]),
                             Some(InPlaceOut::Forward(Remote::Udp(to))) => {
+                                let q = node.queued_transmits();
+                                if q > queued {
+                                    barriers.push((relayed.len(), q));
+                                    queued = q;
+                                }
                                 relayed.push((to, at..at + d.len()));
                             }
                             Some(InPlaceOut::Forward(Remote::Stream(_))) | None => {}
@@ -558,8 +566,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                         io.in_place.clear();
                     }
                     if !io.relayed.is_empty() {
-                        io.udp.send_from_rx(&io.relayed).await;
-                        io.relayed.clear();
+                        io.send_relayed(node).await;
                     }
                     match read {
                         Ok(_) => {}

@@ -125,6 +125,9 @@ fn chain_ping_and_tcp_through_a_relay_without_tun() {
         packets >= 4 * writes,
         "{packets} packets in {writes} TUN writes: segments are not gathered"
     );
+    // b sent what it passed on in place and what it queued itself in counter order: c
+    // refused nothing of b's as a replay (the window is finite; nothing here duplicates).
+    assert_eq!(lab.d(dc).counter("counters.linkReplayed"), 0);
 }
 
 /// Streams `len` bytes (seeded pseudo-random) over TCP from `from` to `addr` in `to`, with

@@ -26,6 +26,9 @@ pub(super) struct Io {
     pub(super) in_place: Vec<std::ops::Range<usize>>,
     /// Frames a relay passes on from the same buffer: where to and their places there.
     pub(super) relayed: Vec<(SocketAddr, std::ops::Range<usize>)>,
+    /// Where datagrams the node queued go between those: (index in `relayed`, how many of
+    /// the node's queued datagrams leave before it). Both took link counters in this order.
+    pub(super) relay_barriers: Vec<(usize, usize)>,
     /// Writes those to the TUN without copying them (TCP segments gathered per flow).
     pub(super) gather: hypha_tun::gather::Gather,
     /// Without a TUN: packets for this node go to the userspace stack.
@@ -49,7 +52,29 @@ impl Io {
     }
 
     pub(super) async fn send_all(&mut self, node: &mut Node) {
-        while let Some(t) = node.poll_transmit() {
+        self.send_transmits(node, usize::MAX).await;
+        while let Some(p) = node.poll_tun() {
+            if self.tun.is_some() {
+                self.tun_tx.push(&p);
+                node.recycle(p);
+            } else if let Some(stack) = &self.user_stack {
+                // A full stack queue drops, as a full TUN queue would; TCP resends.
+                let _ = stack.try_send(p);
+            }
+        }
+        if let Some(tun) = &self.tun
+            && let Err(e) = tun.send_batch(&mut self.tun_tx).await
+        {
+            tracing::debug!("tun write: {e}");
+        }
+    }
+
+    /// Sends up to `max` of the datagrams the node has queued, in order.
+    async fn send_transmits(&mut self, node: &mut Node, max: usize) {
+        for _ in 0..max {
+            let Some(t) = node.poll_transmit() else {
+                break;
+            };
             match t.remote {
                 Remote::Udp(a) => {
                     match t.ttl {
@@ -67,20 +92,26 @@ impl Io {
             }
         }
         self.udp.flush().await;
-        while let Some(p) = node.poll_tun() {
-            if self.tun.is_some() {
-                self.tun_tx.push(&p);
-                node.recycle(p);
-            } else if let Some(stack) = &self.user_stack {
-                // A full stack queue drops, as a full TUN queue would; TCP resends.
-                let _ = stack.try_send(p);
-            }
+    }
+
+    /// Sends the frames a relay passed on in place from the receive buffer, and the datagrams
+    /// the node queued meanwhile, in the order they took their link counters; then whatever
+    /// else the node has queued. Before the next read reuses the buffer.
+    pub(super) async fn send_relayed(&mut self, node: &mut Node) {
+        let relayed = std::mem::take(&mut self.relayed);
+        let barriers = std::mem::take(&mut self.relay_barriers);
+        let (mut from, mut sent) = (0, 0);
+        for &(at, queued) in &barriers {
+            self.udp.send_from_rx(&relayed[from..at]).await;
+            self.send_transmits(node, queued - sent).await;
+            (from, sent) = (at, queued);
         }
-        if let Some(tun) = &self.tun
-            && let Err(e) = tun.send_batch(&mut self.tun_tx).await
-        {
-            tracing::debug!("tun write: {e}");
-        }
+        self.udp.send_from_rx(&relayed[from..]).await;
+        self.send_transmits(node, usize::MAX).await;
+        self.relayed = relayed;
+        self.relayed.clear();
+        self.relay_barriers = barriers;
+        self.relay_barriers.clear();
     }
 
     pub(super) fn take_events(&mut self, node: &mut Node) -> Vec<BusEvent> {

@@ -392,6 +392,7 @@ impl Node {
         if let Some(next) = next {
             let to = self.reseal_in_place(next, data);
             self.counters.forwarded_in_place += u64::from(to.is_some());
+            self.counters.datagrams_out += u64::from(to.is_some());
             if let Some(p) = &mut self.in_place {
                 p.forwarded = to;
             }
@@ -414,13 +415,15 @@ impl Node {
         let State::Up(est) = &mut link.state else {
             return None;
         };
+        let len = frame.len();
+        let (front, tag) = frame.split_at_mut(len - TAG_LEN);
+        let (link_header, rest) = front.split_at_mut(HEADER_LEN);
+        let (header, sealed) = rest.split_at_mut(ROUTED_HEADER);
+        // A counter is taken only for a frame that leaves.
+        let aad = data_frame::aad(sealed)?;
         let counter = est.send_counter;
         est.send_counter += 1;
-        let len = frame.len();
-        frame[..HEADER_LEN].copy_from_slice(&data_frame::header(est.remote_index, counter));
-        let (front, tag) = frame.split_at_mut(len - TAG_LEN);
-        let (header, sealed) = front[HEADER_LEN..].split_at_mut(ROUTED_HEADER);
-        let aad = data_frame::aad(sealed)?;
+        link_header.copy_from_slice(&data_frame::header(est.remote_index, counter));
         tag.copy_from_slice(&est.keys.send.seal_detached(counter, &aad, header));
         est.tx_bytes += len as u64;
         Some(link.remote)

@@ -497,6 +497,13 @@ impl Node {
         t
     }
 
+    /// How many datagrams wait for [`Node::poll_transmit`]. Frames a relay passes on in
+    /// place took their link counters after these: an I/O loop sends these first, so that a
+    /// link's frames leave in counter order (the next hop's replay window is finite).
+    pub fn queued_transmits(&self) -> usize {
+        self.transmits.len()
+    }
+
     /// Next IPv6 packet for the local TUN.
     pub fn poll_tun(&mut self) -> Option<Vec<u8>> {
         self.tun_out.pop_front()

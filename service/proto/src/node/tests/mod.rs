@@ -653,12 +653,25 @@ fn a_relay_passes_a_data_frame_on_in_place() {
     assert_eq!(seen, [0, 1, 2]);
 
     // With a sharing limit, transit goes through the scheduler's queues: a copy is queued
-    // and the datagram is not passed on in place.
-    m.nodes[1].set_transit_rate(m.now, Some(1));
+    // and the datagram is not passed on in place. A generous limit, its tokens filled for a
+    // millisecond, lets the copy out at once.
+    m.nodes[1].set_transit_rate(m.now, Some(1 << 30));
+    m.now = m.now + Duration::from_millis(1);
     m.nodes[0].handle_tun(m.now, &pkt);
     let mut frame = m.nodes[0].poll_transmit().expect("a sends").payload;
+    let in_place = m.nodes[1].counters.forwarded_in_place;
     let out = m.nodes[1].handle_datagram_in_place(m.now, addr(0), &mut frame);
     assert_eq!(out, None, "passed on in place past the sharing limit");
+    assert_eq!(m.nodes[1].counters.forwarded_in_place, in_place);
+    assert_eq!(m.nodes[1].queued_transmits(), 1, "b queued a copy");
+    let mut copy = m.nodes[1].poll_transmit().expect("b's copy");
+    assert_eq!(copy.remote, addr(2));
+    let Some(InPlaceOut::Packet(r)) =
+        m.nodes[2].handle_datagram_in_place(m.now, addr(1), &mut copy.payload)
+    else {
+        panic!("c did not open b's copy");
+    };
+    assert_eq!(copy.payload[r], pkt[..]);
 }
 
 fn packet(m: &Mesh, a: usize, b: usize, len: usize) -> Vec<u8> {
