@@ -15,7 +15,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 secs="${1:-20}"
 shift || true
-all=(wire node bus ipc socks dns)
+all=(wire node bus ipc socks dns gather)
 targets=("${@:-${all[@]}}")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 host="$(rustc -vV | sed -n 's/^host: //p')"

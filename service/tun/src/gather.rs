@@ -10,7 +10,9 @@
 //!
 //! The rules are Linux's own for TCP GRO: same addresses, ports, traffic class, flow label,
 //! hop limit, acknowledgement number, window and options; contiguous sequence numbers; equal
-//! segment sizes but for a shorter last one; no flag but ACK, and PSH only on the last.
+//! segment sizes but for a shorter last one; no flag but ACK, and PSH only on the last. Like
+//! Linux GRO, each segment's checksum is verified before it joins a run: the kernel does not
+//! check a gathered write's (`NEEDS_CSUM`), so a bad segment is written alone, where it does.
 
 use std::io::{self, IoSlice};
 use std::ops::Range;
@@ -85,25 +87,36 @@ fn segment(p: &[u8]) -> Option<(usize, usize)> {
     if tcp[13] & FLAG_ACK == 0 || tcp.len() == doff {
         return None;
     }
+    if fold(sum16(tcp, u64::from(pseudo_sum(p, tcp.len())))) != 0xffff {
+        return None;
+    }
     Some((IPV6 + doff, tcp.len() - doff))
 }
 
-/// Same addresses and ports (the flow), whatever else differs.
-fn same_flow(a: &[u8], b: &[u8]) -> bool {
-    a.len() >= IPV6 + 4 && b.len() >= IPV6 + 4 && a[8..IPV6 + 4] == b[8..IPV6 + 4]
+/// True when packet `p` may belong to the flow of run `run` (a coalescable segment): same
+/// addresses, and same ports unless `p` is not plain TCP (an extension header hides them).
+fn same_flow(run: &[u8], p: &[u8]) -> bool {
+    p.len() >= IPV6 + 4
+        && run[8..IPV6] == p[8..IPV6]
+        && (p[6] != TCP || run[IPV6..IPV6 + 4] == p[IPV6..IPV6 + 4])
 }
 
 fn seq(p: &[u8]) -> u32 {
     u32::from_be_bytes(p[IPV6 + 4..IPV6 + 8].try_into().expect("4 bytes"))
 }
 
-/// The one's-complement sum of `b` added to `sum` (not folded).
+/// The one's-complement sum of `b` added to `sum` (not folded). Big-endian 32-bit words are
+/// summed: 2^16 ≡ 1 modulo 0xffff, so folding gives the 16-bit sum, at half the additions.
 fn sum16(b: &[u8], mut sum: u64) -> u64 {
-    let mut chunks = b.chunks_exact(2);
+    let mut chunks = b.chunks_exact(4);
     for c in &mut chunks {
+        sum += u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+    }
+    let mut rest = chunks.remainder().chunks_exact(2);
+    for c in &mut rest {
         sum += u64::from(u16::from_be_bytes([c[0], c[1]]));
     }
-    if let [last] = chunks.remainder() {
+    if let [last] = rest.remainder() {
         sum += u64::from(*last) << 8;
     }
     sum
@@ -135,13 +148,14 @@ impl Group {
             && len <= self.gso
             && self.hdr_len - IPV6 + self.total + len <= usize::from(u16::MAX)
             && seq(p) == self.next_seq
-            // Traffic class, flow label, hop limit; acknowledgement; offset, window, options.
+            // Traffic class, flow label, hop limit; acknowledgement; offset, window, urgent
+            // pointer, options.
             && h0[..4] == h[..4]
             && h0[7] == h[7]
             && t0[8..13] == t[8..13]
             && t0[13] & !FLAG_PSH == t[13] & !FLAG_PSH
             && t0[14..16] == t[14..16]
-            && t0[20..] == t[20..];
+            && t0[18..] == t[18..];
         if !fits {
             return false;
         }
@@ -201,7 +215,7 @@ impl Gather {
             let p = &base[range.clone()];
             let Some((hdr_len, len)) = segment(p) else {
                 // A flow's earlier segments go first; other flows' runs stay open.
-                if let Some(i) = self
+                while let Some(i) = self
                     .open
                     .iter()
                     .position(|g| same_flow(&base[g.first..], p))
@@ -310,6 +324,52 @@ impl Gather {
     }
 }
 
+/// What the kernel makes of one write [`Gather::write`] made: the packets it stands for,
+/// as they would have been without gathering (but for each segment's checksum and PSH, which
+/// the kernel recomputes). Panics when the write is inconsistent: tests and the fuzz target
+/// use it as their oracle.
+#[doc(hidden)]
+pub fn split(w: &[u8]) -> Vec<Vec<u8>> {
+    let (vnet, pkt) = w.split_at(VNET_LEN);
+    if vnet[1] == 0 {
+        assert_eq!(vnet, [0; VNET_LEN], "a single packet carries no offload");
+        return vec![pkt.to_vec()];
+    }
+    assert_eq!(vnet[0], VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    assert_eq!(vnet[1], VIRTIO_NET_HDR_GSO_TCPV6);
+    let hdr_len = usize::from(u16::from_ne_bytes([vnet[2], vnet[3]]));
+    let gso = usize::from(u16::from_ne_bytes([vnet[4], vnet[5]]));
+    assert_eq!(u16::from_ne_bytes([vnet[6], vnet[7]]) as usize, IPV6);
+    assert_eq!(u16::from_ne_bytes([vnet[8], vnet[9]]) as usize, TCP_CSUM);
+    assert!(gso > 0 && hdr_len >= IPV6 + 20 && pkt.len() > hdr_len + gso);
+    assert!(pkt.len() - IPV6 <= usize::from(u16::MAX));
+    // The partial checksum completes to a valid one over the whole run.
+    let tcp_len = pkt.len() - IPV6;
+    assert_eq!(
+        usize::from(u16::from_be_bytes([pkt[4], pkt[5]])),
+        tcp_len,
+        "IPv6 payload length"
+    );
+    assert_eq!(
+        u16::from_be_bytes([pkt[IPV6 + 16], pkt[IPV6 + 17]]),
+        pseudo_sum(pkt, tcp_len),
+        "the checksum field holds the pseudo-header sum"
+    );
+    let seq0 = seq(pkt);
+    pkt[hdr_len..]
+        .chunks(gso)
+        .enumerate()
+        .map(|(i, body)| {
+            let mut p = pkt[..hdr_len].to_vec();
+            p[4..6].copy_from_slice(&((hdr_len - IPV6 + body.len()) as u16).to_be_bytes());
+            p[IPV6 + 4..IPV6 + 8]
+                .copy_from_slice(&seq0.wrapping_add((i * gso) as u32).to_be_bytes());
+            p.extend_from_slice(body);
+            p
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,9 +400,24 @@ mod tests {
         for (i, b) in t[32..].iter_mut().enumerate() {
             *b = seq.wrapping_add(i as u32) as u8;
         }
-        let c = !fold(sum16(&p[IPV6..], pseudo_sum(&p, 32 + len) as u64));
-        p[IPV6 + TCP_CSUM..IPV6 + TCP_CSUM + 2].copy_from_slice(&c.to_be_bytes());
+        fix_csum(&mut p);
         p
+    }
+
+    /// Makes segment `p`'s checksum valid again after a change.
+    fn fix_csum(p: &mut [u8]) {
+        p[IPV6 + TCP_CSUM..IPV6 + TCP_CSUM + 2].fill(0);
+        let c = !fold(sum16(&p[IPV6..], pseudo_sum(p, p.len() - IPV6) as u64));
+        p[IPV6 + TCP_CSUM..IPV6 + TCP_CSUM + 2].copy_from_slice(&c.to_be_bytes());
+    }
+
+    /// Ports (the flow) and sequence numbers of the segments the writes carry, in order.
+    fn segments(writes: &[Vec<u8>]) -> Vec<(u16, u32)> {
+        writes
+            .iter()
+            .flat_map(|w| split(w))
+            .map(|p| (u16::from_be_bytes([p[IPV6], p[IPV6 + 1]]), seq(&p)))
+            .collect()
     }
 
     /// The packets laid out in one buffer, as a receive buffer holds them, and their ranges.
@@ -373,45 +448,6 @@ mod tests {
         })
         .unwrap();
         (writes, g.stats)
-    }
-
-    /// What the kernel makes of a gathered write: the segments the virtio header says.
-    fn split(w: &[u8]) -> Vec<Vec<u8>> {
-        let (vnet, pkt) = w.split_at(VNET_LEN);
-        if vnet[1] == 0 {
-            return vec![pkt.to_vec()];
-        }
-        assert_eq!(vnet[0], VIRTIO_NET_HDR_F_NEEDS_CSUM);
-        assert_eq!(vnet[1], VIRTIO_NET_HDR_GSO_TCPV6);
-        let hdr_len = usize::from(u16::from_ne_bytes([vnet[2], vnet[3]]));
-        let gso = usize::from(u16::from_ne_bytes([vnet[4], vnet[5]]));
-        assert_eq!(u16::from_ne_bytes([vnet[6], vnet[7]]) as usize, IPV6);
-        assert_eq!(u16::from_ne_bytes([vnet[8], vnet[9]]) as usize, TCP_CSUM);
-        // The partial checksum completes to a valid one over the whole run.
-        let tcp_len = pkt.len() - IPV6;
-        assert_eq!(
-            usize::from(u16::from_be_bytes([pkt[4], pkt[5]])),
-            tcp_len,
-            "IPv6 payload length"
-        );
-        assert_eq!(
-            u16::from_be_bytes([pkt[IPV6 + 16], pkt[IPV6 + 17]]),
-            pseudo_sum(pkt, tcp_len),
-            "the checksum field holds the pseudo-header sum"
-        );
-        let seq0 = seq(pkt);
-        pkt[hdr_len..]
-            .chunks(gso)
-            .enumerate()
-            .map(|(i, body)| {
-                let mut p = pkt[..hdr_len].to_vec();
-                p[4..6].copy_from_slice(&((hdr_len - IPV6 + body.len()) as u16).to_be_bytes());
-                p[IPV6 + 4..IPV6 + 8]
-                    .copy_from_slice(&seq0.wrapping_add((i * gso) as u32).to_be_bytes());
-                p.extend_from_slice(body);
-                p
-            })
-            .collect()
     }
 
     fn payload(p: &[u8]) -> &[u8] {
@@ -543,5 +579,109 @@ mod tests {
         let (writes, _) = run(&pkts);
         assert!(writes.iter().all(|w| w.len() - VNET_LEN <= IPV6 + 65_535));
         assert_eq!(writes.iter().map(|w| split(w).len()).sum::<usize>(), 60);
+    }
+
+    #[test]
+    fn a_segment_with_a_bad_checksum_goes_alone_for_the_kernel_to_refuse() {
+        let mut bad = seg(1, 1000, 1000, false);
+        bad[IPV6 + 40] ^= 0x55;
+        let pkts = vec![
+            seg(1, 0, 1000, false),
+            bad.clone(),
+            seg(1, 2000, 1000, false),
+        ];
+        let (writes, stats) = run(&pkts);
+        assert_eq!(writes.len(), 3, "nothing coalesced across the bad segment");
+        assert!(writes.iter().all(|w| w[..VNET_LEN] == [0; VNET_LEN]));
+        assert_eq!(&writes[1][VNET_LEN..], &bad[..], "written as received");
+        assert_eq!(stats.packets, 3);
+        // A valid odd-length segment passes the check (the last byte is padded).
+        let (writes, _) = run(&[seg(1, 0, 1001, false), seg(1, 1001, 999, false)]);
+        assert_eq!(writes.len(), 1);
+    }
+
+    #[test]
+    fn a_run_carries_on_across_the_sequence_number_wrap() {
+        let start = u32::MAX - 1500;
+        let pkts: Vec<_> = (0..3)
+            .map(|i| seg(1, start.wrapping_add(1000 * i), 1000, false))
+            .collect();
+        let (writes, _) = run(&pkts);
+        assert_eq!(writes.len(), 1);
+        let out = split(&writes[0]);
+        for (o, p) in out.iter().zip(&pkts) {
+            assert_eq!((seq(o), payload(o)), (seq(p), payload(p)));
+        }
+    }
+
+    #[test]
+    fn other_ip_fields_or_congestion_flags_do_not_coalesce() {
+        let base = || vec![seg(1, 0, 1000, false), seg(1, 1000, 1000, false)];
+        // Traffic class, flow label, hop limit (none in the checksum).
+        for (at, bit) in [(0, 0x01), (1, 0x10), (3, 0x01), (7, 0x01)] {
+            let mut pkts = base();
+            pkts[1][at] ^= bit;
+            let (writes, _) = run(&pkts);
+            assert_eq!(writes.len(), 2, "byte {at} differs");
+        }
+        // CWR, ECE, URG: the segment goes alone, after its flow's run.
+        for flag in [0x80, 0x40, 0x20] {
+            let mut pkts = base();
+            pkts[1][IPV6 + 13] |= flag;
+            fix_csum(&mut pkts[1]);
+            pkts.push(seg(1, 2000, 1000, false));
+            let (writes, _) = run(&pkts);
+            assert_eq!(writes.len(), 3, "flag {flag:#x}");
+            assert_eq!(writes[1][VNET_LEN + IPV6 + 13] & flag, flag);
+            assert_eq!(segments(&writes), [(1, 0), (1, 1000), (1, 2000)]);
+        }
+    }
+
+    #[test]
+    fn a_ninth_flow_flushes_the_oldest_and_every_flow_keeps_its_order() {
+        let mut pkts: Vec<_> = (1..=8u16).map(|port| seg(port, 0, 1000, false)).collect();
+        pkts.push(seg(9, 0, 1000, false)); // flushes flow 1, the oldest
+        pkts.extend((2..=8u16).map(|port| seg(port, 1000, 1000, false)));
+        pkts.push(seg(1, 1000, 1000, false)); // flushes flow 2, now the oldest
+        let (writes, stats) = run(&pkts);
+        assert_eq!(stats.packets, 17);
+        let runs: Vec<Vec<(u16, u32)>> = writes
+            .iter()
+            .map(|w| segments(std::slice::from_ref(w)))
+            .collect();
+        assert_eq!(runs[0], [(1, 0)]);
+        assert_eq!(runs[1], [(2, 0), (2, 1000)]);
+        assert_eq!(runs.len(), 10, "flows 3–8 gathered in twos, 9 and 1 alone");
+        assert!(runs[2..8].iter().all(|r| r.len() == 2));
+        assert_eq!(runs[9], [(1, 1000)]);
+    }
+
+    #[test]
+    fn a_packet_with_an_extension_header_goes_after_runs_between_its_addresses() {
+        // Hop-by-hop options in front of TCP: the ports are not where a plain segment has
+        // them, so every open run between the same addresses goes first.
+        let mut ext = seg(1, 1000, 100, false);
+        ext[6] = 0;
+        let mut other = seg(3, 0, 1000, false);
+        other[23] = 9; // another source address
+        fix_csum(&mut other);
+        let pkts = vec![
+            seg(1, 0, 1000, false),
+            seg(2, 0, 1000, false),
+            other,
+            ext.clone(),
+        ];
+        let (writes, _) = run(&pkts);
+        assert_eq!(writes.len(), 4);
+        assert_eq!(
+            &writes[2][VNET_LEN..],
+            &ext[..],
+            "after both runs of its addresses"
+        );
+        assert_eq!(
+            writes[3][VNET_LEN + 23],
+            9,
+            "the other source's run stayed open"
+        );
     }
 }
