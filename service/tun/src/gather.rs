@@ -105,13 +105,17 @@ fn seq(p: &[u8]) -> u32 {
     u32::from_be_bytes(p[IPV6 + 4..IPV6 + 8].try_into().expect("4 bytes"))
 }
 
-/// The one's-complement sum of `b` added to `sum` (not folded). Big-endian 32-bit words are
-/// summed: 2^16 ≡ 1 modulo 0xffff, so folding gives the 16-bit sum, at half the additions.
+/// The one's-complement sum of `b` added to `sum` (not folded), as big-endian 16-bit words.
+/// The bulk is summed as native-endian 32-bit words, which the compiler vectorises: 2^16 ≡ 1
+/// modulo 0xffff, so folding gives the sum of 16-bit words, and a one's-complement sum taken
+/// in the other byte order is the same sum byte-swapped (RFC 1071).
 fn sum16(b: &[u8], mut sum: u64) -> u64 {
     let mut chunks = b.chunks_exact(4);
+    let mut native = 0u64;
     for c in &mut chunks {
-        sum += u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+        native += u64::from(u32::from_ne_bytes([c[0], c[1], c[2], c[3]]));
     }
+    sum += u64::from(u16::from_be(fold(native)));
     let mut rest = chunks.remainder().chunks_exact(2);
     for c in &mut rest {
         sum += u64::from(u16::from_be_bytes([c[0], c[1]]));
@@ -579,6 +583,23 @@ mod tests {
         let (writes, _) = run(&pkts);
         assert!(writes.iter().all(|w| w.len() - VNET_LEN <= IPV6 + 65_535));
         assert_eq!(writes.iter().map(|w| split(w).len()).sum::<usize>(), 60);
+    }
+
+    #[test]
+    fn the_checksum_sum_is_the_plain_one() {
+        // The definition, word by word, against the vectorised sum, at every length and
+        // alignment up to 67 bytes, on bytes that carry often.
+        let data: Vec<u8> = (0..200u32).map(|i| (i * 97 + 200) as u8 | 0x80).collect();
+        for start in 0..4 {
+            for len in 0..68 {
+                let b = &data[start..start + len];
+                let mut plain = 7u64;
+                for (i, x) in b.iter().enumerate() {
+                    plain += u64::from(*x) << if i % 2 == 0 { 8 } else { 0 };
+                }
+                assert_eq!(fold(sum16(b, 7)), fold(plain), "start {start} len {len}");
+            }
+        }
     }
 
     #[test]
