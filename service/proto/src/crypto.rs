@@ -140,6 +140,52 @@ impl Cipher {
     }
 }
 
+/// An AEAD seal decided (key, counter, the bytes it covers) but not yet made: it can be made
+/// later, on any thread, with the same result. Sealing is most of a data packet's cost.
+#[derive(Clone)]
+pub struct PendingSeal {
+    /// Shared with the link or session: a cipher is hundreds of bytes (ring keeps room for
+    /// an AES key schedule), and this moves between queues and threads.
+    key: std::sync::Arc<Cipher>,
+    counter: u64,
+    /// The associated data is `buf[aad_start..msg_start]`; the message is `buf[msg_start..]`
+    /// as it stands when the seal is made, and the tag is appended.
+    aad_start: usize,
+    msg_start: usize,
+}
+
+impl PendingSeal {
+    /// A seal of `buf[msg_start..]` under `key` and `counter`, authenticating
+    /// `buf[aad_start..msg_start]`.
+    pub fn new(
+        key: &std::sync::Arc<Cipher>,
+        counter: u64,
+        aad_start: usize,
+        msg_start: usize,
+    ) -> Self {
+        PendingSeal {
+            key: key.clone(),
+            counter,
+            aad_start,
+            msg_start,
+        }
+    }
+
+    /// Bytes it will encrypt in `buf`.
+    pub fn len(&self, buf: &[u8]) -> usize {
+        buf.len().saturating_sub(self.msg_start)
+    }
+
+    /// Makes the seal: encrypts in place and appends the tag.
+    pub fn apply(&self, buf: &mut Vec<u8>) {
+        let (head, msg) = buf.split_at_mut(self.msg_start);
+        let tag = self
+            .key
+            .seal_detached(self.counter, &head[self.aad_start..], msg);
+        buf.extend_from_slice(&tag);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

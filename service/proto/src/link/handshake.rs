@@ -131,7 +131,7 @@ impl From<snow::Error> for HandshakeError {
 #[derive(Clone)]
 pub struct LinkKeys {
     /// Seals what we send.
-    pub send: Cipher,
+    pub send: std::sync::Arc<Cipher>,
     /// Opens what we receive.
     pub recv: Cipher,
     /// Secret that keys the next rekey ([`super::rekey`]); wiped when dropped.
@@ -147,7 +147,7 @@ impl LinkKeys {
         let chain = zeroize::Zeroizing::new(*h.finalize().as_bytes());
         let (send, recv) = if initiator { (i2r, r2i) } else { (r2i, i2r) };
         LinkKeys {
-            send: Cipher::new(send),
+            send: std::sync::Arc::new(Cipher::new(send)),
             recv: Cipher::new(recv),
             chain,
         }

@@ -4,7 +4,7 @@
 use super::{LinkId, Node};
 use crate::address::{Subnet, in_overlay};
 use crate::identity::NodeId;
-use crate::session::{Opened, Sealed, SessionError};
+use crate::session::{Opened, SessionError};
 use crate::time::Timestamp;
 use crate::wire::bus_ack::BusAckRepr;
 use crate::wire::bus_chunk::BusChunkRepr;
@@ -150,7 +150,8 @@ impl Node {
         let mut buf = self.buffer(HEADER_LEN + 1 + 32 + 1 + payload.len() + 32);
         buf.extend_from_slice(&[0; HEADER_LEN]);
         let now = self.now_hint;
-        let sealed = self.sessions.seal(
+        // The seal is left to whoever takes the datagram (another thread, perhaps).
+        let sealed = self.sessions.seal_later(
             now,
             &self.identity,
             &node,
@@ -160,11 +161,11 @@ impl Node {
             &mut buf,
         );
         match sealed {
-            Ok(Sealed::Now) => {
+            Ok(Some(e2e)) => {
                 self.counters.sent_packets += 1;
-                self.send_routed(next, buf);
+                self.send_routed_later(next, buf, Some(e2e));
             }
-            Ok(Sealed::Queued) => self.counters.sent_packets += 1,
+            Ok(None) => self.counters.sent_packets += 1,
             Err(_) => {
                 self.counters.no_route += 1;
                 return false;

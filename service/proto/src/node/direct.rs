@@ -281,11 +281,12 @@ impl Node {
             if self.links.values().any(|l| l.remote == remote) {
                 continue;
             }
-            self.transmits.push_back(super::Transmit {
-                remote,
-                payload: vec![crate::wire::handshake::TYPE_PRIMER],
-                ttl: Some(PRIMER_TTL),
-            });
+            self.transmits
+                .push_back(super::Unsealed::ready(super::Transmit {
+                    remote,
+                    payload: vec![crate::wire::handshake::TYPE_PRIMER],
+                    ttl: Some(PRIMER_TTL),
+                }));
             self.pending_dials.push((now + dial_after, remote));
         }
         true

@@ -133,11 +133,12 @@ impl Node {
 
     /// Queues a finished datagram for `remote`.
     fn push_datagram(&mut self, remote: Remote, payload: Vec<u8>) {
-        self.transmits.push_back(super::Transmit {
-            remote,
-            payload,
-            ttl: None,
-        });
+        self.transmits
+            .push_back(super::Unsealed::ready(super::Transmit {
+                remote,
+                payload,
+                ttl: None,
+            }));
     }
 
     pub(super) fn handle_handshake(

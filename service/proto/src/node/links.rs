@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::handshakes::{InitResend, Resend, RespResend};
 use super::rekey::{Pending, PrevKeys};
 use super::{Event, LinkId, Node, Remote};
-use crate::crypto::TAG_LEN;
+use crate::crypto::{PendingSeal, TAG_LEN};
 use crate::identity::NodeId;
 use crate::link::handshake::{Handshake, LinkKeys};
 use crate::replay::ReplayWindow;
@@ -495,10 +495,26 @@ impl Node {
     /// Sends a routed packet to neighbour `id`; `buf` is [`HEADER_LEN`] reserved bytes and
     /// the routed packet. Data packets go in a data frame (header-only link encryption),
     /// everything else in a transport frame.
-    pub(super) fn send_routed(&mut self, id: LinkId, mut buf: Vec<u8>) {
+    pub(super) fn send_routed(&mut self, id: LinkId, buf: Vec<u8>) {
+        self.send_routed_later(id, buf, None);
+    }
+
+    /// As [`Node::send_routed`], for a routed data packet whose end-to-end seal `e2e` is
+    /// still to be made (by whoever takes the datagram, see [`super::Unsealed`]).
+    pub(super) fn send_routed_later(
+        &mut self,
+        id: LinkId,
+        mut buf: Vec<u8>,
+        e2e: Option<PendingSeal>,
+    ) {
+        let e2e_tag = if e2e.is_some() { TAG_LEN } else { 0 };
         let data = buf.get(HEADER_LEN + 2) == Some(&TYPE_DATA)
-            && (data_frame::MIN_LEN..=data_frame::MAX_LEN).contains(&(buf.len() + TAG_LEN));
+            && (data_frame::MIN_LEN..=data_frame::MAX_LEN)
+                .contains(&(buf.len() + e2e_tag + TAG_LEN));
         if !data {
+            if let Some(e) = e2e {
+                e.apply(&mut buf); // before the bytes it covers move
+            }
             buf.insert(HEADER_LEN, crate::wire::inner::KIND_ROUTED);
             self.send_frame(id, buf);
             return;
@@ -511,12 +527,19 @@ impl Node {
         };
         let counter = est.send_counter;
         est.send_counter += 1;
-        seal_data_frame(&est.keys.send, est.remote_index, counter, &mut buf);
-        est.tx_bytes += buf.len() as u64;
-        self.transmits.push_back(super::Transmit {
-            remote: link.remote,
-            payload: buf,
-            ttl: None,
+        est.tx_bytes += (buf.len() + e2e_tag + TAG_LEN) as u64;
+        self.transmits.push_back(super::Unsealed {
+            transmit: super::Transmit {
+                remote: link.remote,
+                payload: buf,
+                ttl: None,
+            },
+            e2e,
+            link: super::LinkSeal::Data {
+                key: est.keys.send.clone(),
+                remote_index: est.remote_index,
+                counter,
+            },
         });
     }
 
@@ -636,12 +659,16 @@ impl Node {
         let counter = est.send_counter;
         est.send_counter += 1;
         buf[..HEADER_LEN].copy_from_slice(&TransportRepr::header(est.remote_index, counter));
-        est.keys.send.seal(counter, &mut buf, HEADER_LEN);
-        est.tx_bytes += buf.len() as u64;
-        self.transmits.push_back(super::Transmit {
-            remote: link.remote,
-            payload: buf,
-            ttl: None,
+        est.tx_bytes += (buf.len() + TAG_LEN) as u64;
+        let seal = PendingSeal::new(&est.keys.send, counter, 0, HEADER_LEN);
+        self.transmits.push_back(super::Unsealed {
+            transmit: super::Transmit {
+                remote: link.remote,
+                payload: buf,
+                ttl: None,
+            },
+            e2e: None,
+            link: super::LinkSeal::Frame(seal),
         });
     }
 

@@ -24,6 +24,7 @@ use rustc_hash::FxHashMap;
 
 use crate::babel::{Babel, BabelConfig, NeighbourId, RouteChange, RouteInfo};
 use crate::bus::{Bus, BusConfig, BusEvent, Outgoing, SendError};
+use crate::crypto::PendingSeal;
 use crate::identity::{Identity, NodeId};
 use crate::link::handshake::NetworkKey;
 use crate::time::Timestamp;
@@ -61,6 +62,73 @@ pub struct Transmit {
     pub payload: Vec<u8>,
     /// Send with this IP TTL / hop limit instead of the default (NAT primers).
     pub ttl: Option<u8>,
+}
+
+/// A datagram built but not yet sealed: its AEAD seals, most of a data packet's cost, are
+/// made by [`Unsealed::seal`], which the caller may run on any thread (see
+/// [`Node::poll_unsealed`]). The result is the same whenever and wherever it runs.
+pub struct Unsealed {
+    transmit: Transmit,
+    /// End to end, made first: the routed packet inside a data frame.
+    e2e: Option<PendingSeal>,
+    link: LinkSeal,
+}
+
+/// The link's part of an [`Unsealed`] datagram.
+enum LinkSeal {
+    /// Nothing (handshakes, primers) or already made.
+    None,
+    /// A link frame sealed whole.
+    Frame(PendingSeal),
+    /// A data frame: only its routed header is encrypted (see `links::seal_data_frame`).
+    Data {
+        key: std::sync::Arc<crate::crypto::Cipher>,
+        remote_index: u32,
+        counter: u64,
+    },
+}
+
+impl Unsealed {
+    fn ready(transmit: Transmit) -> Self {
+        Unsealed {
+            transmit,
+            e2e: None,
+            link: LinkSeal::None,
+        }
+    }
+
+    /// Where it goes.
+    pub fn remote(&self) -> Remote {
+        self.transmit.remote
+    }
+
+    /// Bytes its seals will encrypt: what it is worth handing to another thread.
+    pub fn seal_len(&self) -> usize {
+        let buf = &self.transmit.payload;
+        match (&self.e2e, &self.link) {
+            (Some(e), _) => e.len(buf),
+            (None, LinkSeal::Frame(f)) => f.len(buf),
+            _ => 0,
+        }
+    }
+
+    /// Makes the seals: the datagram as it goes on the wire.
+    pub fn seal(mut self) -> Transmit {
+        let buf = &mut self.transmit.payload;
+        if let Some(e) = &self.e2e {
+            e.apply(buf);
+        }
+        match &self.link {
+            LinkSeal::None => {}
+            LinkSeal::Frame(f) => f.apply(buf),
+            LinkSeal::Data {
+                key,
+                remote_index,
+                counter,
+            } => links::seal_data_frame(key, *remote_index, *counter, buf),
+        }
+        self.transmit
+    }
 }
 
 /// Something the owner of the node may want to know or act on.
@@ -305,7 +373,7 @@ pub struct Node {
     probe_ids: u64,
     pending_dials: Vec<(Timestamp, Remote)>,
     sessions: crate::session::Sessions,
-    transmits: VecDeque<Transmit>,
+    transmits: VecDeque<Unsealed>,
     tun_out: VecDeque<Vec<u8>>,
     /// While [`Node::handle_datagram_in_place`] runs: the datagram's place in memory and the
     /// packet for the TUN found in it.
@@ -488,6 +556,12 @@ impl Node {
 
     /// Next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.poll_unsealed().map(Unsealed::seal)
+    }
+
+    /// Next datagram to send, its seals still to be made: a caller with several threads
+    /// takes a batch of these, seals them in parallel and sends them in the order taken.
+    pub fn poll_unsealed(&mut self) -> Option<Unsealed> {
         self.pump_babel();
         let t = self.transmits.pop_front();
         match t {

@@ -25,7 +25,7 @@ pub const PROLOGUE: &[u8] = b"hypha e2e v2";
 #[derive(Clone)]
 pub struct Keys {
     /// Seals what we send.
-    pub send: Cipher,
+    pub send: std::sync::Arc<Cipher>,
     /// Opens what we receive.
     pub recv: Cipher,
 }
@@ -58,7 +58,7 @@ fn split(noise: &mut snow::HandshakeState, initiator: bool) -> Keys {
     let (i2r, r2i) = noise.dangerously_get_raw_split();
     let (send, recv) = if initiator { (i2r, r2i) } else { (r2i, i2r) };
     Keys {
-        send: Cipher::new(&send),
+        send: std::sync::Arc::new(Cipher::new(&send)),
         recv: Cipher::new(&recv),
     }
 }

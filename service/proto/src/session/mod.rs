@@ -27,6 +27,7 @@ use rand_chacha::ChaCha20Rng;
 use rustc_hash::FxHashMap;
 
 use crate::address::Subnet;
+use crate::crypto::PendingSeal;
 use crate::identity::{Identity, NodeId};
 use crate::replay::ReplayWindow;
 use crate::time::Timestamp;
@@ -300,6 +301,30 @@ impl Sessions {
         hop_limit: u8,
         out: &mut Vec<u8>,
     ) -> Result<Sealed, SessionError> {
+        let sealed = self.seal_later(now, me, dst, kind, payload, hop_limit, out)?;
+        Ok(match sealed {
+            Some(seal) => {
+                seal.apply(out);
+                Sealed::Now
+            }
+            None => Sealed::Queued,
+        })
+    }
+
+    /// As [`Sessions::seal`], but with a session at hand only the header and the plaintext are
+    /// written: the seal that completes the packet is returned, for the caller to make (on
+    /// any thread, in any order). `None`: queued until a session is up.
+    #[allow(clippy::too_many_arguments)]
+    pub fn seal_later(
+        &mut self,
+        now: Timestamp,
+        me: &Identity,
+        dst: &NodeId,
+        kind: PayloadKind,
+        payload: &[u8],
+        hop_limit: u8,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<PendingSeal>, SessionError> {
         // Per packet: one lookup for the peer, one for its session.
         let (current, pending) = self
             .peers
@@ -313,12 +338,12 @@ impl Sessions {
             s.last_used = now;
             s.last_tx = Some(now);
             s.unanswered_since.get_or_insert(now);
-            seal_into(s, hop_limit, kind, payload, out);
+            let seal = seal_later(s, hop_limit, kind, payload, out);
             if s.ageing(cfg, now) && !pending {
                 self.counters.rekeys += 1;
                 self.start_hello(now, me, dst)?;
             }
-            return Ok(Sealed::Now);
+            return Ok(Some(seal));
         }
         dst.x25519_public().map_err(|_| SessionError::BadPeerKey)?;
         let max = self.cfg.max_queue;
@@ -334,7 +359,7 @@ impl Sessions {
         if peer.pending.is_none() {
             self.start_hello(now, me, dst)?;
         }
-        Ok(Sealed::Queued)
+        Ok(None)
     }
 
     fn start_hello(
@@ -649,15 +674,24 @@ impl Sessions {
 
 /// Appends one data packet sealed on `s`.
 fn seal_into(s: &mut Session, hop_limit: u8, kind: PayloadKind, payload: &[u8], out: &mut Vec<u8>) {
+    seal_later(s, hop_limit, kind, payload, out).apply(out);
+}
+
+/// Writes the packet's header and plaintext to `out`; the seal that makes it the packet.
+fn seal_later(
+    s: &mut Session,
+    hop_limit: u8,
+    kind: PayloadKind,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) -> PendingSeal {
     let counter = s.send_counter;
     s.send_counter += 1;
     let start = out.len();
     RoutedRepr::emit_data_header(out, hop_limit, &s.peer_addr, s.remote_index, counter);
     out.push(kind as u8);
     out.extend_from_slice(payload);
-    let (head, body) = out[start..].split_at_mut(HEADER_LEN);
-    let tag = s.keys.send.seal_detached(counter, &head[AAD_START..], body);
-    out.extend_from_slice(&tag);
+    PendingSeal::new(&s.keys.send, counter, start + AAD_START, start + HEADER_LEN)
 }
 
 #[cfg(test)]
