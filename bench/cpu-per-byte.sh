@@ -6,7 +6,8 @@
 #
 # Usage: sudo bench/cpu-per-byte.sh [MTU...]     (default: 1280 1374 1280 1374 1280 1374)
 # Env:   HYPHAD (default target/release/hyphad), SIZE (iperf3 -n, default 3G), RELAY (0/1),
-#        STREAMS (iperf3 -P, default 1)
+#        STREAMS (iperf3 -P, default 1), SEAL_THREADS (hyphad --seal-threads; empty: its
+#        default)
 # Needs root, iproute2, iperf3, jq, perf. Traffic stays inside the namespaces it creates.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -36,8 +37,15 @@ start() { # NS INDEX MTU PEER... -> pid
   ip netns exec "$ns" "$BIN" --config /nonexistent --key-file "$WORK/h$i/key" \
     --status-file "$WORK/h$i.json" --ipc-socket "$WORK/h$i.sock" --no-multicast \
     --tun-name "hcp$i" --mtu "$mtu" --incoming everyone --peers "$peers" \
+    ${SEAL_THREADS:+--seal-threads "$SEAL_THREADS"} \
     >"$WORK/h$i.log" 2>&1 &
   echo $!
+}
+
+cpu_of() { # PID -> task-clock ms of its threads, from perf's output in $out
+  local tids
+  tids=$(cd "/proc/$1/task" && printf '%s\n' * | paste -sd'|')
+  echo "$out" | awk -v p="-($tids)$" '$1 ~ p {gsub(",", "", $2); s += $2} END {printf "%.2f", s}'
 }
 
 run() { # MTU
@@ -70,11 +78,10 @@ run() { # MTU
   out=$(perf stat -e task-clock --per-thread -p "$pa,$pb${pc:+,$pc}" -- \
     ip netns exec "${P}a" iperf3 -c "$addr" -n "$SIZE" -P "$STREAMS" -J 2>&1)
   mbit=$(echo "$out" | sed -n '/^{/,/^}/p' | jq -r '.end.sum_received.bits_per_second / 1e6 | floor')
-  # perf names a thread after its command (the binary's name) and id; the main thread's id is
-  # the pid.
-  ca=$(echo "$out" | awk -v p="-$pa" '$1 ~ p"$" {print $2}')
-  cb=$(echo "$out" | awk -v p="-$pb" '$1 ~ p"$" {print $2}')
-  if [ -n "$pc" ]; then cc=$(echo "$out" | awk -v p="-$pc" '$1 ~ p"$" {print $2}'); fi
+  # perf names a thread after its command and id: a daemon's CPU is that of all its threads
+  # (the loop, the sealing workers, tokio's blocking pool).
+  ca=$(cpu_of "$pa"); cb=$(cpu_of "$pb")
+  if [ -n "$pc" ]; then cc=$(cpu_of "$pc"); fi
   jq -cn --argjson mtu "$1" --argjson mbit "$mbit" --arg size "$SIZE" \
     --argjson a "${ca//,/}" --argjson b "${cb//,/}" --argjson c "${cc//,/}" \
     --argjson streams "$STREAMS" \

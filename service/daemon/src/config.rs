@@ -83,6 +83,9 @@ pub struct Config {
     /// Gossip endpoint facts and upgrade relayed traffic to direct links (default on).
     #[serde(default = "yes")]
     pub direct_paths: bool,
+    /// Threads that seal outgoing packets besides the main loop (default: one per core
+    /// beyond the first, at most 7; 0 seals everything on the loop's thread).
+    pub seal_threads: Option<usize>,
     /// SOCKS5 proxy listen address, or `off` (default `127.0.0.1:1080`).
     #[serde(default = "default_socks")]
     pub socks: String,
@@ -215,6 +218,14 @@ impl Config {
             bail!(
                 "mtu {} is above {max}: its packets would not fit one UDP datagram",
                 self.mtu
+            );
+        }
+        if let Some(n) = self.seal_threads
+            && n > crate::sealer::MAX_THREADS
+        {
+            bail!(
+                "seal_threads {n} is above {}: more would only wait",
+                crate::sealer::MAX_THREADS
             );
         }
         if self.network.is_some() != self.psk_file.is_some() {

@@ -10,6 +10,7 @@ mod ipc;
 mod mcast;
 mod peers;
 mod reach;
+pub mod sealer;
 pub mod service;
 mod settings;
 mod socks;

@@ -33,6 +33,9 @@ struct Flags {
     /// TUN MTU.
     #[arg(long)]
     mtu: Option<u16>,
+    /// Threads sealing outgoing packets besides the main loop (0: none).
+    #[arg(long)]
+    seal_threads: Option<usize>,
     /// Identity key file.
     #[arg(long)]
     key_file: Option<PathBuf>,
@@ -110,6 +113,9 @@ fn apply(mut c: Config, f: Flags) -> Result<Config> {
     }
     if let Some(m) = f.mtu {
         c.mtu = m;
+    }
+    if f.seal_threads.is_some() {
+        c.seal_threads = f.seal_threads;
     }
     if f.key_file.is_some() {
         c.key_file = f.key_file;

@@ -421,6 +421,11 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
             relayed: Vec::new(),
             relay_barriers: Vec::new(),
             gather: hypha_tun::gather::Gather::new(),
+            sealer: crate::sealer::Sealer::new(
+                cfg.seal_threads
+                    .unwrap_or_else(crate::sealer::default_threads),
+            )?,
+            sealed: Vec::new(),
             user_stack: reaching.user_stack.as_ref().map(|(tx, _)| tx.clone()),
             writers: HashMap::new(),
             events: events_tx,
@@ -582,15 +587,17 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                     for p in trx.packets() {
                         svc.node.handle_tun(now, p);
                     }
-                    if let Some(tun) = &svc.io.tun {
-                        for _ in 0..BURST {
-                            if tun.try_recv_batch(&mut trx).is_err() {
-                                break;
-                            }
-                            for p in trx.packets() {
-                                svc.node.handle_tun(now, p);
-                            }
+                    // Sealing workers start on each read's packets while the loop reads on.
+                    svc.io.seal_ahead(&mut svc.node);
+                    for _ in 0..BURST {
+                        let Some(tun) = &svc.io.tun else { break };
+                        if tun.try_recv_batch(&mut trx).is_err() {
+                            break;
                         }
+                        for p in trx.packets() {
+                            svc.node.handle_tun(now, p);
+                        }
+                        svc.io.seal_ahead(&mut svc.node);
                     }
                 }
                 // Not the device failing but a super-packet that does not split: drop it.
@@ -680,6 +687,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                     let mut snap = status::snapshot(&svc.node, svc.mcast.as_ref().map(|(_, d)| &d.counters), svc.tun_name.as_deref());
                     snap["udp"] = serde_json::json!(svc.io.udp.stats);
                     let g = svc.io.gather.stats;
+                    snap["seal"] = serde_json::json!(svc.io.sealer.stats);
                     snap["tunWrite"] = serde_json::json!({
                         "gatheredWrites": g.writes,
                         "gatheredPackets": g.packets,

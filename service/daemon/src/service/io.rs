@@ -7,12 +7,13 @@ use std::net::SocketAddr;
 use hypha_ipc::api;
 use hypha_proto::bus::BusEvent;
 use hypha_proto::identity::NodeId;
-use hypha_proto::node::{Event, Node, Remote};
+use hypha_proto::node::{Event, Node, Remote, Transmit};
 use hypha_tun::{OsTun, RecvBatch, SendBatch, Tun};
 use tokio::sync::{broadcast, mpsc};
 
 use super::short;
 use crate::mcast::Mcast;
+use crate::sealer::Sealer;
 use crate::tcp::Hub;
 use crate::udp_io::UdpIo;
 
@@ -31,6 +32,10 @@ pub(super) struct Io {
     pub(super) relay_barriers: Vec<(usize, usize)>,
     /// Writes those to the TUN without copying them (TCP segments gathered per flow).
     pub(super) gather: hypha_tun::gather::Gather,
+    /// Seals what the node queued, on several threads when there is enough of it.
+    pub(super) sealer: Sealer,
+    /// Sealed datagrams on their way out (kept for its allocation).
+    pub(super) sealed: Vec<Transmit>,
     /// Without a TUN: packets for this node go to the userspace stack.
     pub(super) user_stack: Option<mpsc::Sender<Vec<u8>>>,
     pub(super) writers: HashMap<u64, mpsc::Sender<Vec<u8>>>,
@@ -69,12 +74,20 @@ impl Io {
         }
     }
 
-    /// Sends up to `max` of the datagrams the node has queued, in order.
+    /// Sends up to `max` of the datagrams the node has queued, in order, sealed on as many
+    /// threads as the batch is worth.
     async fn send_transmits(&mut self, node: &mut Node, max: usize) {
-        for _ in 0..max {
-            let Some(t) = node.poll_transmit() else {
+        let mut batch = Vec::new();
+        while batch.len() < max {
+            let Some(u) = node.poll_unsealed() else {
                 break;
             };
+            batch.push(u);
+        }
+        let mut sealed = std::mem::take(&mut self.sealed);
+        // After what was handed over earlier in this turn (see `seal_ahead`).
+        self.sealer.seal_all(batch, &mut sealed);
+        for t in sealed.drain(..) {
             match t.remote {
                 Remote::Udp(a) => {
                     match t.ttl {
@@ -91,7 +104,15 @@ impl Io {
                 }
             }
         }
+        self.sealed = sealed;
         self.udp.flush().await;
+    }
+
+    /// Hands what the node has queued to the sealer now, so that its workers seal it while
+    /// the loop reads on; it is sent, in order, at the end of the turn.
+    pub(super) fn seal_ahead(&mut self, node: &mut Node) {
+        let batch: Vec<_> = std::iter::from_fn(|| node.poll_unsealed()).collect();
+        self.sealer.push(batch);
     }
 
     /// Sends the frames a relay passed on in place from the receive buffer, and the datagrams
