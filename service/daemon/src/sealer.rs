@@ -101,6 +101,18 @@ impl Sealer {
         })
     }
 
+    /// Starts `threads` workers, or as many as the system lets it (none: everything is
+    /// sealed on the loop's thread), saying so in the log.
+    pub fn start(threads: usize) -> Self {
+        for n in (0..=threads).rev() {
+            match Self::new(n) {
+                Ok(s) => return s,
+                Err(e) => tracing::warn!("{n} sealing threads: {e}"),
+            }
+        }
+        unreachable!("no threads to start cannot fail")
+    }
+
     /// Takes `batch` (the next datagrams in send order): slices of it go to idle workers,
     /// the rest is sealed here, at once.
     pub fn push(&mut self, mut batch: Vec<Unsealed>) {
@@ -165,8 +177,9 @@ impl Sealer {
         }
     }
 
-    /// Appends everything pushed, sealed, to `out` in the order pushed (waiting for the
-    /// workers).
+    /// Appends everything pushed, sealed, to `out` in the order pushed. It blocks the
+    /// calling thread (the loop, runtime and all) until the workers are done: for about as
+    /// long as sealing its slice took the loop, since each worker was given one as large.
     pub fn drain(&mut self, out: &mut Vec<Transmit>) {
         while let Some(slot) = self.slots.pop_front() {
             match slot {
@@ -176,7 +189,10 @@ impl Sealer {
                         self.workers[i].busy = false;
                         out.extend(v);
                     }
-                    Err(_) => tracing::error!("a sealing thread died: its datagrams are lost"),
+                    // Only a bug panics a worker; on the loop's thread it would have ended
+                    // the daemon, and so it does here, rather than losing datagrams and a
+                    // core in silence.
+                    Err(_) => panic!("sealing thread {i} died"),
                 },
             }
         }

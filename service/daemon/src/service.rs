@@ -421,10 +421,10 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
             relayed: Vec::new(),
             relay_barriers: Vec::new(),
             gather: hypha_tun::gather::Gather::new(),
-            sealer: crate::sealer::Sealer::new(
+            sealer: crate::sealer::Sealer::start(
                 cfg.seal_threads
                     .unwrap_or_else(crate::sealer::default_threads),
-            )?,
+            ),
             sealed: Vec::new(),
             user_stack: reaching.user_stack.as_ref().map(|(tx, _)| tx.clone()),
             writers: HashMap::new(),
@@ -552,7 +552,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                             // Without a TUN the userspace stack takes a copy.
                             Some(InPlaceOut::Packet(r)) => node.deliver_copy(&d[r]),
                             Some(InPlaceOut::Forward(Remote::Udp(to))) => {
-                                let q = node.queued_transmits();
+                                let q = node.queued_before_forward();
                                 if q > queued {
                                     barriers.push((relayed.len(), q));
                                     queued = q;
@@ -570,8 +570,13 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                         }
                         io.in_place.clear();
                     }
-                    if !io.relayed.is_empty() {
-                        io.send_relayed(node).await;
+                    if !svc.io.relayed.is_empty() {
+                        // What the node queued goes out with the relayed frames: a bus
+                        // message that arrived meanwhile is stored before its acknowledgement
+                        // leaves (as at the end of every turn).
+                        let events = svc.io.take_events(&mut svc.node);
+                        svc.on_bus(events);
+                        svc.io.send_relayed(&mut svc.node).await;
                     }
                     match read {
                         Ok(_) => {}

@@ -393,6 +393,9 @@ impl Node {
             let to = self.reseal_in_place(next, data);
             self.counters.forwarded_in_place += u64::from(to.is_some());
             self.counters.datagrams_out += u64::from(to.is_some());
+            // What was queued before this frame took its counter (routing may queue more,
+            // with later counters, before the call returns).
+            self.queued_before_forward = self.transmits.len();
             if let Some(p) = &mut self.in_place {
                 p.forwarded = to;
             }

@@ -378,6 +378,8 @@ pub struct Node {
     /// While [`Node::handle_datagram_in_place`] runs: the datagram's place in memory and the
     /// packet for the TUN found in it.
     in_place: Option<InPlace>,
+    /// See [`Node::queued_before_forward`].
+    queued_before_forward: usize,
     /// Packet buffers handed back by the I/O loop ([`Node::recycle`]), so that the data plane
     /// allocates nothing per packet.
     spare: Vec<Vec<u8>>,
@@ -472,6 +474,7 @@ impl Node {
             transmits: VecDeque::new(),
             tun_out: VecDeque::new(),
             in_place: None,
+            queued_before_forward: 0,
             spare: Vec::new(),
             events: VecDeque::new(),
             next_maintenance: now,
@@ -576,6 +579,13 @@ impl Node {
     /// link's frames leave in counter order (the next hop's replay window is finite).
     pub fn queued_transmits(&self) -> usize {
         self.transmits.len()
+    }
+
+    /// How many of the datagrams waiting for [`Node::poll_transmit`] were queued before the
+    /// frame last passed on in place ([`InPlaceOut::Forward`]) took its link counter: an I/O
+    /// loop sends those first, so that a link's frames leave in counter order.
+    pub fn queued_before_forward(&self) -> usize {
+        self.queued_before_forward
     }
 
     /// Next IPv6 packet for the local TUN.

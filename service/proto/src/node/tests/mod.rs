@@ -652,6 +652,24 @@ fn a_relay_passes_a_data_frame_on_in_place() {
     }
     assert_eq!(seen, [0, 1, 2]);
 
+    // b's own packet for c, queued before a frame b passes on in place, took the earlier
+    // counter on the b–c link: the node says it is to go first.
+    let own = packet(&m, 1, 2, 200);
+    m.nodes[1].handle_tun(m.now, &own);
+    assert_eq!(m.nodes[1].queued_transmits(), 1);
+    m.nodes[0].handle_tun(m.now, &pkt);
+    let mut frame = m.nodes[0].poll_transmit().expect("a sends").payload;
+    let out = m.nodes[1].handle_datagram_in_place(m.now, addr(0), &mut frame);
+    assert_eq!(out, Some(InPlaceOut::Forward(addr(2))));
+    assert_eq!(m.nodes[1].queued_before_forward(), 1);
+    let mut first = m.nodes[1].poll_transmit().expect("b's own packet");
+    for d in [&mut first.payload, &mut frame] {
+        let Some(InPlaceOut::Packet(_)) = m.nodes[2].handle_datagram_in_place(m.now, addr(1), d)
+        else {
+            panic!("c refused one of b's frames sent in counter order");
+        };
+    }
+
     // With a sharing limit, transit goes through the scheduler's queues: a copy is queued
     // and the datagram is not passed on in place. A generous limit, its tokens filled for a
     // millisecond, lets the copy out at once.
