@@ -3,8 +3,9 @@
 //! The node builds each datagram and takes its counters in order, leaving the AEAD seals (most
 //! of a data packet's cost) to whoever takes it ([`Unsealed`]). The loop hands what the node
 //! queued to the sealer as it goes ([`Sealer::push`], e.g. after each TUN read), and the
-//! sealer gives slices worth a thread's wake-up to idle worker threads, sealing the rest on
-//! the loop's thread; the loop reads on while the workers seal. [`Sealer::drain`] then waits
+//! sealer cuts each batch worth a thread's wake-up into equal slices, one per worker (queued
+//! behind what it has) and one it seals on the loop's thread; the loop reads on while the
+//! workers seal. [`Sealer::drain`] then waits
 //! for them and gives the datagrams back in the order pushed: per-flow and per-link order are
 //! exactly what the node decided, and the bytes are the same as sealing on one thread.
 
@@ -19,12 +20,15 @@ use hypha_proto::node::{Transmit, Unsealed};
 const MIN_SLICE_BYTES: usize = 24 * 1024;
 /// Workers at most, whatever the core count.
 pub const MAX_THREADS: usize = 7;
+/// Slices queued on one worker at most: a turn's reads each hand it one, and it seals them
+/// in order while the loop reads on.
+const MAX_IN_FLIGHT: usize = 16;
 
 struct Worker {
     jobs: SyncSender<Vec<Unsealed>>,
     done: Receiver<Vec<Transmit>>,
-    /// A slice of ours is on it.
-    busy: bool,
+    /// Slices handed to it and not yet drained (it seals and returns them in order).
+    in_flight: usize,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -71,12 +75,14 @@ impl Sealer {
     pub fn new(threads: usize) -> std::io::Result<Self> {
         let mut workers = Vec::with_capacity(threads);
         for i in 0..threads {
-            // One slice in flight per worker: it is busy until drained.
-            let (jobs, job_rx) = sync_channel::<Vec<Unsealed>>(1);
-            let (done_tx, done) = sync_channel::<Vec<Transmit>>(1);
+            // Room for every slice in flight both ways: neither side ever blocks on a send.
+            let (jobs, job_rx) = sync_channel::<Vec<Unsealed>>(MAX_IN_FLIGHT);
+            let (done_tx, done) = sync_channel::<Vec<Transmit>>(MAX_IN_FLIGHT);
             let thread = std::thread::Builder::new()
                 .name(format!("hypha-seal-{i}"))
                 .spawn(move || {
+                    // A worker sleeps between slices rather than spin: polling for 30 µs
+                    // before sleeping cost this 2-core machine more CPU than it saved.
                     while let Ok(batch) = job_rx.recv() {
                         let sealed: Vec<Transmit> = batch.into_iter().map(Unsealed::seal).collect();
                         if done_tx.send(sealed).is_err() {
@@ -87,7 +93,7 @@ impl Sealer {
             workers.push(Worker {
                 jobs,
                 done,
-                busy: false,
+                in_flight: 0,
                 thread: Some(thread),
             });
         }
@@ -119,7 +125,11 @@ impl Sealer {
         if batch.is_empty() {
             return;
         }
-        let idle = self.workers.iter().filter(|w| !w.busy).count();
+        let idle = self
+            .workers
+            .iter()
+            .filter(|w| w.in_flight < MAX_IN_FLIGHT)
+            .count();
         let total: usize = if idle == 0 {
             0
         } else {
@@ -140,17 +150,21 @@ impl Sealer {
                 cuts.push(i + 1);
             }
         }
-        // Hand the slices over from the last (split_off takes the end), before sealing ours.
+        // Hand the slices over from the last (split_off takes the end), before sealing ours;
+        // the least loaded workers first.
         let mut handed = Vec::with_capacity(cuts.len());
         for &at in cuts.iter().rev() {
-            let Some(i) = self.workers.iter().position(|w| !w.busy) else {
+            let Some(i) = (0..self.workers.len())
+                .filter(|&i| self.workers[i].in_flight < MAX_IN_FLIGHT && !handed.contains(&i))
+                .min_by_key(|&i| self.workers[i].in_flight)
+            else {
                 break;
             };
             let tail = batch.split_off(at);
             let n = tail.len() as u64;
             match self.workers[i].jobs.send(tail) {
                 Ok(()) => {
-                    self.workers[i].busy = true;
+                    self.workers[i].in_flight += 1;
                     self.stats.worker_slices += 1;
                     self.stats.worker_datagrams += n;
                     handed.push(i);
@@ -159,7 +173,7 @@ impl Sealer {
                 // (it goes back on the end, and an earlier cut takes it along).
                 Err(e) => {
                     batch.extend(e.0);
-                    self.workers[i].busy = true; // never to be used again
+                    self.workers[i].in_flight = MAX_IN_FLIGHT; // never to be used again
                 }
             }
         }
@@ -186,7 +200,7 @@ impl Sealer {
                 Slot::Here(v) => out.extend(v),
                 Slot::Worker(i) => match self.workers[i].done.recv() {
                     Ok(v) => {
-                        self.workers[i].busy = false;
+                        self.workers[i].in_flight -= 1;
                         out.extend(v);
                     }
                     // Only a bug panics a worker; on the loop's thread it would have ended
@@ -325,21 +339,24 @@ mod tests {
         let (mut a2, _, _) = pair();
         let mut sealer = Sealer::new(1).unwrap();
         let mut out = Vec::new();
-        // Large, small, large, large: the worker takes a slice of the first; the rest is
-        // sealed here while it is busy, behind that slice.
-        for n in [100, 2, 60, 80] {
+        // Large batches are cut in two, the worker's half queued behind what it has; small
+        // ones stay here; past MAX_IN_FLIGHT slices on the worker everything stays here. The
+        // slots interleave, and the order pushed must survive all of it.
+        let sizes = [100, 2, 60, 80, 3].repeat(6);
+        for &n in &sizes {
             queue(&mut a, &b, now, n);
             queue(&mut a2, &b, now, n);
             sealer.push(std::iter::from_fn(|| a.poll_unsealed()).collect());
         }
-        assert_eq!(sealer.stats.worker_slices, 1);
+        assert_eq!(sealer.stats.worker_slices, MAX_IN_FLIGHT as u64);
         sealer.drain(&mut out);
         let alone: Vec<Transmit> = std::iter::from_fn(|| a2.poll_transmit()).collect();
+        assert_eq!(out.len(), alone.len());
         assert!(out == alone, "the order pushed");
-        // Drained, the worker is idle again and takes the next large batch.
+        // Drained, the worker takes slices again.
         queue(&mut a, &b, now, 100);
         sealer.push(std::iter::from_fn(|| a.poll_unsealed()).collect());
-        assert_eq!(sealer.stats.worker_slices, 2);
+        assert_eq!(sealer.stats.worker_slices, MAX_IN_FLIGHT as u64 + 1);
         out.clear();
         sealer.drain(&mut out);
         assert!(out.len() >= 100);
