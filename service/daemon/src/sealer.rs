@@ -5,9 +5,9 @@
 //! queued to the sealer as it goes ([`Sealer::push`], e.g. after each TUN read), and the
 //! sealer cuts each batch worth a thread's wake-up into equal slices, one per worker (queued
 //! behind what it has) and one it seals on the loop's thread; the loop reads on while the
-//! workers seal. [`Sealer::drain`] then waits
-//! for them and gives the datagrams back in the order pushed: per-flow and per-link order are
-//! exactly what the node decided, and the bytes are the same as sealing on one thread.
+//! workers seal. [`Sealer::drain`] then waits for them and gives the datagrams back in the
+//! order pushed: per-flow and per-link order are exactly what the node decided, and the bytes
+//! are the same as sealing on one thread.
 
 use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
