@@ -380,12 +380,14 @@ impl Node {
         let payload = &routed[range];
         match kind {
             PayloadKind::Ipv6 => self.deliver_ipv6(now, &src, src_subnet, payload),
-            // The bus answers (acks, next chunks) at once; other packets leave it alone, so
-            // bulk traffic does not poll it per packet.
+            // The bus answers acks (next chunks) at once; other packets leave it alone, so
+            // bulk traffic does not poll it per packet. A chunk's own ack waits for the next
+            // timeout (it is due now): a message just received whole is first handed to the
+            // owner, who may refuse it (`bus_store_failed`) before it is acknowledged.
             PayloadKind::BusChunk => match BusChunkRepr::parse(payload) {
                 Ok(c) => {
                     self.bus.on_chunk(now, src, &c);
-                    self.pump_bus(now);
+                    self.pump_bus_events();
                 }
                 Err(_) => self.counters.malformed += 1,
             },

@@ -717,7 +717,10 @@ impl Node {
     }
 
     /// The message `id` from `from` just reported received could not be stored: refuse it
-    /// instead of acknowledging it ([`crate::bus::Bus::store_failed`]).
+    /// instead of acknowledging it ([`crate::bus::Bus::store_failed`]). The acknowledgement
+    /// waits for the node's next [`Node::handle_timeout`] (due at once), so an owner that
+    /// stores what [`Event::Bus`] reports before it next drives the node's timers refuses in
+    /// time.
     pub fn bus_store_failed(&mut self, now: Timestamp, from: NodeId, id: crate::bus::MsgId) {
         self.bus.store_failed(now, from, id);
     }
@@ -739,7 +742,7 @@ impl Node {
         self.pump_bus_events();
     }
 
-    fn pump_bus_events(&mut self) {
+    pub(super) fn pump_bus_events(&mut self) {
         while let Some(e) = self.bus.poll_event() {
             self.events.push_back(Event::Bus(e));
         }

@@ -692,6 +692,55 @@ fn a_relay_passes_a_data_frame_on_in_place() {
     assert_eq!(copy.payload[r], pkt[..]);
 }
 
+/// A bus message its receiver's owner could not store (a full inbox, say) is refused, never
+/// acknowledged: the sender sees it failed. The owner learns of the message from the node's
+/// events and refuses it before it next drives the node's timers.
+#[test]
+fn a_bus_message_the_owner_cannot_store_is_refused_not_acknowledged() {
+    let mut m = Mesh::new(2, |_| NodeConfig::default());
+    m.wire(0, 1);
+    m.nodes[0].add_peer(m.now, addr(1));
+    m.run(Duration::from_secs(2));
+    let to = m.nodes[1].node_id();
+    for (id, refuse) in [([1; 16], true), ([2; 16], false)] {
+        let msg = crate::bus::Outgoing {
+            id,
+            to,
+            topic: "t".into(),
+            reply_to: None,
+            payload: vec![7; 5000],
+            deadline_ms: None,
+        };
+        m.nodes[0].bus_send(m.now, msg).unwrap();
+        let mut received = false;
+        for _ in 0..2000 {
+            m.run(Duration::from_millis(1));
+            while let Some(e) = m.nodes[1].poll_event() {
+                if let Event::Bus(BusEvent::Received(r)) = e {
+                    received = true;
+                    if refuse {
+                        m.nodes[1].bus_store_failed(m.now, r.from, r.id);
+                    }
+                }
+            }
+        }
+        assert!(received, "b received message {id:?}");
+        let statuses: Vec<_> = std::iter::from_fn(|| m.nodes[0].poll_event())
+            .filter_map(|e| match e {
+                Event::Bus(BusEvent::Status { id: i, status }) if i == id => Some(status),
+                _ => None,
+            })
+            .collect();
+        let last = if refuse {
+            crate::bus::MsgStatus::Failed
+        } else {
+            crate::bus::MsgStatus::Delivered
+        };
+        assert_eq!(statuses.last(), Some(&last), "{statuses:?}");
+        assert!(!statuses.contains(&crate::bus::MsgStatus::Delivered) || !refuse);
+    }
+}
+
 fn packet(m: &Mesh, a: usize, b: usize, len: usize) -> Vec<u8> {
     let mut pkt = vec![0u8; len];
     pkt[0] = 0x60;
