@@ -125,17 +125,7 @@ impl Sealer {
         if batch.is_empty() {
             return;
         }
-        let idle = self
-            .workers
-            .iter()
-            .filter(|w| w.in_flight < MAX_IN_FLIGHT)
-            .count();
-        let total: usize = if idle == 0 {
-            0
-        } else {
-            batch.iter().map(Unsealed::seal_len).sum()
-        };
-        let parts = (total / MIN_SLICE_BYTES).min(idle + 1).min(batch.len());
+        let (parts, total) = self.parts(&batch);
         if parts < 2 {
             self.seal_here(batch);
             return;
@@ -182,6 +172,22 @@ impl Sealer {
             .extend(handed.into_iter().rev().map(Slot::Worker));
     }
 
+    /// Into how many slices `batch` is worth cutting (one per worker with room, and one for
+    /// this thread, each at least [`MIN_SLICE_BYTES`]), and the bytes it has to seal.
+    fn parts(&self, batch: &[Unsealed]) -> (usize, usize) {
+        let idle = self
+            .workers
+            .iter()
+            .filter(|w| w.in_flight < MAX_IN_FLIGHT)
+            .count();
+        if idle == 0 {
+            return (1, 0);
+        }
+        let total: usize = batch.iter().map(Unsealed::seal_len).sum();
+        let parts = (total / MIN_SLICE_BYTES).min(idle + 1).min(batch.len());
+        (parts, total)
+    }
+
     fn seal_here(&mut self, batch: Vec<Unsealed>) {
         self.stats.loop_datagrams += batch.len() as u64;
         let sealed = batch.into_iter().map(Unsealed::seal);
@@ -215,6 +221,12 @@ impl Sealer {
     /// Seals `batch` and appends the datagrams to `out` in the same order: [`Sealer::push`]
     /// and [`Sealer::drain`].
     pub fn seal_all(&mut self, batch: Vec<Unsealed>, out: &mut Vec<Transmit>) {
+        // Most turns: nothing in flight and too little to split; straight into `out`.
+        if self.slots.is_empty() && self.parts(&batch).0 < 2 {
+            self.stats.loop_datagrams += batch.len() as u64;
+            out.extend(batch.into_iter().map(Unsealed::seal));
+            return;
+        }
         self.push(batch);
         self.drain(out);
     }

@@ -76,7 +76,7 @@ pub struct Unsealed {
 
 /// The link's part of an [`Unsealed`] datagram.
 enum LinkSeal {
-    /// Nothing (handshakes, primers) or already made.
+    /// None (handshakes, primers).
     None,
     /// A link frame sealed whole.
     Frame(PendingSeal),
@@ -95,11 +95,6 @@ impl Unsealed {
             e2e: None,
             link: LinkSeal::None,
         }
-    }
-
-    /// Where it goes.
-    pub fn remote(&self) -> Remote {
-        self.transmit.remote
     }
 
     /// Bytes its seals will encrypt: what it is worth handing to another thread.
@@ -574,9 +569,7 @@ impl Node {
         t
     }
 
-    /// How many datagrams wait for [`Node::poll_transmit`]. Frames a relay passes on in
-    /// place took their link counters after these: an I/O loop sends these first, so that a
-    /// link's frames leave in counter order (the next hop's replay window is finite).
+    /// How many datagrams wait for [`Node::poll_transmit`].
     pub fn queued_transmits(&self) -> usize {
         self.transmits.len()
     }
