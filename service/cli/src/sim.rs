@@ -54,6 +54,9 @@ pub struct Args {
     /// Threads to run the nodes on (0: one per core); the report is the same for any number.
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Print a line to stderr as each phase ends (virtual and wall time, peak memory).
+    #[arg(long)]
+    progress: bool,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -90,6 +93,7 @@ pub fn run(a: Args) -> Result<()> {
         hostile: a.hostile,
         steady: Duration::from_secs(a.steady_s),
         threads: a.threads,
+        progress: a.progress,
     };
     let r = hypha_sim::run(&cfg);
     if a.json {

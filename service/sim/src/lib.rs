@@ -52,6 +52,9 @@ pub struct SimConfig {
     pub steady: Duration,
     /// Threads the nodes run on (zero: one per core). The report does not depend on it.
     pub threads: usize,
+    /// Print a line to stderr as each phase ends (virtual and wall time, peak memory), so
+    /// that a run stopped at a limit still shows how far it got.
+    pub progress: bool,
 }
 
 impl Default for SimConfig {
@@ -70,6 +73,7 @@ impl Default for SimConfig {
             hostile: 0,
             steady: Duration::ZERO,
             threads: 0,
+            progress: false,
         }
     }
 }
@@ -102,10 +106,32 @@ pub fn run(cfg: &SimConfig) -> Report {
 
 fn run_here(cfg: &SimConfig) -> Report {
     let wall = Instant::now();
+    let progress = |phase: &str, w: &World, took: Option<Duration>| {
+        if cfg.progress {
+            let updates: u64 = w
+                .nodes
+                .iter()
+                .map(|n| n.babel().counters.updates_sent)
+                .sum();
+            eprintln!(
+                "sim: {phase}: converged {}, virtual {:.2} s, wall {:.1} s, peak RSS {} MiB, \
+                 {updates} updates so far",
+                took.map_or("no".into(), |d| format!("after {:.2} s", d.as_secs_f64())),
+                w.now
+                    .saturating_since(hypha_proto::time::Timestamp::ZERO)
+                    .as_secs_f64(),
+                wall.elapsed().as_secs_f64(),
+                max_rss_mib().map_or("?".into(), |m| m.to_string()),
+            );
+        }
+    };
     let mut w = World::new(cfg);
+    progress("started", &w, None);
     let initial = w.run_to_convergence(cfg.phase_limit);
+    progress("initial", &w, initial);
     let settle = w.now + Duration::from_secs(1);
     w.run_until(settle);
+    progress("settled", &w, initial);
 
     // Cut a share of the links, chosen by the seed.
     let m = w.graph.edges.len();
@@ -122,6 +148,7 @@ fn run_here(cfg: &SimConfig) -> Report {
     w.recompute_components();
     let components_after_cuts = w.components();
     let after_cuts = w.run_to_convergence(cfg.phase_limit);
+    progress("after cuts", &w, after_cuts);
 
     let (mut partition, mut heal) = (None, None);
     if cfg.partition {
@@ -206,6 +233,7 @@ fn run_here(cfg: &SimConfig) -> Report {
         updates_sent: sum(&|n| n.babel().counters.updates_sent),
         seqno_requests_sent: sum(&|n| n.babel().counters.seqno_requests_sent),
         routes_lost: sum(&|n| n.babel().counters.routes_lost),
+        seqno_bumps: sum(&|n| n.babel().seqno() as u64),
         handshakes: sum(&|n| n.counters.handshakes_ok),
         hostile: cfg.hostile,
         forged_origins: sum(&|n| n.babel().counters.forged_origins),

@@ -83,6 +83,8 @@ pub struct Report {
     pub seqno_requests_sent: u64,
     /// Routes lost (became unreachable) across all nodes.
     pub routes_lost: u64,
+    /// Times an originator raised its seqno (each new seqno reaches every node), all nodes.
+    pub seqno_bumps: u64,
     /// Handshakes completed.
     pub handshakes: u64,
     /// Hostile nodes (left out of every pair checked).

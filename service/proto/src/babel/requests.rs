@@ -25,6 +25,9 @@ use crate::wire::babel::{Prefix, SeqnoRequestRepr, Tlv};
 pub const MAX_REQUESTS_PER_NEIGHBOUR: u32 = 256;
 /// Requests forwarded per destination per second.
 pub const MAX_FORWARDS_PER_ORIGIN: u32 = 4;
+/// How long a forwarded request stops the same one (origin, seqno) from being forwarded again
+/// to the same neighbour.
+pub const FORWARD_MEMORY: Duration = Duration::from_secs(2);
 /// Our own seqno rises at most this often at others' request.
 pub const MIN_BUMP_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -151,8 +154,7 @@ impl Babel {
         // earlier forward counts.
         let key = (subnet, rid, r.seqno);
         if self.recent_requests.get(&key).is_some_and(|&(t, to)| {
-            (to == target || p.selected.is_none())
-                && now.saturating_since(t) < Duration::from_secs(2)
+            (to == target || p.selected.is_none()) && now.saturating_since(t) < FORWARD_MEMORY
         }) {
             return;
         }
