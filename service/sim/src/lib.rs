@@ -104,15 +104,16 @@ pub fn run(cfg: &SimConfig) -> Report {
     }
 }
 
+/// A counter summed over every node.
+fn sum_nodes(w: &World, f: &dyn Fn(&hypha_proto::node::Node) -> u64) -> u64 {
+    w.nodes.iter().map(f).sum()
+}
+
 fn run_here(cfg: &SimConfig) -> Report {
     let wall = Instant::now();
     let progress = |phase: &str, w: &World, took: Option<Duration>| {
         if cfg.progress {
-            let updates: u64 = w
-                .nodes
-                .iter()
-                .map(|n| n.babel().counters.updates_sent)
-                .sum();
+            let updates = sum_nodes(w, &|n| n.babel().counters.updates_sent);
             eprintln!(
                 "sim: {phase}: converged {}, virtual {:.2} s, wall {:.1} s, peak RSS {} MiB, \
                  {updates} updates so far",
@@ -192,7 +193,7 @@ fn run_here(cfg: &SimConfig) -> Report {
         (state as f64 / destinations.max(1) as f64 * 10.0).round() / 10.0;
     let (connected, reachable) = w.reachability();
     let converged = w.counts_match() && connected == reachable;
-    let sum = |f: &dyn Fn(&hypha_proto::node::Node) -> u64| w.nodes.iter().map(f).sum::<u64>();
+    let sum = |f: &dyn Fn(&hypha_proto::node::Node) -> u64| sum_nodes(&w, f);
     Report {
         nodes: cfg.nodes,
         links: m,
