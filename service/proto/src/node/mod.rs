@@ -13,6 +13,7 @@ mod handshakes;
 mod links;
 pub mod pmtu;
 mod rekey;
+mod transmit;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -24,107 +25,17 @@ use rustc_hash::FxHashMap;
 
 use crate::babel::{Babel, BabelConfig, NeighbourId, RouteChange, RouteInfo};
 use crate::bus::{Bus, BusConfig, BusEvent, Outgoing, SendError};
-use crate::crypto::PendingSeal;
 use crate::identity::{Identity, NodeId};
 use crate::link::handshake::NetworkKey;
 use crate::time::Timestamp;
 
 pub use links::{LinkInfo, LinkState};
 pub use rekey::LinkRekeyConfig;
+use transmit::LinkSeal;
+pub use transmit::{Remote, Transmit, Unsealed};
 
 /// Identifies a link (its local session index).
 pub type LinkId = u32;
-
-/// Where a datagram came from or goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Remote {
-    /// A UDP endpoint.
-    Udp(SocketAddr),
-    /// A stream connection (TCP), numbered by the caller.
-    Stream(u64),
-}
-
-impl core::fmt::Display for Remote {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Remote::Udp(a) => write!(f, "udp://{a}"),
-            Remote::Stream(n) => write!(f, "stream#{n}"),
-        }
-    }
-}
-
-/// A datagram to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// Destination.
-    pub remote: Remote,
-    /// Bytes.
-    pub payload: Vec<u8>,
-    /// Send with this IP TTL / hop limit instead of the default (NAT primers).
-    pub ttl: Option<u8>,
-}
-
-/// A datagram built but not yet sealed: its AEAD seals, most of a data packet's cost, are
-/// made by [`Unsealed::seal`], which the caller may run on any thread (see
-/// [`Node::poll_unsealed`]). The result is the same whenever and wherever it runs.
-pub struct Unsealed {
-    transmit: Transmit,
-    /// End to end, made first: the routed packet inside a data frame.
-    e2e: Option<PendingSeal>,
-    link: LinkSeal,
-}
-
-/// The link's part of an [`Unsealed`] datagram.
-enum LinkSeal {
-    /// None (handshakes, primers).
-    None,
-    /// A link frame sealed whole.
-    Frame(PendingSeal),
-    /// A data frame: only its routed header is encrypted (see `links::seal_data_frame`).
-    Data {
-        key: std::sync::Arc<crate::crypto::Cipher>,
-        remote_index: u32,
-        counter: u64,
-    },
-}
-
-impl Unsealed {
-    fn ready(transmit: Transmit) -> Self {
-        Unsealed {
-            transmit,
-            e2e: None,
-            link: LinkSeal::None,
-        }
-    }
-
-    /// Bytes its seals will encrypt: what it is worth handing to another thread.
-    pub fn seal_len(&self) -> usize {
-        let buf = &self.transmit.payload;
-        match (&self.e2e, &self.link) {
-            (Some(e), _) => e.len(buf),
-            (None, LinkSeal::Frame(f)) => f.len(buf),
-            _ => 0,
-        }
-    }
-
-    /// Makes the seals: the datagram as it goes on the wire.
-    pub fn seal(mut self) -> Transmit {
-        let buf = &mut self.transmit.payload;
-        if let Some(e) = &self.e2e {
-            e.apply(buf);
-        }
-        match &self.link {
-            LinkSeal::None => {}
-            LinkSeal::Frame(f) => f.apply(buf),
-            LinkSeal::Data {
-                key,
-                remote_index,
-                counter,
-            } => links::seal_data_frame(key, *remote_index, *counter, buf),
-        }
-        self.transmit
-    }
-}
 
 /// Something the owner of the node may want to know or act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
