@@ -479,6 +479,11 @@ impl Babel {
         self.events.pop_front()
     }
 
+    /// When the next hellos go out (the node runs its own maintenance on the same wake-up).
+    pub fn next_hello(&self) -> Timestamp {
+        self.next_hello
+    }
+
     /// When [`Babel::handle_timeout`] wants to run next.
     pub fn poll_timeout(&self) -> Timestamp {
         let mut t = self

@@ -323,7 +323,12 @@ pub enum InPlaceOut {
     Forward(Remote),
 }
 
-const MAINTENANCE: Duration = Duration::from_millis(100);
+/// Longest time between two maintenance runs (link and handshake timeouts, retries, probes).
+/// Maintenance also runs on every routing hello tick, and at most this long after the last
+/// run: with the default 250 ms hellos, both fall on the same wake-ups, eight a second, where
+/// a 100 ms cadence of its own, the hellos and routing housekeeping woke an idle node fifteen
+/// times a second.
+const MAINTENANCE: Duration = Duration::from_millis(125);
 /// Recycled packet buffers kept at most: a few batches' worth.
 const MAX_SPARE_BUFFERS: usize = 512;
 /// Larger buffers (rare: a TCP link's jumbo frame) go back to the allocator.
@@ -655,7 +660,8 @@ impl Node {
     /// Runs due timers.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.now_hint = now;
-        if now >= self.next_maintenance {
+        let maintain = now >= self.next_maintenance || now >= self.babel.next_hello();
+        if maintain {
             self.maintain_links(now);
             self.maintain_peers(now);
             self.maintain_facts(now);
@@ -666,11 +672,14 @@ impl Node {
             }
             self.sessions.handle_timeout(now);
             self.flush_sessions();
-            self.next_maintenance = now + MAINTENANCE;
         }
         self.run_pending_dials(now);
         if now >= self.babel.poll_timeout() {
             self.babel.handle_timeout(now);
+        }
+        if maintain {
+            // The next hello tick, if it comes first (it is past now: hellos just went).
+            self.next_maintenance = (now + MAINTENANCE).min(self.babel.next_hello());
         }
         self.pump_babel();
         self.pump_bus(now);

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# How often an idle daemon wakes: two namespaces a—b joined by a veth pair, hyphad in each
+# (linked, no traffic after the first ping), then the voluntary context switches of every
+# thread of daemon a over SECS seconds: each is one wake-up from sleep.
+#
+# Usage: sudo bench/idle-wakeups.sh
+# Env:   HYPHAD (default target/release/hyphad), SECS (default 10), STRACE (1: strace first)
+# Output: one JSON line: wake-ups per second in total and per thread name.
+# Needs root, iproute2, iputils-ping, jq (strace for STRACE=1). Traffic stays inside the namespaces it creates.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+BIN=${HYPHAD:-$HERE/../target/release/hyphad}
+SECS=${SECS:-10}
+WORK=$(mktemp -d /tmp/hypha-idle.XXXXXX)
+P=hidl-
+PIDS=()
+
+cleanup() {
+  for pid in "${PIDS[@]:-}"; do if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; done
+  for pid in "${PIDS[@]:-}"; do
+    for _ in $(seq 50); do if [ -z "$pid" ] || [ ! -e "/proc/$pid" ]; then break; fi; sleep 0.1; done
+  done
+  for n in a b; do ip netns del "$P$n" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for n in a b; do ip netns add "$P$n"; ip -n "$P$n" link set lo up; done
+ip link add "${P}ab" netns "${P}a" type veth peer name "${P}ba" netns "${P}b"
+ip -n "${P}a" addr add 10.254.1.1/24 dev "${P}ab"
+ip -n "${P}b" addr add 10.254.1.2/24 dev "${P}ba"
+ip -n "${P}a" link set "${P}ab" up
+ip -n "${P}b" link set "${P}ba" up
+
+i=0
+for n in a b; do
+  peer=10.254.1.2; [ "$n" = b ] && peer=10.254.1.1
+  mkdir -p "$WORK/$n"
+  ip netns exec "$P$n" "$BIN" --config /nonexistent --key-file "$WORK/$n/key" \
+    --status-file "$WORK/$n.json" --ipc-socket "$WORK/$n.sock" --no-multicast \
+    --tun-name "hid$i" --incoming everyone --peers "udp://$peer:9651" >"$WORK/$n.log" 2>&1 &
+  PIDS+=($!)
+  i=$((i + 1))
+done
+for _ in $(seq 50); do [ -s "$WORK/b.json" ] && break; sleep 0.1; done
+addr=$(jq -r .address "$WORK/b.json")
+up=0
+for _ in $(seq 60); do
+  if ip netns exec "${P}a" ping -c1 -W1 "$addr" >/dev/null 2>&1; then up=1; break; fi
+  sleep 0.5
+done
+[ "$up" = 1 ] || { echo "the overlay did not come up; daemon logs:" >&2; cat "$WORK"/*.log >&2; exit 1; }
+sleep 2
+# STRACE=1: first show two seconds of daemon a's system calls (what wakes it, and when).
+if [ -n "${STRACE:-}" ]; then
+  timeout 2 strace -f -tt -e trace=epoll_wait,sendmsg,sendmmsg,recvmmsg,write,rename \
+    -p "${PIDS[0]}" 2>&1 | cut -c1-120 >&2 || true
+fi
+
+switches() { # PID -> "name count" per thread
+  for t in /proc/"$1"/task/*; do
+    printf '%s %s\n' "$(tr ' ' _ <"$t/comm")" "$(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status")"
+  done
+}
+before=$(switches "${PIDS[0]}")
+sleep "$SECS"
+after=$(switches "${PIDS[0]}")
+# Threads are matched by name and summed: a pool thread that came or went in between counts
+# from zero or is left out.
+join -a2 <(echo "$before" | awk '{s[$1]+=$2} END {for (k in s) print k, s[k]}' | sort) \
+  <(echo "$after" | awk '{s[$1]+=$2} END {for (k in s) print k, s[k]}' | sort) |
+  awk -v secs="$SECS" '{b = (NF == 3 ? $2 : 0); a = $NF; printf "%s %.1f\n", $1, (a - b) / secs}' |
+  jq -Rn --argjson secs "$SECS" '[inputs | split(" ") | {(.[0]): (.[1] | tonumber)}] | add as $t
+    | {secs: $secs, wakeups_per_s: ([$t[]] | add * 10 | round / 10), per_thread: $t}' -c
