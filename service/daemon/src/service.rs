@@ -15,7 +15,7 @@ use hypha_proto::node::{InPlaceOut, Node, NodeConfig, Remote};
 use hypha_proto::time::Timestamp;
 use hypha_tun::{RecvBatch, SendBatch, Tun, TunConfig};
 use tokio::sync::{broadcast, mpsc, watch};
-use tokio::time::{Instant, MissedTickBehavior, interval};
+use tokio::time::Instant;
 
 use crate::config::{Config, Endpoint, Transport};
 use crate::ipc::{ApiCall, Server};
@@ -27,14 +27,18 @@ use crate::tcp::{Hub, TcpEvent};
 use crate::udp_io::UdpIo;
 use crate::{status, udp};
 
+mod chores;
 mod firewall;
 mod handlers;
 mod invite;
 mod io;
 mod reaching;
+mod timer;
 mod trace;
+use chores::{Chore, Chores};
 use handlers::PendingRecv;
 use io::{Io, disc_recv, shutdown_signal, stack_recv, tun_recv};
+use timer::LoopTimer;
 
 /// Most extra reads (each a batch) taken from the UDP socket or the TUN per wake-up, bounded
 /// so one busy source cannot starve timers and the others.
@@ -502,31 +506,26 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
         }
     }
 
-    let mut hello_tick = interval(Duration::from_secs(1));
-    let mut rescan_tick = interval(Duration::from_secs(2));
-    let mut status_tick = interval(Duration::from_millis(500));
-    let mut bus_tick = interval(Duration::from_millis(100));
-    let mut stats_tick = interval(Duration::from_secs(1));
-    for t in [
-        &mut hello_tick,
-        &mut rescan_tick,
-        &mut status_tick,
-        &mut bus_tick,
-        &mut stats_tick,
-    ] {
-        t.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    }
+    let mut chores = Chores::new(
+        Instant::now(),
+        &[
+            (svc.mcast.is_none(), Chore::Hello),
+            (cfg.status_file.is_none(), Chore::Status),
+        ]
+        .into_iter()
+        .filter_map(|(off, c)| off.then_some(c))
+        .collect::<Vec<_>>(),
+    );
     tokio::pin!(shutdown);
     let mut trx = RecvBatch::new(cfg.mtu as usize);
     let mut dbuf = vec![0u8; 2048];
-    // One timer, moved rather than re-created each turn of the loop.
-    let timer = tokio::time::sleep_until(start);
-    tokio::pin!(timer);
+    let mut timer = LoopTimer::new().context("creating the loop's timer")?;
     loop {
-        let deadline = start + Duration::from_micros(svc.node.poll_timeout().as_micros());
-        if timer.deadline() != deadline {
-            timer.as_mut().reset(deadline);
-        }
+        let node_deadline = start + Duration::from_micros(svc.node.poll_timeout().as_micros());
+        let deadline = chores
+            .wake_by()
+            .map_or(node_deadline, |c| c.min(node_deadline));
+        timer.set(deadline);
         tokio::select! {
             r = svc.io.udp.sock.readable() => if r.is_ok() {
                 let now = svc.now();
@@ -659,50 +658,9 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                     let _ = call.reply.send(r);
                 }
             },
-            _ = bus_tick.tick() => {
-                svc.tick();
-                svc.trace_tick();
-            },
-            _ = stats_tick.tick() => svc.publish_stats(),
-            _ = &mut timer => {
+            _ = timer.wait() => {
                 let now = svc.now();
                 svc.node.handle_timeout(now);
-            },
-            _ = hello_tick.tick(), if svc.mcast.is_some() => {
-                if let Some((m, d)) = svc.mcast.as_mut() {
-                    let hello = d.hello(svc.node.identity(), wall_micros());
-                    m.send_all(&hello).await;
-                }
-            },
-            _ = rescan_tick.tick() => {
-                if let Some((m, _)) = svc.mcast.as_mut() {
-                    m.rescan();
-                }
-                let now = svc.now();
-                let eps = crate::mcast::local_endpoints(local.port());
-                svc.note_network(&eps);
-                svc.node.set_own_endpoints(now, eps);
-                svc.check_joins();
-                if let Some(name) = &cfg.debug_forge_name {
-                    svc.gossip_forgeries(name);
-                }
-            },
-            _ = status_tick.tick(), if cfg.status_file.is_some() => {
-                if let Some(path) = &cfg.status_file {
-                    let mut snap = status::snapshot(&svc.node, svc.mcast.as_ref().map(|(_, d)| &d.counters), svc.tun_name.as_deref());
-                    snap["udp"] = serde_json::json!(svc.io.udp.stats);
-                    let g = svc.io.gather.stats;
-                    snap["seal"] = serde_json::json!(svc.io.sealer.stats);
-                    snap["tunWrite"] = serde_json::json!({
-                        "gatheredWrites": g.writes,
-                        "gatheredPackets": g.packets,
-                        "failed": g.failed,
-                    });
-                    snap["tcp"] = serde_json::json!(svc.hub.stats.named().into_iter().collect::<std::collections::BTreeMap<_, _>>());
-                    if let Err(e) = status::write(path, &snap) {
-                        tracing::warn!("status file {}: {e}", path.display());
-                    }
-                }
             },
             _ = &mut shutdown => {
                 tracing::info!("shutting down");
@@ -714,6 +672,12 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                     let _ = std::fs::remove_file(&socket_path);
                 }
                 return Ok(());
+            }
+        }
+        let now = Instant::now();
+        if chores.any_due(now) {
+            for c in chores.take_due(now) {
+                svc.chore(c, &cfg, local).await;
             }
         }
         let events = svc.io.take_events(&mut svc.node);
