@@ -221,6 +221,27 @@ struct OutState {
     rto: Duration,
 }
 
+impl OutState {
+    /// Every byte acknowledged, yet no "complete": the receiver lost its reassembly after
+    /// acknowledging (a crash). Its answer to the last chunk, sent again on the usual
+    /// timeout, tells what it still holds.
+    fn all_acked(&self) -> bool {
+        let total = self.msg.payload.len();
+        total > 0 && self.acked.covers(0, total as u32)
+    }
+
+    /// Chunk `i` needs no more sending: acknowledged (all but the last chunk when every
+    /// byte is, which then probes the receiver).
+    fn chunk_done(&self, i: usize, chunk_len: usize) -> bool {
+        let total = self.msg.payload.len();
+        let (s, e) = (
+            (i * chunk_len) as u32,
+            ((i + 1) * chunk_len).min(total) as u32,
+        );
+        total > 0 && self.acked.covers(s, e) && !(i + 1 == self.sent_at.len() && self.all_acked())
+    }
+}
+
 struct Partial {
     total: u32,
     topic: String,
@@ -238,6 +259,12 @@ pub struct Bus {
     completed: FxHashSet<(NodeId, MsgId)>,
     completed_order: VecDeque<(NodeId, MsgId)>,
     acks_due: BTreeMap<(NodeId, MsgId), (Timestamp, u8)>,
+    /// When the first chunk in flight times out, as of the last [`Bus::poll_transmit`]. Not
+    /// worked out from `out` in [`Bus::poll_timeout`]: a chunk already acknowledged, one
+    /// waiting for a window slot and a message without a route keep a time in the past that
+    /// `poll_transmit` does not act on, and the node's timer fired again at once, over and
+    /// over (a sending daemon spun a core for as long as a lossy transfer lasted).
+    resend_at: Option<Timestamp>,
     events: VecDeque<BusEvent>,
     /// Counters.
     pub counters: BusCounters,
@@ -253,6 +280,7 @@ impl Bus {
             completed: FxHashSet::default(),
             completed_order: VecDeque::new(),
             acks_due: BTreeMap::new(),
+            resend_at: None,
             events: VecDeque::new(),
             counters: BusCounters::default(),
         }
@@ -478,26 +506,25 @@ impl Bus {
         }
         let chunk_len = self.cfg.chunk_len;
         let mut status_changes = Vec::new();
+        let mut resend_at: Option<Timestamp> = None;
         for o in self.out.values_mut() {
+            // A message without a route waits for one: the node pumps the bus on every
+            // maintenance tick.
             if !routable(&o.msg.to) {
                 continue;
             }
             let total = o.msg.payload.len();
-            // Every chunk acknowledged yet no "complete": the receiver lost its reassembly
-            // after acknowledging (a crash). Its answer to the last chunk, sent again on the
-            // usual timeout, tells what it still holds.
-            let last = o.sent_at.len() - 1;
-            let probe = total > 0 && o.acked.covers(0, total as u32);
+            let probe = o.all_acked();
             let mut in_flight = 0;
             let mut resent = false;
             for i in 0..o.sent_at.len() {
+                if o.chunk_done(i, chunk_len) {
+                    continue;
+                }
                 let (s, e) = (
                     (i * chunk_len) as u32,
                     ((i + 1) * chunk_len).min(total) as u32,
                 );
-                if total > 0 && o.acked.covers(s, e) && !(probe && i == last) {
-                    continue;
-                }
                 match o.sent_at[i] {
                     Some(t) if now.saturating_since(t) < o.rto => {
                         in_flight += 1;
@@ -534,6 +561,16 @@ impl Bus {
             if resent {
                 o.rto = (o.rto * 3 / 2).min(self.cfg.max_rto);
             }
+            // Chunks still expired here wait for a window slot, which the first chunk in
+            // flight to time out (or an acknowledgement) frees.
+            for i in 0..o.sent_at.len() {
+                if let Some(t) = o.sent_at[i]
+                    && t + o.rto > now
+                    && !o.chunk_done(i, chunk_len)
+                {
+                    resend_at = Some(resend_at.map_or(t + o.rto, |r| r.min(t + o.rto)));
+                }
+            }
             if o.status == MsgStatus::Queued && o.sent_at.iter().any(Option::is_some) {
                 o.status = MsgStatus::Sent;
                 status_changes.push(o.msg.id);
@@ -545,18 +582,14 @@ impl Bus {
                 status: MsgStatus::Sent,
             });
         }
+        self.resend_at = resend_at;
         out
     }
 
     /// When the bus next has something to do (a retransmission or a delayed ack).
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let acks = self.acks_due.values().map(|(t, _)| *t).min();
-        let resend = self
-            .out
-            .values()
-            .flat_map(|o| o.sent_at.iter().flatten().map(move |t| *t + o.rto))
-            .min();
-        match (acks, resend) {
+        match (acks, self.resend_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

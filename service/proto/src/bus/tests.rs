@@ -39,6 +39,13 @@ fn run_from(
         now = now + Duration::from_millis(1);
         let from_a = a.poll_transmit(now, |_| true);
         let from_b = b.poll_transmit(now, |_| true);
+        // What the bus asks to be woken for lies ahead: a deadline it had just passed and not
+        // acted on would wake the node again at once, and again (a spinning daemon).
+        for (bus, side) in [(&*a, "a"), (&*b, "b")] {
+            if let Some(t) = bus.poll_timeout() {
+                assert!(t > now, "{side}: deadline {t:?} not after {now:?}");
+            }
+        }
         for (dst, kind, p) in from_a {
             if lost() {
                 continue;
@@ -176,6 +183,13 @@ fn without_a_route_it_stays_queued_and_limits_hold() {
     a.send(msg(ib, 10)).unwrap();
     assert!(a.poll_transmit(Timestamp::ZERO, |_| false).is_empty());
     assert_eq!(a.status(&[9; 16]), Some(MsgStatus::Queued));
+    // Sent once, then the route went: nothing to do until it is back (the node pumps the bus
+    // on its maintenance ticks), so no deadline.
+    assert_eq!(a.poll_transmit(Timestamp::ZERO, |_| true).len(), 1);
+    assert!(a.poll_timeout().is_some());
+    let later = Timestamp::ZERO + Duration::from_secs(60);
+    assert!(a.poll_transmit(later, |_| false).is_empty());
+    assert_eq!(a.poll_timeout(), None);
     assert_eq!(a.send(msg(ib, 10)), Err(SendError::Duplicate));
     let mut big = msg(ib, (1 << 20) + 1);
     big.id = [1; 16];
