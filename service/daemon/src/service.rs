@@ -44,6 +44,9 @@ use timer::LoopTimer;
 /// so one busy source cannot starve timers and the others.
 const BURST: usize = 8;
 
+/// How soon the loop looks again at a deadline the core reached and did not act on.
+const STALE_RETRY: Duration = Duration::from_millis(5);
+
 fn wall_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -113,6 +116,8 @@ struct Service {
     uplink_est: hypha_proto::uplink::UplinkEstimator,
     /// This host's addresses when last looked at (a change means another network).
     addresses: Vec<SocketAddr>,
+    /// Times the core's timers ran and left their deadline where it was (see the loop).
+    stale_deadlines: u64,
 }
 
 impl Service {
@@ -461,6 +466,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
         joins: Vec::new(),
         uplink_est: hypha_proto::uplink::UplinkEstimator::new(),
         addresses: Vec::new(),
+        stale_deadlines: 0,
     };
     svc.restore_reaching();
     let priorities: Vec<(String, u32)> = svc
@@ -520,8 +526,17 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
     let mut trx = RecvBatch::new(cfg.mtu as usize);
     let mut dbuf = vec![0u8; 2048];
     let mut timer = LoopTimer::new().context("creating the loop's timer")?;
+    // A deadline the core had already reached when it last ran its timers and still
+    // reports: the core did nothing for it, and waking for it at once would spin a core
+    // until it moves (a bug in the core, as the bus had; counted in the status file).
+    let mut stale: Option<Timestamp> = None;
     loop {
-        let node_deadline = start + Duration::from_micros(svc.node.poll_timeout().as_micros());
+        let poll = svc.node.poll_timeout();
+        let node_deadline = if stale == Some(poll) {
+            Instant::now() + STALE_RETRY
+        } else {
+            start + Duration::from_micros(poll.as_micros())
+        };
         let deadline = chores
             .wake_by()
             .map_or(node_deadline, |c| c.min(node_deadline));
@@ -661,6 +676,9 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
             _ = timer.wait() => {
                 let now = svc.now();
                 svc.node.handle_timeout(now);
+                let next = svc.node.poll_timeout();
+                stale = (next <= now).then_some(next);
+                svc.stale_deadlines += stale.is_some() as u64;
             },
             _ = &mut shutdown => {
                 tracing::info!("shutting down");

@@ -165,6 +165,7 @@ impl Service {
             "gatheredPackets": g.packets,
             "failed": g.failed,
         });
+        snap["loop"] = serde_json::json!({ "staleDeadlines": self.stale_deadlines });
         snap["tcp"] = serde_json::json!(
             self.hub
                 .stats
