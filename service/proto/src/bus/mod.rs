@@ -508,8 +508,8 @@ impl Bus {
         let mut status_changes = Vec::new();
         let mut resend_at: Option<Timestamp> = None;
         for o in self.out.values_mut() {
-            // A message without a route waits for one: the node pumps the bus on every
-            // maintenance tick.
+            // A message without a route waits for one: the node pumps the bus whenever its
+            // timers run (at least every maintenance tick).
             if !routable(&o.msg.to) {
                 continue;
             }
@@ -525,8 +525,10 @@ impl Bus {
                     (i * chunk_len) as u32,
                     ((i + 1) * chunk_len).min(total) as u32,
                 );
+                // The same test as for `resend_at` below, to the microsecond: a chunk that is
+                // neither resent nor waited for would wait for the next maintenance tick.
                 match o.sent_at[i] {
-                    Some(t) if now.saturating_since(t) < o.rto => {
+                    Some(t) if t + o.rto > now => {
                         in_flight += 1;
                         continue;
                     }

@@ -347,3 +347,22 @@ fn chunks_cut_to_fragment_a_reassembly_get_it_dropped() {
     run(&mut a, &mut b, (ia, ib), 200, 0);
     assert_eq!(b.counters.received, 1);
 }
+
+/// Woken only at the deadlines it gives (as the daemon and the simulator do), the bus resends
+/// on every one, also once the backed-off timeout has fractions of a microsecond.
+#[test]
+fn every_resend_deadline_resends() {
+    let (_, ib) = ids();
+    let mut a = Bus::new(BusConfig::default());
+    a.send(msg(ib, 10)).unwrap();
+    let mut now = Timestamp::ZERO;
+    assert_eq!(a.poll_transmit(now, |_| true).len(), 1);
+    for _ in 0..12 {
+        let t = a.poll_timeout().expect("a chunk in flight");
+        assert!(t > now, "deadline {t:?} not after {now:?}");
+        now = t;
+        let before = a.counters.chunks_resent;
+        assert_eq!(a.poll_transmit(now, |_| true).len(), 1);
+        assert_eq!(a.counters.chunks_resent, before + 1, "woken at {now:?}");
+    }
+}
