@@ -179,6 +179,9 @@ fn the_share_limits_transit_not_own_traffic_and_follows_changes() {
     // Persisted.
     let settings = std::fs::read_to_string(lab.path("b").join("settings.json")).unwrap();
     assert!(settings.contains("60"), "{settings}");
+    // The rate limiter's deadlines always found tokens to release: none was left stale.
+    let st = lab.d(db).status();
+    assert_eq!(st["loop"]["staleDeadlines"], 0, "{}", st["loop"]);
 }
 
 #[test]

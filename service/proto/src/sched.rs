@@ -241,7 +241,10 @@ impl Scheduler {
             .and_then(|q| q.packets.front())
             .map(|&(_, _, cost)| cost as f64)?;
         let missing = (need - self.tokens).max(0.0);
-        Some(self.last + Duration::from_secs_f64(missing / rate as f64))
+        // Rounded up to the microsecond a timestamp holds: rounded down, the deadline could
+        // come a fraction of a byte's worth of tokens too soon, and find nothing to release.
+        let wait_us = (missing * 1e6 / rate as f64).ceil();
+        Some(self.last + Duration::from_micros(wait_us as u64))
     }
 
     /// Statistics for every neighbour that sent transit traffic.
@@ -313,6 +316,34 @@ mod tests {
         // A limit queues everything again.
         s.set_rate(Some(1_000_000));
         assert!(!s.pass(t, 1, 1000));
+    }
+
+    /// Woken only at its own deadlines (as the daemon and the simulator do), the scheduler
+    /// releases a packet on every wake-up: a deadline a fraction of a microsecond early would
+    /// find too few tokens, leave the deadline where it was, and be woken for again at once.
+    #[test]
+    fn every_deadline_it_gives_releases_something() {
+        // 7 bytes/s does not divide a microsecond evenly.
+        for rate in [7, 1_000_003, 3_750_000] {
+            let mut s = Scheduler::new(Some(rate));
+            let mut now = Timestamp::ZERO;
+            for _ in 0..50 {
+                s.enqueue(now, 1, 9, vec![1; 1200], 1200);
+            }
+            let mut released = s.dequeue(now).len();
+            for _ in 0..20 {
+                let t = s.poll_timeout().expect("packets are queued");
+                assert!(t > now, "rate {rate}: deadline {t:?} not after {now:?}");
+                now = t;
+                let n = s.dequeue(now).len();
+                assert!(
+                    n > 0,
+                    "rate {rate}: woken at its deadline, released nothing"
+                );
+                released += n;
+            }
+            assert!(released >= 20);
+        }
     }
 
     #[test]
