@@ -528,12 +528,18 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
     let mut timer = LoopTimer::new().context("creating the loop's timer")?;
     // A deadline the core had already reached when it last ran its timers and still
     // reports: the core did nothing for it, and waking for it at once would spin a core
-    // until it moves (a bug in the core, as the bus had; counted in the status file).
-    let mut stale: Option<Timestamp> = None;
+    // until it moves (a bug in the core, as the bus had; counted in the status file). The
+    // time to look again is fixed when the deadline is found stale: reckoned afresh on every
+    // turn, traffic would keep pushing it back and the core's timers would never run. Only
+    // the timer's own turns find one (the core ran its timers there), so the count is of
+    // those.
+    let mut stale: Option<(Timestamp, Instant)> = None;
     loop {
         let poll = svc.node.poll_timeout();
-        let node_deadline = if stale == Some(poll) {
-            Instant::now() + STALE_RETRY
+        let node_deadline = if let Some((t, retry)) = stale
+            && t == poll
+        {
+            retry
         } else {
             start + Duration::from_micros(poll.as_micros())
         };
@@ -677,7 +683,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                 let now = svc.now();
                 svc.node.handle_timeout(now);
                 let next = svc.node.poll_timeout();
-                stale = (next <= now).then_some(next);
+                stale = (next <= now).then(|| (next, Instant::now() + STALE_RETRY));
                 svc.stale_deadlines += stale.is_some() as u64;
             },
             _ = &mut shutdown => {

@@ -169,9 +169,9 @@ fn half_a_megabyte_through_a_lossy_relay_arrives_intact() {
     }
 }
 
-/// Long enough for the status file (written twice a second) to catch up.
+/// Long enough for the status file to catch up (written every 500 ms, up to 250 ms late).
 fn wait_for_status() {
-    std::thread::sleep(Duration::from_millis(700));
+    std::thread::sleep(Duration::from_millis(1000));
 }
 
 /// A `recv` with `keep` leaves the message unread until the client marks it read: a client

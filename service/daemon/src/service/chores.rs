@@ -5,8 +5,9 @@
 //! for every one of them besides the core's maintenance: about 44 times a second with one
 //! neighbour. A chore here has a period and a slack: it runs on the first wake-up of the loop
 //! at or after its due time, whatever woke the loop, and only if nothing does within the slack
-//! does the loop's timer wake it for the chore alone. The core's maintenance runs every 100 ms,
-//! so an idle daemon's chores cost no wake-up of their own.
+//! does the loop's timer wake it for the chore alone. The core's maintenance runs at least every
+//! 125 ms, so an idle daemon's chores cost no wake-up of their own (the 100 ms bus chore runs
+//! about every 125 ms then).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -57,7 +58,7 @@ impl Chore {
     }
 
     /// How early the chore may run: a tenth of its period. A chore that ran on the core's
-    /// 100 ms maintenance wake-up is due again a hair after the next one (the core reckons
+    /// maintenance wake-up is due again a hair after the next one (the core reckons
     /// its next maintenance from a clock read a little earlier); without this tolerance it
     /// would miss that wake-up and take one of its own at the end of its slack.
     fn early(self) -> Duration {
@@ -82,6 +83,7 @@ impl Chores {
         }
     }
 
+    /// The chores that run, with their index.
     fn on(&self) -> impl Iterator<Item = (usize, Chore)> + '_ {
         Chore::ALL
             .into_iter()

@@ -111,8 +111,8 @@ pub struct NodeConfig {
     pub firewall: crate::firewall::Policy,
     /// Testing only: behave as a hostile node against this victim. Offer no transit, send
     /// neighbours forged announcements of the victim's /64 and floods of seqno requests for
-    /// it ([`Babel::debug_attack`]) every 100 ms, and drop any packet for the victim that
-    /// reaches us, so that a forgery that took hold would show as lost traffic.
+    /// it ([`Babel::debug_attack`]) on every maintenance tick, and drop any packet for the
+    /// victim that reaches us, so that a forgery that took hold would show as lost traffic.
     pub debug_hostile: Option<NodeId>,
 }
 

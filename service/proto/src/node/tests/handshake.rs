@@ -140,7 +140,7 @@ fn a_spoofed_init_flood_gets_cookies_and_a_real_peer_links_at_once() {
     }
     let c = &m.nodes[1].counters;
     assert!(c.handshake_cookies_sent >= 9_000, "{c:?}");
-    // The first dial waits for the next maintenance tick (100 ms), then one round trip more.
+    // The first dial waits for the next maintenance tick (≤ 125 ms), then one round trip more.
     let after = linked_after.expect("the real peer never linked");
     println!(
         "linked {after} ms after dialling; {} cookies sent",
