@@ -13,43 +13,11 @@ BIN=${HYPHAD:-$HERE/../target/release/hyphad}
 SECS=${SECS:-10}
 WORK=$(mktemp -d /tmp/hypha-idle.XXXXXX)
 P=hidl-
-PIDS=()
-
-cleanup() {
-  for pid in "${PIDS[@]:-}"; do if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; done
-  for pid in "${PIDS[@]:-}"; do
-    for _ in $(seq 50); do if [ -z "$pid" ] || [ ! -e "/proc/$pid" ]; then break; fi; sleep 0.1; done
-  done
-  for n in a b; do ip netns del "$P$n" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-for n in a b; do ip netns add "$P$n"; ip -n "$P$n" link set lo up; done
-ip link add "${P}ab" netns "${P}a" type veth peer name "${P}ba" netns "${P}b"
-ip -n "${P}a" addr add 10.254.1.1/24 dev "${P}ab"
-ip -n "${P}b" addr add 10.254.1.2/24 dev "${P}ba"
-ip -n "${P}a" link set "${P}ab" up
-ip -n "${P}b" link set "${P}ba" up
-
-i=0
-for n in a b; do
-  peer=10.254.1.2; [ "$n" = b ] && peer=10.254.1.1
-  mkdir -p "$WORK/$n"
-  ip netns exec "$P$n" "$BIN" --config /nonexistent --key-file "$WORK/$n/key" \
-    --status-file "$WORK/$n.json" --ipc-socket "$WORK/$n.sock" --no-multicast \
-    --tun-name "hid$i" --incoming everyone --peers "udp://$peer:9651" >"$WORK/$n.log" 2>&1 &
-  PIDS+=($!)
-  i=$((i + 1))
-done
-for _ in $(seq 50); do [ -s "$WORK/b.json" ] && break; sleep 0.1; done
-addr=$(jq -r .address "$WORK/b.json")
-up=0
-for _ in $(seq 60); do
-  if ip netns exec "${P}a" ping -c1 -W1 "$addr" >/dev/null 2>&1; then up=1; break; fi
-  sleep 0.5
-done
-[ "$up" = 1 ] || { echo "the overlay did not come up; daemon logs:" >&2; cat "$WORK"/*.log >&2; exit 1; }
+NET=254
+TUN=hid
+# shellcheck source=bench/pair.sh
+. "$HERE/pair.sh"
+pair_up
 sleep 2
 # STRACE=1: first show two seconds of daemon a's system calls (what wakes it, and when).
 if [ -n "${STRACE:-}" ]; then
