@@ -230,15 +230,22 @@ impl OutState {
         total > 0 && self.acked.covers(0, total as u32)
     }
 
-    /// Chunk `i` needs no more sending: acknowledged (all but the last chunk when every
-    /// byte is, which then probes the receiver).
-    fn chunk_done(&self, i: usize, chunk_len: usize) -> bool {
+    /// The bytes chunk `i` carries, as a range of offsets.
+    fn chunk(&self, i: usize, chunk_len: usize) -> (u32, u32) {
         let total = self.msg.payload.len();
-        let (s, e) = (
+        (
             (i * chunk_len) as u32,
             ((i + 1) * chunk_len).min(total) as u32,
-        );
-        total > 0 && self.acked.covers(s, e) && !(i + 1 == self.sent_at.len() && self.all_acked())
+        )
+    }
+
+    /// Chunk `i` needs no more sending: acknowledged, but for the last chunk when every byte
+    /// is (`probe`, [`OutState::all_acked`]): that one probes the receiver.
+    fn chunk_done(&self, i: usize, chunk_len: usize, probe: bool) -> bool {
+        let (s, e) = self.chunk(i, chunk_len);
+        !self.msg.payload.is_empty()
+            && self.acked.covers(s, e)
+            && !(probe && i + 1 == self.sent_at.len())
     }
 }
 
@@ -518,13 +525,10 @@ impl Bus {
             let mut in_flight = 0;
             let mut resent = false;
             for i in 0..o.sent_at.len() {
-                if o.chunk_done(i, chunk_len) {
+                if o.chunk_done(i, chunk_len, probe) {
                     continue;
                 }
-                let (s, e) = (
-                    (i * chunk_len) as u32,
-                    ((i + 1) * chunk_len).min(total) as u32,
-                );
+                let (s, e) = o.chunk(i, chunk_len);
                 // The same test as for `resend_at` below, to the microsecond: a chunk that is
                 // neither resent nor waited for would wait for the next maintenance tick.
                 match o.sent_at[i] {
@@ -565,13 +569,14 @@ impl Bus {
             }
             // Chunks still expired here wait for a window slot, which the first chunk in
             // flight to time out (or an acknowledgement) frees.
-            for i in 0..o.sent_at.len() {
-                if let Some(t) = o.sent_at[i]
-                    && t + o.rto > now
-                    && !o.chunk_done(i, chunk_len)
-                {
-                    resend_at = Some(resend_at.map_or(t + o.rto, |r| r.min(t + o.rto)));
-                }
+            let first_sent = (0..o.sent_at.len())
+                .filter_map(|i| o.sent_at[i].map(|t| (i, t)))
+                .filter(|&(i, t)| t + o.rto > now && !o.chunk_done(i, chunk_len, probe))
+                .map(|(_, t)| t)
+                .min();
+            if let Some(t) = first_sent {
+                let due = t + o.rto;
+                resend_at = Some(resend_at.map_or(due, |r| r.min(due)));
             }
             if o.status == MsgStatus::Queued && o.sent_at.iter().any(Option::is_some) {
                 o.status = MsgStatus::Sent;
