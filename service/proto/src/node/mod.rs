@@ -660,7 +660,8 @@ impl Node {
     /// Runs due timers.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.now_hint = now;
-        let maintain = now >= self.next_maintenance || now >= self.babel.next_hello();
+        // Never later than the next hello tick (see below), so due on every one.
+        let maintain = now >= self.next_maintenance;
         if maintain {
             self.maintain_links(now);
             self.maintain_peers(now);
