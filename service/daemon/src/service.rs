@@ -512,16 +512,14 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
         }
     }
 
-    let mut chores = Chores::new(
-        Instant::now(),
-        &[
-            (svc.mcast.is_none(), Chore::Hello),
-            (cfg.status_file.is_none(), Chore::Status),
-        ]
-        .into_iter()
-        .filter_map(|(off, c)| off.then_some(c))
-        .collect::<Vec<_>>(),
-    );
+    let mut off = Vec::new();
+    if svc.mcast.is_none() {
+        off.push(Chore::Hello);
+    }
+    if cfg.status_file.is_none() {
+        off.push(Chore::Status);
+    }
+    let mut chores = Chores::new(Instant::now(), &off);
     tokio::pin!(shutdown);
     let mut trx = RecvBatch::new(cfg.mtu as usize);
     let mut dbuf = vec![0u8; 2048];

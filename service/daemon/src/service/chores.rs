@@ -96,23 +96,27 @@ impl Chores {
         self.on().map(|(i, c)| self.due[i] + c.slack()).min()
     }
 
+    /// The chores that run and are due at `now`, with their index.
+    fn due_at(&self, now: Instant) -> impl Iterator<Item = (usize, Chore)> + '_ {
+        self.on()
+            .filter(move |&(i, c)| self.due[i] <= now + c.early())
+    }
+
     /// The chores due at `now`, each scheduled one period on from now (not from its due time:
     /// a chore that ran late is not run twice to catch up).
     pub(super) fn take_due(&mut self, now: Instant) -> Vec<Chore> {
-        let mut due = Vec::new();
-        for i in 0..Chore::ALL.len() {
-            let c = Chore::ALL[i];
-            if !self.off[i] && self.due[i] <= now + c.early() {
+        let due: Vec<(usize, Chore)> = self.due_at(now).collect();
+        due.into_iter()
+            .map(|(i, c)| {
                 self.due[i] = now + c.period();
-                due.push(c);
-            }
-        }
-        due
+                c
+            })
+            .collect()
     }
 
     /// True when some chore is due at `now` (cheap: checked on every turn of the loop).
     pub(super) fn any_due(&self, now: Instant) -> bool {
-        self.on().any(|(i, c)| self.due[i] <= now + c.early())
+        self.due_at(now).next().is_some()
     }
 }
 
