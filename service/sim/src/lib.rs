@@ -6,6 +6,7 @@
 //! end, and reports JSON. The same arguments give the same report, byte for byte (apart from
 //! the `host` block).
 
+mod next_hops;
 pub mod report;
 pub mod topology;
 mod window;

@@ -7,11 +7,11 @@
 //! Time moves in windows as long as the shortest link latency, aligned to multiples of it:
 //! nothing sent within a window arrives before the next, so the nodes with work in a window
 //! run in parallel (rayon), each on its own inputs in time order; their outputs are applied
-//! afterwards in (time, node) order, on one thread. Which thread ran a node changes nothing
-//! (test `the_report_does_not_depend_on_the_number_of_threads`).
-//!
-//! The loop check runs after every routing change: a new forwarding loop must contain the
-//! edge that just changed, so following next hops from the changed node finds any loop.
+//! afterwards in (time, node) order, on one thread, except the routing changes: those go to
+//! the next-hop mirror together at the end of the window, each destination's in order and
+//! the destinations on every core, with a loop check after every change (see
+//! [`crate::next_hops`]). Which thread ran what changes nothing (test
+//! `the_report_does_not_depend_on_the_number_of_threads`).
 
 use std::collections::BTreeMap;
 use std::net::{Ipv6Addr, SocketAddr};
@@ -28,6 +28,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::SimConfig;
+use crate::next_hops::{Change, NextHops};
 use crate::topology::Graph;
 use crate::window::{Input, Mailbox, Out, SPARE, drain, run_node};
 
@@ -65,51 +66,6 @@ struct Item {
     at: Timestamp,
     seq: u64,
     ev: Ev,
-}
-
-/// Every node's next hop towards every destination node, in one dense matrix of 2 bytes a
-/// pair (per-node hash maps took about 18): at 10,000 nodes that is 200 MB, not 1.5 GB.
-/// Stored by destination, so that a loop check, which follows next hops towards one
-/// destination, reads one row (2 KB at 1,000 nodes) rather than one cache line per hop in
-/// rows far apart (the scattered layout spent a twentieth of a simulation waiting on memory).
-/// Zero means no route, so untouched rows cost no memory until written.
-struct NextHops {
-    n: usize,
-    hops: Vec<u16>,
-}
-
-impl NextHops {
-    /// Most nodes a matrix can name (hop `h` is stored as `h + 1`).
-    const MAX_NODES: usize = crate::MAX_NODES;
-
-    fn new(n: usize) -> Self {
-        assert!(n <= Self::MAX_NODES, "at most {} nodes", Self::MAX_NODES);
-        NextHops {
-            n,
-            hops: vec![0; n * n],
-        }
-    }
-
-    fn get(&self, at: u32, d: u32) -> Option<u32> {
-        let v = self.hops[d as usize * self.n + at as usize];
-        (v as u32).checked_sub(1)
-    }
-
-    /// Sets (or clears) `at`'s next hop towards `d`; returns the one it replaces.
-    fn set(&mut self, at: usize, d: u32, hop: Option<u32>) -> Option<u32> {
-        let slot = &mut self.hops[d as usize * self.n + at];
-        let old = (*slot as u32).checked_sub(1);
-        // `new` bounds the node count, so every hop fits.
-        *slot = hop.map_or(0, |h| h as u16 + 1);
-        old
-    }
-
-    /// The destinations `at` has a next hop for.
-    fn destinations(&self, at: usize) -> impl Iterator<Item = u32> + '_ {
-        (0..self.n)
-            .filter(move |&d| self.hops[d * self.n + at] != 0)
-            .map(|d| d as u32)
-    }
 }
 
 const NEVER: Timestamp = Timestamp::from_micros(u64::MAX);
@@ -172,6 +128,8 @@ pub struct World {
     owner: FxHashMap<Subnet, u32>,
     /// Mirror of every node's next hop per destination node (from route events).
     next: NextHops,
+    /// Routing changes applied to `next` as a batch at the end of a window, in their order.
+    changes: Vec<Change>,
     comp: Vec<usize>,
     comp_size: Vec<u64>,
     selected_total: u64,
@@ -275,6 +233,7 @@ impl World {
             link_map: vec![FxHashMap::default(); n],
             owner,
             next: NextHops::new(n),
+            changes: Vec::new(),
             comp: vec![0; n],
             comp_size: vec![0; n],
             selected_total: 0,
@@ -315,6 +274,7 @@ impl World {
         for (_, o) in out.drain(..) {
             self.apply(i, o.expect("not taken"));
         }
+        self.settle_routes();
         self.mail[i].out = out;
         let t = self.nodes[i].poll_timeout();
         // An overdue timer is due now: a wake recorded earlier than the one queued would be
@@ -393,44 +353,25 @@ impl World {
                 if self.hostile[i] || self.hostile[d as usize] {
                     return;
                 }
-                let nh = rc.next_hop.and_then(|l| self.link_map[i].get(&l).copied());
-                let stale = self.comp[i] != self.comp[d as usize];
-                let had = self.next.set(i, d, nh).is_some();
-                match (had, nh.is_some()) {
-                    (false, true) => {
-                        self.selected_total += 1;
-                        self.stale_total += stale as u64;
-                    }
-                    (true, false) => {
-                        self.selected_total -= 1;
-                        self.stale_total -= stale as u64;
-                    }
-                    _ => {}
-                }
-                if nh.is_some() {
-                    self.check_loop(i as u32, d);
-                }
+                let hop = rc.next_hop.and_then(|l| self.link_map[i].get(&l).copied());
+                self.changes.push(Change {
+                    d,
+                    at: i as u32,
+                    hop,
+                });
             }
             Event::Bus(_) | Event::ProbeReply { .. } => {}
         }
     }
 
-    /// Follows next hops from `from` towards `d`; a walk longer than the network is a loop.
-    fn check_loop(&mut self, from: u32, d: u32) {
-        self.stats.loop_checks += 1;
-        let mut at = from;
-        let mut steps = 0;
-        while at != d {
-            match self.next.get(at, d) {
-                Some(n) => at = n,
-                None => return,
-            }
-            steps += 1;
-            if steps > self.nodes.len() {
-                self.stats.loops_seen += 1;
-                return;
-            }
-        }
+    /// Applies the routing changes gathered so far to the next-hop mirror, loop checks
+    /// included, and the totals that follow from them.
+    fn settle_routes(&mut self) {
+        let t = self.next.apply(&mut self.changes, &self.comp);
+        self.selected_total = self.selected_total.wrapping_add_signed(t.selected);
+        self.stale_total = self.stale_total.wrapping_add_signed(t.stale);
+        self.stats.loop_checks += t.checks;
+        self.stats.loops_seen += t.loops;
     }
 
     /// Recomputes components from the live edges, and the route totals that depend on them.
@@ -596,6 +537,7 @@ impl World {
         for &(_, bytes) in &landed[next..] {
             self.land(bytes);
         }
+        self.settle_routes();
         landed.clear();
         self.landed = landed;
         merged.clear();
