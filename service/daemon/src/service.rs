@@ -35,10 +35,12 @@ mod io;
 mod reaching;
 mod timer;
 mod trace;
+mod warm;
 use chores::{Chore, Chores};
 use handlers::PendingRecv;
 use io::{Io, disc_recv, shutdown_signal, stack_recv, tun_recv};
 use timer::LoopTimer;
+use warm::Warmth;
 
 /// Most extra reads (each a batch) taken from the UDP socket or the TUN per wake-up, bounded
 /// so one busy source cannot starve timers and the others.
@@ -123,6 +125,16 @@ struct Service {
 impl Service {
     fn now(&self) -> Timestamp {
         Timestamp::from_micros(self.start.elapsed().as_micros() as u64)
+    }
+
+    /// Ends a turn of the loop: a bus message that arrived is stored and probe answers are
+    /// passed on before what the node queued (its acknowledgement among it) leaves.
+    async fn finish_turn(&mut self) {
+        let events = self.io.take_events(&mut self.node);
+        self.on_bus(events);
+        let probes = std::mem::take(&mut self.io.probe_replies);
+        self.on_probe_replies(probes);
+        self.io.send_all(&mut self.node).await;
     }
 
     /// Starts keeping a link to `uri`.
@@ -532,6 +544,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
     // the timer's own turns find one (the core ran its timers there), so the count is of
     // those.
     let mut stale: Option<(Timestamp, Instant)> = None;
+    let mut warmth = Warmth::default();
     loop {
         let poll = svc.node.poll_timeout();
         let node_deadline = if let Some((t, retry)) = stale
@@ -541,9 +554,10 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
         } else {
             start + Duration::from_micros(poll.as_micros())
         };
-        let deadline = chores
-            .wake_by()
-            .map_or(node_deadline, |c| c.min(node_deadline));
+        let deadline = [chores.wake_by(), warmth.wake_by(Instant::now())]
+            .into_iter()
+            .flatten()
+            .fold(node_deadline, Instant::min);
         timer.set(deadline);
         tokio::select! {
             r = svc.io.udp.sock.readable() => if r.is_ok() {
@@ -696,16 +710,16 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                 return Ok(());
             }
         }
+        svc.finish_turn().await;
+        warmth.count(&svc.node.counters, Instant::now());
+        // Chores ride on whatever woke the loop, after what that turn produced has left: a
+        // packet that woke it does not wait for a status file or an interface scan.
         let now = Instant::now();
         if chores.any_due(now) {
             for c in chores.take_due(now) {
                 svc.chore(c, &cfg, local).await;
             }
+            svc.finish_turn().await;
         }
-        let events = svc.io.take_events(&mut svc.node);
-        svc.on_bus(events);
-        let probes = std::mem::take(&mut svc.io.probe_replies);
-        svc.on_probe_replies(probes);
-        svc.io.send_all(&mut svc.node).await;
     }
 }
