@@ -11,13 +11,14 @@
 //! rode on one schedule (15 a second), the ping across one hop went from ~0.24 to ~0.39 ms
 //! above the underlay's.
 //!
-//! So for [`LINGER`] after the last data packet the loop wakes at least every [`GAP`]. An
-//! idle mesh carries no data packets and keeps its 15 wake-ups a second. A sparse flow pays
-//! for it (`PING=0.05 bench/idle-wakeups.sh`, a ping every 50 ms over one hop): daemon a
-//! woke 135 times a second instead of 46 and each daemon used 0.9–1.0 % of a core instead of
-//! 0.4–0.6 %, for a ping RTT of 0.26–0.29 ms instead of 0.42–0.44 (veth alone: 0.045). Gaps
-//! of 5, 10, 20 and 40 ms gave 0.21–0.24, 0.22–0.26, 0.30 and 0.28–0.36 ms added over the
-//! veth (`bench/rtt-spacing.sh`); a busy flow keeps the loop turning anyway and pays nothing.
+//! So for [`LINGER`] after the last data packet the loop sleeps at most a [`GAP`] (at least
+//! half of one: see [`Warmth::wake_by`]). An idle mesh carries no data packets and keeps its
+//! 15 wake-ups a second. A sparse flow pays for it (`PING=0.05 bench/idle-wakeups.sh`, a
+//! ping every 50 ms over one hop): daemon a woke 135 times a second instead of 44–46 and
+//! each daemon used 0.8–1.1 % of a core instead of 0.4–0.6 %, for a ping RTT of 0.27–0.31 ms
+//! instead of 0.38–0.44 (veth alone: 0.045). Gaps of 5, 10, 20 and 40 ms gave 0.21–0.24,
+//! 0.22–0.26, 0.30 and 0.28–0.36 ms added over the veth (`bench/rtt-spacing.sh`). A busy
+//! flow keeps the loop turning anyway: no difference in CPU per byte.
 
 use std::time::Duration;
 
