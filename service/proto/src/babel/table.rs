@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
+use smallvec::SmallVec;
 
 use crate::address::Subnet;
 use crate::time::Timestamp;
@@ -102,8 +103,8 @@ pub use super::prefix::{
     Source, Spills,
 };
 
-/// Every destination's state, stored densely: a hash index from /64 to a slot, the slots in
-/// one vector that grows by doubling, and the routes learnt in a second vector, one row of
+/// Every destination's state, stored densely: a hash index from /64 to a slot number, the
+/// slots in blocks of [`BLOCK`], and beside each block's slots the routes learnt, one row of
 /// [`Table::width`] places per destination (one place per neighbour slot). (A hash map's own
 /// buckets, or an index map's vector, which grows to its index's capacity, would sit up to half
 /// empty; and a small vector of routes per destination took 56 bytes inline plus a heap block
@@ -115,23 +116,39 @@ pub use super::prefix::{
 #[derive(Debug, Default)]
 pub struct Table {
     index: HashTable<u32>,
-    slots: Vec<(Subnet, PrefixState)>,
-    /// `width` places per slot, in slot order.
-    rows: Vec<Place>,
+    /// Slot `i` is `blocks[i / BLOCK]`'s `i % BLOCK`-th; every block but the last is full.
+    blocks: Vec<Block>,
+    len: usize,
     width: usize,
     spills: Spills,
 }
 
-/// The capacity a full table of `cap` destinations grows to: doubling up to 1024, then by a
-/// quarter. Doubling alone left a table of 5000 destinations 40 % empty (8192 places); a
-/// quarter leaves at most a fifth empty, at the price of more (and smaller) copies while it
-/// grows, each freed at once.
-fn grown(cap: usize) -> usize {
-    if cap < 1024 {
-        (cap * 2).max(4)
-    } else {
-        cap + cap / 4
+/// Destinations per [`Block`]. A table grows a block at a time and never copies what it holds
+/// to grow: one vector that grew by doubling, then by a quarter, copied a 10,000-destination
+/// table about four times over into freshly faulted pages while it filled (most of the
+/// simulator's page faults at 10,000 nodes) and still left a sixth of it empty (11,916
+/// places); blocks leave fewer than [`BLOCK`] places empty.
+pub const BLOCK: usize = 256;
+
+/// [`BLOCK`] destinations (fewer while the first block grows by doubling, so that a table of
+/// a few destinations stays small) and their rows.
+#[derive(Debug, Default)]
+struct Block {
+    slots: Vec<(Subnet, PrefixState)>,
+    /// `width` places per slot, in slot order; room for as many slots as `slots` has.
+    rows: Vec<Place>,
+}
+
+impl Block {
+    fn bytes(&self) -> usize {
+        self.slots.capacity() * core::mem::size_of::<(Subnet, PrefixState)>()
+            + self.rows.capacity() * core::mem::size_of::<Place>()
     }
+}
+
+/// The capacity a block of `cap` slots grows to when full: doubling from 4 to [`BLOCK`].
+fn grown(cap: usize) -> usize {
+    (cap * 2).clamp(4, BLOCK)
 }
 
 /// The hash the slot-number indexes (this table's, the router-id interning's) use for keys.
@@ -151,12 +168,12 @@ pub(super) fn index_bytes(cap: usize, slot: usize) -> usize {
 impl Table {
     /// Destinations held.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.len
     }
 
     /// True when no destination is held.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.len == 0
     }
 
     /// Neighbour slots each destination has a place for.
@@ -183,38 +200,43 @@ impl Table {
 
     fn set_width(&mut self, slots: usize) {
         let keep = self.width.min(slots);
-        let mut rows = Vec::with_capacity(self.slots.capacity() * slots);
-        if self.width == 0 {
-            rows.resize(self.slots.len() * slots, Place::EMPTY);
-        } else {
-            for row in self.rows.chunks_exact(self.width) {
-                rows.extend_from_slice(&row[..keep]);
-                rows.extend(core::iter::repeat_n(Place::EMPTY, slots - keep));
+        for b in &mut self.blocks {
+            let mut rows = Vec::with_capacity(b.slots.capacity() * slots);
+            if self.width == 0 {
+                rows.resize(b.slots.len() * slots, Place::EMPTY);
+            } else {
+                for row in b.rows.chunks_exact(self.width) {
+                    rows.extend_from_slice(&row[..keep]);
+                    rows.extend(core::iter::repeat_n(Place::EMPTY, slots - keep));
+                }
             }
+            b.rows = rows;
         }
-        self.rows = rows;
         self.width = slots;
+    }
+
+    /// The /64 in slot `i`.
+    fn subnet(&self, i: usize) -> &Subnet {
+        &self.blocks[i / BLOCK].slots[i % BLOCK].0
     }
 
     /// The slot of `s`.
     fn slot(&self, s: &Subnet) -> Option<usize> {
         self.index
-            .find(hash_of(s), |&i| self.slots[i as usize].0 == *s)
+            .find(hash_of(s), |&i| self.subnet(i as usize) == s)
             .map(|&i| i as usize)
     }
 
     fn view(&self, i: usize) -> Prefix<'_> {
-        Prefix::new(
-            &self.slots[i].1,
-            &self.rows[i * self.width..(i + 1) * self.width],
-            &self.spills,
-        )
+        let (b, k, w) = (&self.blocks[i / BLOCK], i % BLOCK, self.width);
+        Prefix::new(&b.slots[k].1, &b.rows[k * w..(k + 1) * w], &self.spills)
     }
 
     fn view_mut(&mut self, i: usize) -> PrefixMut<'_> {
+        let (b, k, w) = (&mut self.blocks[i / BLOCK], i % BLOCK, self.width);
         PrefixMut::new(
-            &mut self.slots[i].1,
-            &mut self.rows[i * self.width..(i + 1) * self.width],
+            &mut b.slots[k].1,
+            &mut b.rows[k * w..(k + 1) * w],
             &mut self.spills,
         )
     }
@@ -235,21 +257,29 @@ impl Table {
         let i = match self.slot(&s) {
             Some(i) => i,
             None => {
-                let i = self.slots.len();
-                if self.slots.len() == self.slots.capacity() {
-                    self.slots.reserve_exact(grown(self.slots.capacity()) - i);
+                let i = self.len;
+                if i.is_multiple_of(BLOCK) && i / BLOCK == self.blocks.len() {
+                    // Past the first block, a block is made whole at once.
+                    let cap = if i == 0 { 0 } else { BLOCK };
+                    self.blocks.push(Block {
+                        slots: Vec::with_capacity(cap),
+                        rows: Vec::with_capacity(cap * self.width),
+                    });
                 }
-                self.slots.push((s, PrefixState::default()));
-                // The rows grow with the slots (and by the same steps).
-                let rows = self.slots.capacity() * self.width;
-                if self.rows.capacity() < rows {
-                    self.rows.reserve_exact(rows - self.rows.len());
+                let w = self.width;
+                let b = self.blocks.last_mut().expect("just made if there was none");
+                if b.slots.len() == b.slots.capacity() {
+                    let cap = grown(b.slots.capacity());
+                    b.slots.reserve_exact(cap - b.slots.len());
+                    b.rows.reserve_exact(cap * w - b.rows.len());
                 }
-                self.rows
-                    .extend(core::iter::repeat_n(Place::EMPTY, self.width));
-                let slots = &self.slots;
-                self.index
-                    .insert_unique(hash_of(&s), i as u32, |&j| hash_of(&slots[j as usize].0));
+                b.slots.push((s, PrefixState::default()));
+                b.rows.extend(core::iter::repeat_n(Place::EMPTY, w));
+                self.len += 1;
+                let blocks = &self.blocks;
+                self.index.insert_unique(hash_of(&s), i as u32, |&j| {
+                    hash_of(&blocks[j as usize / BLOCK].slots[j as usize % BLOCK].0)
+                });
                 i
             }
         };
@@ -258,65 +288,78 @@ impl Table {
 
     /// Every destination with its state.
     pub fn iter(&self) -> impl Iterator<Item = (&Subnet, Prefix<'_>)> {
-        (0..self.slots.len()).map(|i| (&self.slots[i].0, self.view(i)))
+        (0..self.len).map(|i| (self.subnet(i), self.view(i)))
     }
 
     /// Calls `f` with every destination and its state, to change.
     pub fn for_each_mut(&mut self, mut f: impl FnMut(&Subnet, PrefixMut<'_>)) {
-        for i in 0..self.slots.len() {
-            let s = self.slots[i].0;
+        for i in 0..self.len {
+            let s = *self.subnet(i);
             f(&s, self.view_mut(i));
         }
     }
 
     /// Every destination.
     pub fn keys(&self) -> impl Iterator<Item = &Subnet> {
-        self.slots.iter().map(|(s, _)| s)
+        self.blocks
+            .iter()
+            .flat_map(|b| b.slots.iter().map(|(s, _)| s))
     }
 
     /// Every state.
     pub fn values(&self) -> impl Iterator<Item = Prefix<'_>> {
-        (0..self.slots.len()).map(|i| self.view(i))
+        (0..self.len).map(|i| self.view(i))
     }
 
-    /// Keeps the destinations for which `keep` is true (the last slot moves into each hole).
+    /// Keeps the destinations for which `keep` is true (the last slot moves into each hole;
+    /// a block left empty is given back).
     pub fn retain(&mut self, mut keep: impl FnMut(&Subnet, Prefix<'_>) -> bool) {
         let w = self.width;
         let mut i = 0;
-        while i < self.slots.len() {
-            if keep(&self.slots[i].0, self.view(i)) {
+        while i < self.len {
+            if keep(self.subnet(i), self.view(i)) {
                 i += 1;
                 continue;
             }
-            let last = (self.slots.len() - 1) as u32;
-            let (gone, state) = self.slots.swap_remove(i);
-            if let Some(spill) = state.spill_index() {
+            let last = self.len - 1;
+            let gone = *self.subnet(i);
+            // The last slot and its row move into the hole.
+            let tail = self.blocks.last_mut().expect("a slot is held");
+            let moved = tail.slots.pop().expect("the last block is never empty");
+            let row_at = tail.rows.len() - w;
+            let row: SmallVec<[Place; 8]> = tail.rows.drain(row_at..).collect();
+            if tail.slots.is_empty() {
+                self.blocks.pop();
+            }
+            self.len -= 1;
+            let hole = if i == last {
+                moved
+            } else {
+                let b = &mut self.blocks[i / BLOCK];
+                let k = i % BLOCK;
+                b.rows[k * w..(k + 1) * w].copy_from_slice(&row);
+                core::mem::replace(&mut b.slots[k], moved)
+            };
+            if let Some(spill) = hole.1.spill_index() {
                 self.spills.release(spill);
             }
-            // The last row moves into the hole the same way.
-            let end = self.rows.len() - w;
-            self.rows.copy_within(end.., i * w);
-            self.rows.truncate(end);
             if let Ok(e) = self.index.find_entry(hash_of(&gone), |&j| j == i as u32) {
                 e.remove();
             }
-            if let Some((moved, _)) = self.slots.get(i)
-                && let Some(j) = self.index.find_mut(hash_of(moved), |&j| j == last)
+            if i != last
+                && let Some(j) = self
+                    .index
+                    .find_mut(hash_of(self.subnet(i)), |&j| j == last as u32)
             {
                 *j = i as u32;
             }
-        }
-        if self.slots.capacity() > self.slots.len() * 2 + 16 {
-            self.slots
-                .shrink_to(self.slots.len() + self.slots.len() / 4);
-            self.rows.shrink_to(self.slots.capacity() * w);
         }
     }
 
     /// Bytes held, from the containers' capacities.
     pub fn bytes(&self) -> usize {
-        self.slots.capacity() * core::mem::size_of::<(Subnet, PrefixState)>()
-            + self.rows.capacity() * core::mem::size_of::<Place>()
+        self.blocks.iter().map(Block::bytes).sum::<usize>()
+            + self.blocks.capacity() * core::mem::size_of::<Block>()
             + self.spills.bytes()
             + index_bytes(self.index.capacity(), core::mem::size_of::<u32>())
     }
@@ -356,6 +399,59 @@ mod tests {
         t.get_or_default(sub(1));
         assert_eq!(t.len(), 18);
         assert!(t.get_mut(&sub(1)).is_some());
+    }
+
+    #[test]
+    fn blocks_fill_and_empty_without_losing_a_destination() {
+        let mut t = Table::default();
+        let sub = |i: u16| {
+            let [hi, lo] = i.to_be_bytes();
+            Subnet([0x06, 0, 0, 0, 0, 0, hi, lo])
+        };
+        let slot = |n: u16| Slot::new(n).unwrap();
+        let entry = |i: u16| RouteEntry {
+            rid: i as u32,
+            seqno: i,
+            refmetric: 1 + i % 500,
+            expires: Expiry(i % 1000),
+            neigh: slot(1 + i % 3),
+        };
+        t.widen(3);
+        let n = 3 * BLOCK as u16 + 17;
+        for i in 0..n {
+            t.get_or_default(sub(i)).set_entry(entry(i));
+        }
+        assert_eq!(t.len(), n as usize);
+        // The first block doubled up to a whole block; the others were made whole; the last
+        // has room for a block at most.
+        assert_eq!(t.blocks.len(), 4);
+        assert!(t.blocks.iter().all(|b| b.slots.capacity() == BLOCK));
+        // Widening mid-way keeps every route where it was.
+        t.widen(4);
+        // Remove all but every seventh: the last block and then two more empty and go.
+        t.retain(|s, _| u16::from_be_bytes([s.0[6], s.0[7]]) % 7 == 0);
+        let kept = (0..n).filter(|i| i % 7 == 0).count();
+        assert_eq!(t.len(), kept);
+        assert_eq!(t.blocks.len(), kept.div_ceil(BLOCK));
+        for i in 0..n {
+            let got = t.get(&sub(i)).map(|p| p.entries().collect::<Vec<_>>());
+            if i % 7 == 0 {
+                assert_eq!(got, Some(vec![entry(i)]), "{i}");
+            } else {
+                assert_eq!(got, None, "{i}");
+            }
+        }
+        assert_eq!(t.keys().count(), kept);
+        // And it fills again past a block boundary.
+        for i in n..n + BLOCK as u16 {
+            t.get_or_default(sub(i)).set_entry(entry(i));
+        }
+        assert_eq!(t.len(), kept + BLOCK);
+        assert_eq!(
+            t.get(&sub(n + 5)).unwrap().entries().next(),
+            Some(entry(n + 5))
+        );
+        assert_eq!(t.get(&sub(7)).unwrap().entries().next(), Some(entry(7)));
     }
 
     #[test]
@@ -453,6 +549,12 @@ mod tests {
     fn route_state_stays_small() {
         // Every node holds one slot per destination: its size is the routing table's size.
         assert_eq!(core::mem::size_of::<Place>(), 6);
+        // The forwarded-request memories (`Babel::recent_requests`, `forwarded_per_origin`).
+        assert_eq!(
+            core::mem::size_of::<((RidIdx, u16), (Stamp, super::super::NeighbourId))>(),
+            16
+        );
+        assert_eq!(core::mem::size_of::<(RidIdx, (Stamp, u16))>(), 12);
         assert_eq!(core::mem::size_of::<Option<Selected>>(), 10);
         assert_eq!(core::mem::size_of::<Option<Source>>(), 12);
         assert_eq!(core::mem::size_of::<(Subnet, PrefixState)>(), 56);
