@@ -152,23 +152,24 @@ impl Babel {
         // waiting out the two seconds (with 2 % loss, a whole region of starving nodes waited
         // 2.3 s). Without a selected route the target depends on who asked, so there any
         // earlier forward counts.
-        let key = (subnet, rid, r.seqno);
+        let key = (rid, r.seqno);
         if self.recent_requests.get(&key).is_some_and(|&(t, to)| {
-            (to == target || p.selected.is_none()) && now.saturating_since(t) < FORWARD_MEMORY
+            (to == target || p.selected.is_none()) && t.elapsed(now) < FORWARD_MEMORY
         }) {
             return;
         }
         // Requests naming ever newer seqnos all differ; this caps the forwarding per origin.
-        let w = self.forwarded_per_origin.entry(subnet).or_insert((now, 0));
-        if now.saturating_since(w.0) >= Duration::from_secs(1) {
-            *w = (now, 0);
+        let stamp = Stamp::of(now);
+        let w = self.forwarded_per_origin.entry(rid).or_insert((stamp, 0));
+        if w.0.elapsed(now) >= Duration::from_secs(1) {
+            *w = (stamp, 0);
         }
-        if w.1 >= MAX_FORWARDS_PER_ORIGIN {
+        if u32::from(w.1) >= MAX_FORWARDS_PER_ORIGIN {
             self.counters.seqno_requests_limited += 1;
             return;
         }
         w.1 += 1;
-        self.recent_requests.insert(key, (now, target));
+        self.recent_requests.insert(key, (stamp, target));
         self.counters.seqno_requests_sent += 1;
         let fwd = SeqnoRequestRepr {
             hop_count: r.hop_count - 1,
