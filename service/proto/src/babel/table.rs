@@ -125,9 +125,8 @@ pub struct Table {
 
 /// Destinations per [`Block`]. A table grows a block at a time and never copies what it holds
 /// to grow: one vector that grew by doubling, then by a quarter, copied a 10,000-destination
-/// table about four times over into freshly faulted pages while it filled (most of the
-/// simulator's page faults at 10,000 nodes) and still left a sixth of it empty (11,916
-/// places); blocks leave fewer than [`BLOCK`] places empty.
+/// table about four times over into fresh pages while it filled, and still left a sixth of
+/// it empty (11,916 places); blocks leave fewer than [`BLOCK`] places empty.
 pub const BLOCK: usize = 256;
 
 /// [`BLOCK`] destinations (fewer while the first block grows by doubling, so that a table of
