@@ -118,7 +118,6 @@ pub struct Table {
     index: HashTable<u32>,
     /// Slot `i` is `blocks[i / BLOCK]`'s `i % BLOCK`-th; every block but the last is full.
     blocks: Vec<Block>,
-    len: usize,
     width: usize,
     spills: Spills,
 }
@@ -145,6 +144,11 @@ impl Block {
     }
 }
 
+/// The /64 in slot `i` of `blocks`.
+fn subnet_in(blocks: &[Block], i: usize) -> &Subnet {
+    &blocks[i / BLOCK].slots[i % BLOCK].0
+}
+
 /// The capacity a block of `cap` slots grows to when full: doubling from 4 to [`BLOCK`].
 fn grown(cap: usize) -> usize {
     (cap * 2).clamp(4, BLOCK)
@@ -167,12 +171,14 @@ pub(super) fn index_bytes(cap: usize, slot: usize) -> usize {
 impl Table {
     /// Destinations held.
     pub fn len(&self) -> usize {
-        self.len
+        self.blocks
+            .last()
+            .map_or(0, |b| (self.blocks.len() - 1) * BLOCK + b.slots.len())
     }
 
     /// True when no destination is held.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.blocks.is_empty()
     }
 
     /// Neighbour slots each destination has a place for.
@@ -216,7 +222,7 @@ impl Table {
 
     /// The /64 in slot `i`.
     fn subnet(&self, i: usize) -> &Subnet {
-        &self.blocks[i / BLOCK].slots[i % BLOCK].0
+        subnet_in(&self.blocks, i)
     }
 
     /// The slot of `s`.
@@ -256,8 +262,8 @@ impl Table {
         let i = match self.slot(&s) {
             Some(i) => i,
             None => {
-                let i = self.len;
-                if i.is_multiple_of(BLOCK) && i / BLOCK == self.blocks.len() {
+                let i = self.len();
+                if i.is_multiple_of(BLOCK) {
                     // Past the first block, a block is made whole at once.
                     let cap = if i == 0 { 0 } else { BLOCK };
                     self.blocks.push(Block {
@@ -274,10 +280,9 @@ impl Table {
                 }
                 b.slots.push((s, PrefixState::default()));
                 b.rows.extend(core::iter::repeat_n(Place::EMPTY, w));
-                self.len += 1;
                 let blocks = &self.blocks;
                 self.index.insert_unique(hash_of(&s), i as u32, |&j| {
-                    hash_of(&blocks[j as usize / BLOCK].slots[j as usize % BLOCK].0)
+                    hash_of(subnet_in(blocks, j as usize))
                 });
                 i
             }
@@ -287,12 +292,12 @@ impl Table {
 
     /// Every destination with its state.
     pub fn iter(&self) -> impl Iterator<Item = (&Subnet, Prefix<'_>)> {
-        (0..self.len).map(|i| (self.subnet(i), self.view(i)))
+        (0..self.len()).map(|i| (self.subnet(i), self.view(i)))
     }
 
     /// Calls `f` with every destination and its state, to change.
     pub fn for_each_mut(&mut self, mut f: impl FnMut(&Subnet, PrefixMut<'_>)) {
-        for i in 0..self.len {
+        for i in 0..self.len() {
             let s = *self.subnet(i);
             f(&s, self.view_mut(i));
         }
@@ -307,7 +312,7 @@ impl Table {
 
     /// Every state.
     pub fn values(&self) -> impl Iterator<Item = Prefix<'_>> {
-        (0..self.len).map(|i| self.view(i))
+        (0..self.len()).map(|i| self.view(i))
     }
 
     /// Keeps the destinations for which `keep` is true (the last slot moves into each hole;
@@ -315,12 +320,12 @@ impl Table {
     pub fn retain(&mut self, mut keep: impl FnMut(&Subnet, Prefix<'_>) -> bool) {
         let w = self.width;
         let mut i = 0;
-        while i < self.len {
+        while i < self.len() {
             if keep(self.subnet(i), self.view(i)) {
                 i += 1;
                 continue;
             }
-            let last = self.len - 1;
+            let last = self.len() - 1;
             let gone = *self.subnet(i);
             // The last slot and its row move into the hole.
             let tail = self.blocks.last_mut().expect("a slot is held");
@@ -330,7 +335,6 @@ impl Table {
             if tail.slots.is_empty() {
                 self.blocks.pop();
             }
-            self.len -= 1;
             let hole = if i == last {
                 moved
             } else {
@@ -548,12 +552,6 @@ mod tests {
     fn route_state_stays_small() {
         // Every node holds one slot per destination: its size is the routing table's size.
         assert_eq!(core::mem::size_of::<Place>(), 6);
-        // The forwarded-request memories (`Babel::recent_requests`, `forwarded_per_origin`).
-        assert_eq!(
-            core::mem::size_of::<((RidIdx, u16), (Stamp, super::super::NeighbourId))>(),
-            16
-        );
-        assert_eq!(core::mem::size_of::<(RidIdx, (Stamp, u16))>(), 12);
         assert_eq!(core::mem::size_of::<Option<Selected>>(), 10);
         assert_eq!(core::mem::size_of::<Option<Source>>(), 12);
         assert_eq!(core::mem::size_of::<(Subnet, PrefixState)>(), 56);

@@ -771,3 +771,14 @@ fn a_newer_seqno_asked_for_too_soon_follows_when_the_rate_limit_allows() {
         .map(|r| r.seqno);
     assert_eq!(seqno_at_0, Some(start.wrapping_add(2)));
 }
+
+#[test]
+fn forwarded_request_memories_stay_small() {
+    // After cuts a node holds an entry of each for most destinations (`recent_requests`,
+    // `forwarded_per_origin`).
+    assert_eq!(
+        core::mem::size_of::<((RidIdx, u16), (Stamp, NeighbourId))>(),
+        16
+    );
+    assert_eq!(core::mem::size_of::<(RidIdx, (Stamp, u16))>(), 12);
+}
