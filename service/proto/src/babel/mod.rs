@@ -598,8 +598,14 @@ impl Babel {
                 starving.push(*s);
             }
             p.gc_sources(now);
+            // Forgotten once passed (a stamp much older than that could pass for a new one).
             if p.retract_until.is_some_and(|t| t.reached(now)) {
                 p.retract_until = None;
+            }
+            if p.last_request
+                .is_some_and(|t| t.elapsed(now) >= requests::REQUEST_INTERVAL)
+            {
+                p.last_request = None;
             }
         });
         for s in reselect {

@@ -182,7 +182,7 @@ impl Spills {
 }
 
 /// Everything about one destination /64 but the routes learnt for it (those are in the
-/// table's rows). Every node holds one per destination (56 bytes with its /64).
+/// table's rows). Every node holds one per destination (48 bytes with its /64).
 #[derive(Debug, Clone, Copy)]
 #[repr(C, packed(2))]
 pub struct PrefixState {
@@ -193,12 +193,14 @@ pub struct PrefixState {
     pub selected: Option<Selected>,
     /// After losing the route, we advertise a retraction until then.
     pub retract_until: Option<Stamp>,
-    /// The last route we advertised (to resend as a retraction after losing it): its router
-    /// id and seqno, valid when [`ADVERTISED`] is set in `flags` (an `Option` would take 8
-    /// bytes, not 6).
+    /// The router id of the last route we advertised (to resend as a retraction after losing
+    /// it), valid when [`ADVERTISED`] is set in `flags` (an `Option` would take 8 bytes, not
+    /// 4). Its seqno is that router id's feasibility distance's: every advertisement raises
+    /// the distance's seqno to its own, and a route older than the distance is never selected
+    /// (not feasible), so never advertised.
     last_advertised_rid: RidIdx,
-    last_advertised_seqno: u16,
-    /// Rate limit for seqno requests while starving.
+    /// When we last asked for a newer seqno ([`super::requests::REQUEST_INTERVAL`] apart while
+    /// starving); forgotten by housekeeping once that long ago.
     pub last_request: Option<Stamp>,
     /// The router id the row's routes name (but those marked as naming [`Spill::alt`]).
     rid: RidIdx,
@@ -231,7 +233,6 @@ impl Default for PrefixState {
             selected: None,
             retract_until: None,
             last_advertised_rid: 0,
-            last_advertised_seqno: 0,
             last_request: None,
             rid: 0,
             spill: None,
@@ -243,16 +244,14 @@ impl Default for PrefixState {
 }
 
 impl PrefixState {
-    /// The last route we advertised: its router id and seqno.
-    pub fn last_advertised(&self) -> Option<(RidIdx, u16)> {
-        (self.flags & ADVERTISED != 0)
-            .then_some((self.last_advertised_rid, self.last_advertised_seqno))
+    /// The router id of the last route we advertised.
+    pub fn last_advertised_rid(&self) -> Option<RidIdx> {
+        (self.flags & ADVERTISED != 0).then_some(self.last_advertised_rid)
     }
 
-    /// Records the last route we advertised.
-    pub fn set_last_advertised(&mut self, rid: RidIdx, seqno: u16) {
+    /// Records the router id of the last route we advertised.
+    pub fn set_last_advertised(&mut self, rid: RidIdx) {
         self.last_advertised_rid = rid;
-        self.last_advertised_seqno = seqno;
         self.flags |= ADVERTISED;
     }
 
@@ -349,6 +348,13 @@ impl<'a> Prefix<'a> {
     /// The feasibility distance's seqno for `rid`, if any.
     pub fn source_seqno(self, rid: RidIdx) -> Option<u16> {
         self.sources().find(|s| s.rid == rid).map(|s| s.seqno)
+    }
+
+    /// The last route we advertised: its router id and seqno (while its feasibility distance
+    /// is kept, see [`PrefixState::last_advertised_rid`]).
+    pub fn last_advertised(self) -> Option<(RidIdx, u16)> {
+        let rid = self.state.last_advertised_rid()?;
+        Some((rid, self.source_seqno(rid)?))
     }
 
     /// Nothing left worth keeping.
@@ -572,7 +578,7 @@ impl<'a> PrefixMut<'a> {
         if metric == INFINITY {
             return;
         }
-        self.state.set_last_advertised(rid, seqno);
+        self.state.set_last_advertised(rid);
         self.state.advertised_metric = metric;
         let gc = Stamp::of(gc);
         let found = match &mut self.state.source {

@@ -28,6 +28,8 @@ pub const MAX_FORWARDS_PER_ORIGIN: u32 = 4;
 /// How long a forwarded request stops the same one (origin, seqno) from being forwarded again
 /// to the same neighbour.
 pub const FORWARD_MEMORY: Duration = Duration::from_secs(2);
+/// Shortest time between two seqno requests of ours for one destination.
+pub const REQUEST_INTERVAL: Duration = Duration::from_millis(500);
 /// Our own seqno rises at most this often at others' request.
 pub const MIN_BUMP_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -184,7 +186,7 @@ impl Babel {
             return;
         };
         if p.last_request
-            .is_some_and(|t| t.elapsed(now) < Duration::from_millis(500))
+            .is_some_and(|t| t.elapsed(now) < REQUEST_INTERVAL)
         {
             return;
         }

@@ -81,7 +81,7 @@ impl Babel {
                 p.set_expiry(slot, expires);
                 let want = p.source_seqno(rid).map_or(u.seqno, |s| s.wrapping_add(1));
                 if p.last_request
-                    .is_none_or(|t| t.elapsed(now) >= Duration::from_millis(500))
+                    .is_none_or(|t| t.elapsed(now) >= super::requests::REQUEST_INTERVAL)
                 {
                     p.last_request = Some(Stamp::of(now));
                     self.counters.seqno_requests_sent += 1;
@@ -233,7 +233,8 @@ impl Babel {
             }
         };
         if chosen.is_none() && old.is_some() {
-            p.retract_until = Some(Stamp::of(now + self.cfg.update_interval * 2));
+            let repeat = (self.cfg.update_interval * 2).min(super::table::MAX_AHEAD);
+            p.retract_until = Some(Stamp::of(now + repeat));
             self.counters.routes_lost += 1;
         } else if chosen.is_some() {
             p.retract_until = None;

@@ -2,7 +2,7 @@
 //! source, and what is selected.
 
 use std::hash::BuildHasher;
-use std::num::{NonZeroU16, NonZeroU32};
+use std::num::NonZeroU16;
 use std::time::Duration;
 
 use hashbrown::HashTable;
@@ -16,30 +16,39 @@ use crate::time::Timestamp;
 /// routes, so entries store this index).
 pub type RidIdx = u32;
 
-/// A point in time to the centisecond in 32 bits, for the deadlines every route keeps (seconds
-/// to minutes ahead): half the size of a [`Timestamp`], compared with wrap-around arithmetic
-/// (valid within ±248 days of now), so it never runs out however long a node runs.
-/// Never zero, so that an `Option<Stamp>` takes no more room than a stamp (the one
-/// centisecond in 2^32 that would be zero counts as the next one).
+/// A point in time to the centisecond in 16 bits, for the deadlines every route keeps (seconds
+/// to three minutes ahead): a quarter of the size of a [`Timestamp`], compared with
+/// wrap-around arithmetic, so valid within ±327 seconds of now. Every holder forgets its
+/// stamps within [`STAMP_HORIZON`] (housekeeping sweeps them each second), so none lives long
+/// enough to be taken for its wrapped-around twin. Never zero, so that an `Option<Stamp>`
+/// takes no more room than a stamp (the one centisecond in 2^16 that would be zero counts as
+/// the next one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp(NonZeroU32);
+pub struct Stamp(NonZeroU16);
+
+/// How far ahead of now or behind it a [`Stamp`] may lie and still compare right.
+pub const STAMP_HORIZON: Duration = Duration::from_millis(327_670);
+
+/// The furthest ahead a deadline kept as a [`Stamp`] is set (longer configured times are cut
+/// to it), leaving the sweeps [`STAMP_HORIZON`] minus this to forget it once it has passed.
+pub const MAX_AHEAD: Duration = Duration::from_secs(300);
 
 impl Stamp {
     /// `t`, to the centisecond below.
     pub fn of(t: Timestamp) -> Stamp {
-        // Truncating to 32 bits is the wrap-around.
-        Stamp(NonZeroU32::new((t.as_micros() / 10_000) as u32).unwrap_or(NonZeroU32::MIN))
+        // Truncating to 16 bits is the wrap-around.
+        Stamp(NonZeroU16::new((t.as_micros() / 10_000) as u16).unwrap_or(NonZeroU16::MIN))
     }
 
     /// True once `now` is at or past this stamp.
     pub fn reached(self, now: Timestamp) -> bool {
-        Stamp::of(now).0.get().wrapping_sub(self.0.get()) < 1 << 31
+        Stamp::of(now).0.get().wrapping_sub(self.0.get()) < 1 << 15
     }
 
     /// Time from this stamp to `now` (zero if `now` is before it).
     pub fn elapsed(self, now: Timestamp) -> Duration {
         let d = Stamp::of(now).0.get().wrapping_sub(self.0.get());
-        if d < 1 << 31 {
+        if d < 1 << 15 {
             Duration::from_millis(d as u64 * 10)
         } else {
             Duration::ZERO
@@ -386,14 +395,14 @@ mod tests {
         let mut t = Table::default();
         let sub = |i: u8| Subnet([0x06, 0, 0, 0, 0, 0, 0, i]);
         for i in 0..50 {
-            t.get_or_default(sub(i)).set_last_advertised(i as u32, 0);
+            t.get_or_default(sub(i)).set_last_advertised(i as u32);
         }
         t.retain(|s, _| s.0[7] % 3 == 0);
         assert_eq!(t.len(), 17);
         for i in 0..50 {
-            let kept = t.get(&sub(i)).map(|p| p.last_advertised());
+            let kept = t.get(&sub(i)).map(|p| p.last_advertised_rid());
             if i % 3 == 0 {
-                assert_eq!(kept, Some(Some((i as u32, 0))), "{i}");
+                assert_eq!(kept, Some(Some(i as u32)), "{i}");
             } else {
                 assert_eq!(kept, None, "{i}");
             }
@@ -541,11 +550,21 @@ mod tests {
             Duration::from_millis(730)
         );
         assert_eq!(s.elapsed(Timestamp::ZERO), Duration::ZERO);
-        // 2^32 centiseconds (497 days) later the counter has wrapped; comparisons still hold.
-        let late = Timestamp::from_micros((1u64 << 32) * 10_000 + 123_000_000);
-        let d = Stamp::of(late + Duration::from_secs(28));
-        assert!(!d.reached(late));
-        assert!(d.reached(late + Duration::from_secs(28)));
+        // 2^16 centiseconds (655 s) later the counter has wrapped; comparisons still hold,
+        // as far ahead as a deadline is ever set.
+        for wraps in [1u64, 7, 1 << 20] {
+            let late = Timestamp::from_micros(wraps * (1 << 16) * 10_000 + 123_000_000);
+            let d = Stamp::of(late + MAX_AHEAD);
+            assert!(!d.reached(late));
+            assert!(!d.reached(late + (MAX_AHEAD - Duration::from_millis(10))));
+            assert!(d.reached(late + MAX_AHEAD));
+            assert!(d.reached(late + STAMP_HORIZON));
+            assert_eq!(
+                Stamp::of(late).elapsed(late + MAX_AHEAD),
+                MAX_AHEAD,
+                "a stamp ages right up to the horizon"
+            );
+        }
     }
 
     #[test]
@@ -553,8 +572,10 @@ mod tests {
         // Every node holds one slot per destination: its size is the routing table's size.
         assert_eq!(core::mem::size_of::<Place>(), 6);
         assert_eq!(core::mem::size_of::<Option<Selected>>(), 10);
-        assert_eq!(core::mem::size_of::<Option<Source>>(), 12);
-        assert_eq!(core::mem::size_of::<(Subnet, PrefixState)>(), 56);
+        assert_eq!(core::mem::size_of::<Option<Source>>(), 10);
+        // 48: a block of 256 fills a 12 KiB allocation (mimalloc's size classes round 50 up
+        // to what 56 took).
+        assert_eq!(core::mem::size_of::<(Subnet, PrefixState)>(), 48);
     }
 
     #[test]

@@ -780,5 +780,79 @@ fn forwarded_request_memories_stay_small() {
         core::mem::size_of::<((RidIdx, u16), (Stamp, NeighbourId))>(),
         16
     );
-    assert_eq!(core::mem::size_of::<(RidIdx, (Stamp, u16))>(), 12);
+    assert_eq!(core::mem::size_of::<(RidIdx, (Stamp, u16))>(), 8);
+}
+
+/// Checks that every deadline `net`'s nodes keep as a [`Stamp`] lies at most
+/// [`table::MAX_AHEAD`] ahead, or passed less than `slack` ago (a request's: less than
+/// [`requests::REQUEST_INTERVAL`] and `slack`). Returns the retractions and requests seen.
+fn check_stamps(net: &Net, slack: Duration) -> (usize, usize) {
+    let now = net.now;
+    let fresh = |t: Stamp, after: Duration| {
+        if t.reached(now) {
+            t.elapsed(now) < after + slack
+        } else {
+            t.reached(now + table::MAX_AHEAD)
+        }
+    };
+    let (mut retracting, mut asking) = (0, 0);
+    for (i, node) in net.nodes.iter().enumerate() {
+        for (s, p) in node.table.iter() {
+            if let Some(t) = p.retract_until {
+                retracting += 1;
+                assert!(fresh(t, Duration::ZERO), "node {i}, {s:?}: retraction");
+            }
+            if let Some(t) = p.last_request {
+                asking += 1;
+                assert!(
+                    fresh(t, requests::REQUEST_INTERVAL),
+                    "node {i}, {s:?}: request"
+                );
+            }
+            for src in p.sources() {
+                assert!(fresh(src.gc, Duration::ZERO), "node {i}, {s:?}: source");
+            }
+        }
+    }
+    (retracting, asking)
+}
+
+#[test]
+fn deadlines_are_forgotten_long_before_their_16_bit_stamps_could_wrap() {
+    // A stamp counts centiseconds in 16 bits: one left standing for 655 s would pass for a
+    // new one. Every deadline must be swept within about a second of passing (a request's
+    // within a second of no longer limiting anything), however long the node runs.
+    let mut net = Net::new(4);
+    net.link(0, 1);
+    net.link(1, 3);
+    net.link(0, 2);
+    net.link(2, 3);
+    net.run(Duration::from_secs(2));
+    let slack = Duration::from_secs(2);
+    // 0 loses its route to 3; the other is as long, so not feasible: 0 asks for a seqno.
+    let via = net.path(0, 3).unwrap()[1];
+    net.cut(0, via);
+    let mut asked = 0;
+    for _ in 0..30 {
+        net.run(Duration::from_millis(100));
+        asked += check_stamps(&net, slack).1;
+    }
+    // Node 3 goes: the others retract it.
+    net.cut(1, 3);
+    net.cut(2, 3);
+    let mut retracted = 0;
+    for second in 0..800 {
+        net.run(Duration::from_secs(1));
+        if second == 700 {
+            net.link(1, 3);
+            net.link(0, via);
+        }
+        retracted += check_stamps(&net, slack).0;
+    }
+    assert!(asked > 0, "0 asked for a seqno");
+    assert!(retracted > 0, "3 was retracted");
+    // Past the counter's wrapping, node 3 is back and reachable from everyone.
+    for i in 0..3 {
+        assert!(net.path(i, 3).is_some(), "node {i} has no route to 3");
+    }
 }
