@@ -208,7 +208,7 @@ pub struct Babel {
     /// the entries are kept small (16 bytes: a router id's index names its /64 too; the time
     /// to the centisecond). With the /64 and a full timestamp they took 32, and keyed by the
     /// /64 the per-origin counts 24: 3000 simulated nodes peaked 136 MB higher after cuts.
-    recent_requests: FxHashMap<(RidIdx, u16), (Stamp, NeighbourId)>,
+    recent_requests: FxHashMap<requests::Forwarded, requests::Forward>,
     /// Seqno requests forwarded per origin in the current second (storm limit).
     forwarded_per_origin: FxHashMap<RidIdx, (Stamp, u16)>,
     out: VecDeque<(NeighbourId, Vec<u8>)>,
@@ -627,7 +627,7 @@ impl Babel {
         self.rids.shrink();
         // Kept as long as a forward can stop another (`handle_seqno_request`), no longer.
         self.recent_requests
-            .retain(|_, (t, _)| t.elapsed(now) < requests::FORWARD_MEMORY);
+            .retain(|_, f| { f.at }.elapsed(now) < requests::FORWARD_MEMORY);
         self.forwarded_per_origin
             .retain(|_, (t, _)| t.elapsed(now) < Duration::from_secs(1));
         // Both fill during a wave of requests (after cuts, one entry per destination) and a

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::table::{Stamp, seqno_newer};
+use super::table::{RidIdx, Stamp, seqno_newer};
 use super::{Babel, INFINITY, NeighbourId, SEQNO_REQUEST_HOPS};
 use crate::address::Subnet;
 use crate::time::Timestamp;
@@ -28,6 +28,24 @@ pub const MAX_FORWARDS_PER_ORIGIN: u32 = 4;
 /// How long a forwarded request stops the same one (origin, seqno) from being forwarded again
 /// to the same neighbour.
 pub const FORWARD_MEMORY: Duration = Duration::from_secs(2);
+/// A seqno request we forwarded: for which router id and seqno (packed to 2-byte alignment with
+/// [`Forward`], so that a remembered forward takes 12 bytes, not 16: after cuts a node
+/// remembers one for most destinations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(C, packed(2))]
+pub(super) struct Forwarded {
+    rid: RidIdx,
+    seqno: u16,
+}
+
+/// When a seqno request was forwarded, and to whom.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, packed(2))]
+pub(super) struct Forward {
+    pub(super) at: Stamp,
+    to: NeighbourId,
+}
+
 /// Shortest time between two seqno requests of ours for one destination.
 pub const REQUEST_INTERVAL: Duration = Duration::from_millis(500);
 /// Our own seqno rises at most this often at others' request.
@@ -154,10 +172,17 @@ impl Babel {
         // waiting out the two seconds (with 2 % loss, a whole region of starving nodes waited
         // 2.3 s). Without a selected route the target depends on who asked, so there any
         // earlier forward counts.
-        let key = (rid, r.seqno);
-        if self.recent_requests.get(&key).is_some_and(|&(t, to)| {
-            (to == target || p.selected.is_none()) && t.elapsed(now) < FORWARD_MEMORY
-        }) {
+        let key = Forwarded {
+            rid,
+            seqno: r.seqno,
+        };
+        if self
+            .recent_requests
+            .get(&key)
+            .is_some_and(|&Forward { at, to }| {
+                (to == target || p.selected.is_none()) && at.elapsed(now) < FORWARD_MEMORY
+            })
+        {
             return;
         }
         // Requests naming ever newer seqnos all differ; this caps the forwarding per origin.
@@ -171,7 +196,13 @@ impl Babel {
             return;
         }
         w.1 += 1;
-        self.recent_requests.insert(key, (stamp, target));
+        self.recent_requests.insert(
+            key,
+            Forward {
+                at: stamp,
+                to: target,
+            },
+        );
         self.counters.seqno_requests_sent += 1;
         let fwd = SeqnoRequestRepr {
             hop_count: r.hop_count - 1,

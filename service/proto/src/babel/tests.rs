@@ -777,8 +777,8 @@ fn forwarded_request_memories_stay_small() {
     // After cuts a node holds an entry of each for most destinations (`recent_requests`,
     // `forwarded_per_origin`).
     assert_eq!(
-        core::mem::size_of::<((RidIdx, u16), (Stamp, NeighbourId))>(),
-        16
+        core::mem::size_of::<(requests::Forwarded, requests::Forward)>(),
+        12
     );
     assert_eq!(core::mem::size_of::<(RidIdx, (Stamp, u16))>(), 8);
 }
