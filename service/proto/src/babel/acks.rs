@@ -227,12 +227,7 @@ impl Babel {
                     self.counters.ack_give_ups += 1;
                     continue;
                 }
-                let mut items: Vec<Item> = u
-                    .requests
-                    .into_vec()
-                    .into_iter()
-                    .map(Item::Request)
-                    .collect();
+                let mut items: Vec<Item> = u.requests.into_iter().map(Item::Request).collect();
                 let mut advertised = Sent::default();
                 for s in u.subnets {
                     // Signed again: the lost frame may have carried the first signature.

@@ -11,6 +11,7 @@ use std::num::NonZeroU32;
 use smallvec::SmallVec;
 
 use super::INFINITY;
+use super::requests::REQUEST_INTERVAL;
 use super::table::{Expiry, RidIdx, Slot, Stamp, seqno_newer};
 use crate::time::Timestamp;
 
@@ -247,6 +248,30 @@ impl PrefixState {
     /// The router id of the last route we advertised.
     pub fn last_advertised_rid(&self) -> Option<RidIdx> {
         (self.flags & ADVERTISED != 0).then_some(self.last_advertised_rid)
+    }
+
+    /// True when a seqno request for this destination may go now (none within
+    /// [`REQUEST_INTERVAL`]); the request is noted as sent.
+    pub fn take_request_turn(&mut self, now: Timestamp) -> bool {
+        if self
+            .last_request
+            .is_some_and(|t| t.elapsed(now) < REQUEST_INTERVAL)
+        {
+            return false;
+        }
+        self.last_request = Some(Stamp::of(now));
+        true
+    }
+
+    /// Forgets the last request once it no longer limits anything (a stamp much older could
+    /// pass for a new one).
+    pub fn forget_old_request(&mut self, now: Timestamp) {
+        if self
+            .last_request
+            .is_some_and(|t| t.elapsed(now) >= REQUEST_INTERVAL)
+        {
+            self.last_request = None;
+        }
     }
 
     /// Records the router id of the last route we advertised.
@@ -574,13 +599,12 @@ impl<'a> PrefixMut<'a> {
 
     /// Records that we advertised (rid, seqno, metric): lowers or renews the feasibility
     /// distance.
-    pub fn note_advertised(&mut self, rid: RidIdx, seqno: u16, metric: u16, gc: Timestamp) {
+    pub fn note_advertised(&mut self, rid: RidIdx, seqno: u16, metric: u16, gc: Stamp) {
         if metric == INFINITY {
             return;
         }
         self.state.set_last_advertised(rid);
         self.state.advertised_metric = metric;
-        let gc = Stamp::of(gc);
         let found = match &mut self.state.source {
             Some(s) if s.rid == rid => Some(s),
             _ => self

@@ -216,12 +216,9 @@ impl Babel {
         let Some(mut p) = self.table.get_mut(&subnet) else {
             return;
         };
-        if p.last_request
-            .is_some_and(|t| t.elapsed(now) < REQUEST_INTERVAL)
-        {
+        if !p.take_request_turn(now) {
             return;
         }
-        p.last_request = Some(Stamp::of(now));
         let mut reqs = Vec::new();
         for e in p.entries() {
             if e.refmetric == INFINITY {

@@ -80,10 +80,7 @@ impl Babel {
             {
                 p.set_expiry(slot, expires);
                 let want = p.source_seqno(rid).map_or(u.seqno, |s| s.wrapping_add(1));
-                if p.last_request
-                    .is_none_or(|t| t.elapsed(now) >= super::requests::REQUEST_INTERVAL)
-                {
-                    p.last_request = Some(Stamp::of(now));
+                if p.take_request_turn(now) {
                     self.counters.seqno_requests_sent += 1;
                     let req = SeqnoRequestRepr {
                         seqno: want,
@@ -233,8 +230,7 @@ impl Babel {
             }
         };
         if chosen.is_none() && old.is_some() {
-            let repeat = (self.cfg.update_interval * 2).min(super::table::MAX_AHEAD);
-            p.retract_until = Some(Stamp::of(now + repeat));
+            p.retract_until = Some(Stamp::ahead(now, self.cfg.update_interval * 2));
             self.counters.routes_lost += 1;
         } else if chosen.is_some() {
             p.retract_until = None;

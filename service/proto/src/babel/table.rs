@@ -40,6 +40,11 @@ impl Stamp {
         Stamp(NonZeroU16::new((t.as_micros() / 10_000) as u16).unwrap_or(NonZeroU16::MIN))
     }
 
+    /// `d` after `now`, but at most [`MAX_AHEAD`]: the deadline a configured time gives.
+    pub fn ahead(now: Timestamp, d: Duration) -> Stamp {
+        Stamp::of(now + d.min(MAX_AHEAD))
+    }
+
     /// True once `now` is at or past this stamp.
     pub fn reached(self, now: Timestamp) -> bool {
         Stamp::of(now).0.get().wrapping_sub(self.0.get()) < 1 << 15
@@ -599,18 +604,18 @@ mod tests {
         let mut p = table.get_or_default(Subnet([0x06, 0, 0, 0, 0, 0, 0, 1]));
         let t = Timestamp::ZERO;
         assert!(p.feasible(1, 10, 500), "no source: feasible");
-        p.note_advertised(1, 10, 300, t);
+        p.note_advertised(1, 10, 300, Stamp::of(t));
         assert!(p.feasible(1, 10, 299));
         assert!(!p.feasible(1, 10, 300));
         assert!(!p.feasible(1, 9, 1));
         assert!(p.feasible(1, 11, 60000));
         assert!(p.feasible(1, 10, INFINITY), "retractions always feasible");
         assert!(p.feasible(2, 0, 1000), "other source");
-        p.note_advertised(1, 10, 200, t);
+        p.note_advertised(1, 10, 200, Stamp::of(t));
         assert!(!p.feasible(1, 10, 250), "FD only decreases within a seqno");
         // A second source (the originator restarted) spills; both hold.
         let later = t + Duration::from_secs(60);
-        p.note_advertised(2, 3, 400, later);
+        p.note_advertised(2, 3, 400, Stamp::of(later));
         assert!(!p.feasible(2, 3, 400));
         assert!(!p.feasible(1, 10, 250));
         assert_eq!(p.source_seqno(2), Some(3));
@@ -749,8 +754,8 @@ mod tests {
         let gc = Timestamp::from_micros(60_000_000);
         for s in [a, b] {
             let mut p = t.get_or_default(s);
-            p.note_advertised(1, 1, 100, gc);
-            p.note_advertised(2, 1, 100, gc);
+            p.note_advertised(1, 1, 100, Stamp::of(gc));
+            p.note_advertised(2, 1, 100, Stamp::of(gc));
         }
         assert_eq!(t.spills.len(), 2);
         // `a` goes (its sources expire); `b`'s spill stays `b`'s.
@@ -759,8 +764,8 @@ mod tests {
         t.retain(|s, p| *s != a || !p.is_empty(gc));
         assert!(t.get(&a).is_none());
         let mut c = t.get_or_default(Subnet([0x06, 0, 0, 0, 0, 0, 0, 6]));
-        c.note_advertised(7, 3, 50, gc + Duration::from_secs(60));
-        c.note_advertised(8, 3, 50, gc + Duration::from_secs(60));
+        c.note_advertised(7, 3, 50, Stamp::of(gc + Duration::from_secs(60)));
+        c.note_advertised(8, 3, 50, Stamp::of(gc + Duration::from_secs(60)));
         assert_eq!(t.spills.len(), 2);
         let b = t.get(&b).unwrap();
         assert_eq!((b.source_seqno(1), b.source_seqno(2)), (Some(1), Some(1)));

@@ -206,14 +206,20 @@ fn retries_wait_for_a_silent_neighbour() {
     assert!(net.nodes[1].counters.ack_retries > c.ack_retries);
 }
 
-#[test]
-fn square_reroutes_after_cut_and_retracts_after_partition() {
-    // 0-1-3 and 0-2-3.
+/// Four nodes in a square: 0-1-3 and 0-2-3 (not yet run).
+fn square() -> Net {
     let mut net = Net::new(4);
     net.link(0, 1);
     net.link(1, 3);
     net.link(0, 2);
     net.link(2, 3);
+    net
+}
+
+#[test]
+fn square_reroutes_after_cut_and_retracts_after_partition() {
+    // 0-1-3 and 0-2-3.
+    let mut net = square();
     net.run(Duration::from_secs(2));
     let p = net.path(0, 3).unwrap();
     let via = p[1];
@@ -424,11 +430,7 @@ fn one_forgery_spoils_its_frame() {
 #[test]
 fn each_origin_and_seqno_is_verified_once() {
     // A square: 0 hears every destination from two neighbours, and repeated dumps.
-    let mut net = Net::new(4);
-    net.link(0, 1);
-    net.link(1, 3);
-    net.link(0, 2);
-    net.link(2, 3);
+    let mut net = square();
     net.run(Duration::from_secs(100));
     // 3 destinations, each at seqno 0: three verifications however often they were heard.
     assert_eq!(net.nodes[0].counters.origin_verifications, 3);
@@ -822,11 +824,7 @@ fn deadlines_are_forgotten_long_before_their_16_bit_stamps_could_wrap() {
     // A stamp counts centiseconds in 16 bits: one left standing for 655 s would pass for a
     // new one. Every deadline must be swept within about a second of passing (a request's
     // within a second of no longer limiting anything), however long the node runs.
-    let mut net = Net::new(4);
-    net.link(0, 1);
-    net.link(1, 3);
-    net.link(0, 2);
-    net.link(2, 3);
+    let mut net = square();
     net.run(Duration::from_secs(2));
     let slack = Duration::from_secs(2);
     // 0 loses its route to 3; the other is as long, so not feasible: 0 asks for a seqno.

@@ -282,7 +282,7 @@ impl Babel {
         self.counters.signatures_left_out += held;
         subnets.sort_unstable();
         subnets.dedup();
-        let gc = now + self.cfg.source_gc.min(table::MAX_AHEAD);
+        let gc = table::Stamp::ahead(now, self.cfg.source_gc);
         for s in subnets {
             if let Some(mut p) = self.table.get_mut(&s)
                 && let Some(sel) = p.selected
