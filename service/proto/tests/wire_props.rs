@@ -6,7 +6,7 @@ use hypha_proto::time::Timestamp;
 use hypha_proto::wire::babel::update::SIGNATURE_HELD;
 use hypha_proto::wire::babel::{
     AckRepr, AckRequestRepr, HelloRepr, IhuRepr, Prefix, RouteRequestRepr, RouterId,
-    SeqnoRequestRepr, Tlv, UpdateRepr, parse_tlvs,
+    SeqnoRequestRepr, Tlv, UpdateRepr, parse_tlvs, update_subnets,
 };
 use hypha_proto::wire::bus_ack::BusAckRepr;
 use hypha_proto::wire::bus_chunk::BusChunkRepr;
@@ -32,7 +32,8 @@ fn router_id() -> impl Strategy<Value = RouterId> {
 
 /// A canonical prefix: bits past the length are zero.
 fn prefix() -> impl Strategy<Value = Prefix> {
-    (0u8..=128, any::<[u8; 16]>()).prop_map(|(len, mut bytes)| {
+    // Half of them /64s, the only prefixes routes use.
+    (prop_oneof![Just(64u8), 0u8..=128], any::<[u8; 16]>()).prop_map(|(len, mut bytes)| {
         for (i, b) in bytes.iter_mut().enumerate() {
             let bit = i * 8;
             if bit >= len as usize {
@@ -136,6 +137,7 @@ proptest! {
         for t in parse_tlvs(&data) {
             let _ = t;
         }
+        let _ = update_subnets(&data).count();
     }
 
     #[test]
@@ -250,6 +252,15 @@ proptest! {
             t.emit(&mut buf);
         }
         let parsed: Vec<Tlv> = parse_tlvs(&buf).map(|t| t.unwrap()).collect();
+        // The hint that looks destinations up ahead finds every update's /64, and only those.
+        let subnets: Vec<_> = parsed
+            .iter()
+            .filter_map(|t| match t {
+                Tlv::Update(u) => u.prefix.as_subnet(),
+                _ => None,
+            })
+            .collect();
+        prop_assert_eq!(update_subnets(&buf).collect::<Vec<_>>(), subnets);
         prop_assert_eq!(parsed, tlvs);
     }
 

@@ -76,6 +76,11 @@ pub struct Place {
 }
 
 impl Place {
+    /// The advertised metric as stored, whatever the place holds (to read it into the caches).
+    pub(super) fn raw_metric(self) -> u16 {
+        self.refmetric
+    }
+
     /// No route.
     pub const EMPTY: Place = Place {
         seqno: 0,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::origin::Origin;
-use super::table::{Expiry, RouteEntry, Selected, Stamp};
+use super::table::{self, Expiry, RouteEntry, Selected, Stamp};
 use super::{Babel, INFINITY, NeighbourId, RouteChange, SEQNO_REQUEST_HOPS};
 use crate::address::Subnet;
 use crate::time::Timestamp;
@@ -41,15 +41,14 @@ impl Babel {
             let Some(slot) = self.neighbours.get(&from).map(|nb| nb.slot) else {
                 return;
             };
-            let removed = self
-                .table
-                .get_mut(&subnet)
-                .is_some_and(|mut p| p.remove_entry(slot));
-            if removed {
+            let Some(i) = self.table.index_of(&subnet) else {
+                return;
+            };
+            if self.table.at_mut(i).remove_entry(slot) {
                 if let Some(nb) = self.neighbours.get_mut(&from) {
                     nb.route_count -= 1;
                 }
-                self.select(now, subnet);
+                self.select_at(now, i, subnet);
             }
             return;
         }
@@ -68,7 +67,8 @@ impl Babel {
             return;
         };
         let slot = nb.slot;
-        let mut p = self.table.get_or_default(subnet);
+        let i = self.table.index_or_insert(subnet);
+        let mut p = self.table.at_mut(i);
         if !p.feasible(rid, u.seqno, u.metric) {
             self.counters.unfeasible += 1;
             // RFC 8966 §3.5.4: an unfeasible update for the selected route from the same
@@ -119,7 +119,7 @@ impl Babel {
                 nb.route_count -= 1;
             }
         }
-        self.select(now, subnet);
+        self.select_at(now, i, subnet);
     }
 
     pub(super) fn handle_route_request(
@@ -154,9 +154,15 @@ impl Babel {
 
     /// Route selection for one prefix (after every change that could affect it).
     pub(super) fn select(&mut self, now: Timestamp, subnet: Subnet) {
-        let Some(mut p) = self.table.get_mut(&subnet) else {
-            return;
-        };
+        if let Some(i) = self.table.index_of(&subnet) {
+            self.select_at(now, i, subnet);
+        }
+    }
+
+    /// [`Babel::select`] for the destination at place `i` of the table (`subnet`'s): a
+    /// received update has just looked it up, and every lookup hashes and probes again.
+    pub(super) fn select_at(&mut self, now: Timestamp, i: usize, subnet: Subnet) {
+        let mut p = self.table.at_mut(i);
         let mut best: Option<Selected> = None;
         let mut current: Option<Selected> = None;
         let mut starving = false;
@@ -235,6 +241,17 @@ impl Babel {
         } else if chosen.is_some() {
             p.retract_until = None;
         }
+        // Queued on the state at hand (as `mark_dirty` and `mark_improved` would, looking it
+        // up again).
+        let flag = if significant {
+            table::DIRTY
+        } else {
+            table::IMPROVED
+        };
+        let fresh = (significant || improved) && p.flags & flag == 0;
+        if significant || improved {
+            p.flags |= flag;
+        }
         let starving = chosen.is_none() && starving;
         if old.map(|s| s.neigh) != chosen.map(|s| s.neigh) {
             self.events.push_back(RouteChange {
@@ -244,9 +261,15 @@ impl Babel {
             });
         }
         if significant {
-            self.mark_dirty(now, subnet);
+            if fresh {
+                self.dirty.push(subnet);
+            }
+            self.schedule_flush(now);
         } else if improved {
-            self.mark_improved(now, subnet);
+            if fresh {
+                self.improved.push(subnet);
+            }
+            self.schedule_improvements(now);
             // Not to a neighbour gone silent (most often the very link whose loss made us
             // move): the update would only wait for an acknowledgment that cannot come.
             let heard = now.saturating_sub(self.cfg.hello_interval * 2);

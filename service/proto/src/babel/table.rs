@@ -260,6 +260,17 @@ impl Table {
         )
     }
 
+    /// Reads `s`'s slot and the first place of its row, if it has one, only to bring them
+    /// into the CPU's caches before they are needed.
+    pub fn touch(&self, s: &Subnet) -> Option<u16> {
+        let i = self.slot(s)?;
+        let (b, k) = (&self.blocks[i / BLOCK], i % BLOCK);
+        Some(
+            b.slots[k].1.advertised_metric
+                ^ b.rows.get(k * self.width).map_or(0, |p| p.raw_metric()),
+        )
+    }
+
     /// The state of `s`.
     pub fn get(&self, s: &Subnet) -> Option<Prefix<'_>> {
         Some(self.view(self.slot(s)?))
@@ -271,9 +282,27 @@ impl Table {
         Some(self.view_mut(i))
     }
 
+    /// The place of `s` in the table, which stays its own until [`Table::retain`] drops a
+    /// destination.
+    pub fn index_of(&self, s: &Subnet) -> Option<usize> {
+        self.slot(s)
+    }
+
+    /// The state at place `i` (from [`Table::index_of`] or [`Table::index_or_insert`], with no
+    /// [`Table::retain`] since), to change.
+    pub fn at_mut(&mut self, i: usize) -> PrefixMut<'_> {
+        self.view_mut(i)
+    }
+
     /// The state of `s`, made empty if there was none.
     pub fn get_or_default(&mut self, s: Subnet) -> PrefixMut<'_> {
-        let i = match self.slot(&s) {
+        let i = self.index_or_insert(s);
+        self.view_mut(i)
+    }
+
+    /// The place of `s`, made with an empty state if there was none.
+    pub fn index_or_insert(&mut self, s: Subnet) -> usize {
+        match self.slot(&s) {
             Some(i) => i,
             None => {
                 let i = self.len();
@@ -300,8 +329,7 @@ impl Table {
                 });
                 i
             }
-        };
-        self.view_mut(i)
+        }
     }
 
     /// Every destination with its state.

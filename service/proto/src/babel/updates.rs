@@ -2,7 +2,7 @@
 //! said about a prefix to each neighbour, and the flushes that send it (§5.6 of PROTOCOL.md).
 
 use super::acks::Item;
-use super::table::{self, Slot};
+use super::table;
 use super::{Babel, IMPROVEMENT_DELAY, MAX_BODY, NeighbourId};
 use crate::address::Subnet;
 use crate::time::Timestamp;
@@ -15,7 +15,18 @@ use crate::wire::babel::{INFINITY, Prefix, Tlv, UpdateRepr};
 #[derive(Default)]
 pub(super) struct Sent {
     subnets: Vec<Subnet>,
-    signed: Vec<(Subnet, Slot)>,
+    /// Destinations and the neighbours (by [`table::slot_bit`]) sent their signature.
+    signed: Vec<(Subnet, u8)>,
+    held: u64,
+}
+
+/// What one destination's advertisements sent: whether any was finite (its feasibility
+/// distance follows), the neighbours (by [`table::slot_bit`]) sent its signature, and how many
+/// left the signature out.
+#[derive(Default, Clone, Copy)]
+pub(super) struct Told {
+    finite: bool,
+    signed: u8,
     held: u64,
 }
 
@@ -65,10 +76,8 @@ impl Babel {
         self.schedule_flush(now);
     }
 
-    pub(super) fn mark_improved(&mut self, now: Timestamp, s: Subnet) {
-        if self.raise(s, table::IMPROVED) {
-            self.improved.push(s);
-        }
+    /// Improvements go out [`IMPROVEMENT_DELAY`] after the first one pending.
+    pub(super) fn schedule_improvements(&mut self, now: Timestamp) {
         if self.improved_at.is_none() {
             self.improved_at = Some(now + IMPROVEMENT_DELAY);
         }
@@ -84,83 +93,142 @@ impl Babel {
         self.schedule_flush(now);
     }
 
-    /// What we tell neighbour `to` about `subnet` now, if anything.
-    pub(super) fn advertisement(
+    /// What we tell each of `targets` (a caller's number for each, and the neighbour) about
+    /// `subnet` now, handed to `emit` in the order of `targets`; what was sent is returned for
+    /// [`Babel::note_one`]. One lookup of the destination serves every neighbour: a flush that
+    /// looked it up once per neighbour, neighbour after neighbour, found it gone from the
+    /// CPU's caches each time.
+    pub(super) fn advertisements(
         &self,
         now: Timestamp,
         subnet: Subnet,
-        to: NeighbourId,
+        targets: &[(usize, NeighbourId)],
         sign: Sign,
-    ) -> Option<Tlv> {
+        mut emit: impl FnMut(usize, Tlv),
+    ) -> Told {
+        let mut told = Told::default();
         let interval_cs = Self::interval_cs(self.cfg.update_interval);
+        let prefix = Prefix::from_subnet(subnet);
         if subnet == self.own_subnet {
-            return Some(Tlv::Update(UpdateRepr {
-                flags: 0,
-                interval_cs,
-                seqno: self.own_seqno,
-                metric: 0,
-                router_id: self.own_rid,
-                prefix: Prefix::from_subnet(subnet),
-                signature: Some(self.own_sig),
-            }));
+            for &(k, _) in targets {
+                told.finite = true;
+                emit(
+                    k,
+                    Tlv::Update(UpdateRepr {
+                        flags: 0,
+                        interval_cs,
+                        seqno: self.own_seqno,
+                        metric: 0,
+                        router_id: self.own_rid,
+                        prefix,
+                        signature: Some(self.own_sig),
+                    }),
+                );
+            }
+            return told;
         }
-        let p = self.table.get(&subnet)?;
-        let to_slot = self.neighbours.get(&to).map(|nb| nb.slot);
+        let Some(p) = self.table.get(&subnet) else {
+            return told;
+        };
+        let slot_of = |n: NeighbourId| self.neighbours.get(&n).map(|nb| nb.slot);
         match p.selected {
-            Some(sel) if to_slot == Some(sel.neigh) => None, // split horizon
-            Some(sel) if !self.transit => Some(Tlv::Update(UpdateRepr {
-                flags: 0,
-                interval_cs,
-                seqno: sel.seqno,
-                metric: INFINITY,
-                router_id: self.rids.id(sel.rid),
-                prefix: Prefix::from_subnet(subnet),
-                signature: None,
-            })),
+            Some(sel) if !self.transit => {
+                let router_id = self.rids.id(sel.rid);
+                for &(k, n) in targets {
+                    if slot_of(n) == Some(sel.neigh) {
+                        continue; // split horizon
+                    }
+                    emit(
+                        k,
+                        Tlv::Update(UpdateRepr {
+                            flags: 0,
+                            interval_cs,
+                            seqno: sel.seqno,
+                            metric: INFINITY,
+                            router_id,
+                            prefix,
+                            signature: None,
+                        }),
+                    );
+                }
+            }
             // Passed on with the originator's signature; if it is no longer kept (two newer
             // seqnos arrived while we still use an older one) we say nothing until we switch.
             Some(sel) => {
-                let sig = self.sig_store.get(self.sigs(sel.rid)?.get(sel.seqno)?);
-                // The receiver verified this (router id, seqno) if it offered us the same
-                // route, or if we sent it the signature since the route last changed.
-                let held = sign == Sign::IfNeeded
-                    && to_slot.is_some_and(|t| {
-                        p.signed_to & table::slot_bit(t) != 0
-                            || p.entries().any(|e| {
-                                e.neigh == t
-                                    && e.rid == sel.rid
-                                    && e.seqno == sel.seqno
-                                    && e.refmetric != INFINITY
-                            })
-                    });
-                Some(Tlv::Update(UpdateRepr {
-                    flags: if held { SIGNATURE_HELD } else { 0 },
-                    interval_cs,
-                    seqno: sel.seqno,
-                    metric: sel.metric,
-                    router_id: self.rids.id(sel.rid),
-                    prefix: Prefix::from_subnet(subnet),
-                    signature: (!held).then_some(sig),
-                }))
+                let Some(r) = self.sigs(sel.rid).and_then(|o| o.get(sel.seqno)) else {
+                    return told;
+                };
+                let sig = self.sig_store.get(r);
+                let router_id = self.rids.id(sel.rid);
+                for &(k, n) in targets {
+                    let to_slot = slot_of(n);
+                    if to_slot == Some(sel.neigh) {
+                        continue; // split horizon
+                    }
+                    // The receiver verified this (router id, seqno) if it offered us the same
+                    // route, or if we told it the signature since the route last changed.
+                    let held = sign == Sign::IfNeeded
+                        && to_slot.is_some_and(|t| {
+                            p.signed_to & table::slot_bit(t) != 0
+                                || p.entries().any(|e| {
+                                    e.neigh == t
+                                        && e.rid == sel.rid
+                                        && e.seqno == sel.seqno
+                                        && e.refmetric != INFINITY
+                                })
+                        });
+                    told.finite = true;
+                    if held {
+                        told.held += 1;
+                    } else if let Some(t) = to_slot {
+                        told.signed |= table::slot_bit(t);
+                    }
+                    emit(
+                        k,
+                        Tlv::Update(UpdateRepr {
+                            flags: if held { SIGNATURE_HELD } else { 0 },
+                            interval_cs,
+                            seqno: sel.seqno,
+                            metric: sel.metric,
+                            router_id,
+                            prefix,
+                            signature: (!held).then_some(sig),
+                        }),
+                    );
+                }
             }
             None => {
-                let (rid, seqno) = p.last_advertised()?;
-                p.retract_until.filter(|t| !t.reached(now))?;
-                Some(Tlv::Update(UpdateRepr {
-                    flags: 0,
-                    interval_cs,
-                    seqno,
-                    metric: INFINITY,
-                    router_id: self.rids.id(rid),
-                    prefix: Prefix::from_subnet(subnet),
-                    signature: None,
-                }))
+                let Some((rid, seqno)) = p.last_advertised() else {
+                    return told;
+                };
+                if p.retract_until.is_none_or(|t| t.reached(now)) {
+                    return told;
+                }
+                let router_id = self.rids.id(rid);
+                for &(k, _) in targets {
+                    emit(
+                        k,
+                        Tlv::Update(UpdateRepr {
+                            flags: 0,
+                            interval_cs,
+                            seqno,
+                            metric: INFINITY,
+                            router_id,
+                            prefix,
+                            signature: None,
+                        }),
+                    );
+                }
             }
         }
+        told
     }
 
     /// Sends pending updates, dumps and direct TLVs. Changes, requests and a new neighbour's
     /// table go in acknowledged frames ([`acks`]); the rest of a periodic dump does not.
+    /// Built destination by destination (each looked up once for every neighbour), sent
+    /// neighbour by neighbour; each neighbour's frames carry the same updates in the same
+    /// order as if built for it alone.
     pub(super) fn flush(&mut self, now: Timestamp) {
         self.flush_at = None;
         let dumps = core::mem::take(&mut self.dump_to);
@@ -184,67 +252,107 @@ impl Babel {
         };
         // What goes out now is current: it needs no improvement later.
         self.own_dirty = false;
-        for s in &dirty {
-            if let Some(mut p) = self.table.get_mut(s) {
+        let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
+        let mut reliable: Vec<Vec<Item>> = ns
+            .iter()
+            .map(|n| {
+                let requests = self.direct.remove(n).unwrap_or_default();
+                // Sized once: an item is large, and growing copies them all.
+                let urgent = if reliable_dumps.contains(n) {
+                    all.len()
+                } else {
+                    dirty.len()
+                };
+                let mut items = Vec::with_capacity(requests.len() + urgent);
+                items.extend(requests.into_iter().map(Item::Request));
+                items
+            })
+            .collect();
+        let answers: Vec<Vec<Subnet>> = ns
+            .iter()
+            .map(|n| self.direct_updates.remove(n).unwrap_or_default())
+            .collect();
+        let mut periodic: Vec<Vec<Tlv>> = vec![Vec::new(); ns.len()];
+        let targets = |pick: &dyn Fn(&NeighbourId) -> bool| -> Vec<(usize, NeighbourId)> {
+            ns.iter()
+                .copied()
+                .enumerate()
+                .filter(|(_, n)| pick(n))
+                .collect()
+        };
+        let partial = targets(&|n| !reliable_dumps.contains(n));
+        let whole = targets(&|n| reliable_dumps.contains(n));
+        let dumped = targets(&|n| dumps.contains(n) && !reliable_dumps.contains(n));
+        for &s in &dirty {
+            let told = self.advertisements(now, s, &partial, Sign::IfNeeded, |k, tlv| {
+                reliable[k].push(Item::Update(s, tlv));
+            });
+            if let Some(mut p) = self.table.get_mut(&s) {
                 p.flags &= !(table::DIRTY | table::IMPROVED);
             }
+            self.note_one(now, s, told);
         }
-        let mut advertised = Sent::default();
-        let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
-        for n in ns {
-            let requests = self.direct.remove(&n).unwrap_or_default();
-            let extra = self.direct_updates.remove(&n).unwrap_or_default();
-            let mut reliable: Vec<Item> = requests.into_iter().map(Item::Request).collect();
-            let whole = reliable_dumps.contains(&n);
-            let urgent = if whole { &all } else { &dirty };
-            let urgent = urgent.iter().map(|&s| (s, Sign::IfNeeded));
-            // Answers to requests: the neighbour may be asking because it lacks the signature.
-            let answers = extra.iter().map(|&s| (s, Sign::Always));
-            for (s, sign) in urgent.chain(answers) {
-                if let Some(tlv) = self.advertise(now, s, n, sign, &mut advertised) {
-                    reliable.push(Item::Update(s, tlv));
-                }
+        // A new neighbour's table (or one asked for whole), acknowledged.
+        if !whole.is_empty() {
+            for &s in &all {
+                let told = self.advertisements(now, s, &whole, Sign::IfNeeded, |k, tlv| {
+                    reliable[k].push(Item::Update(s, tlv));
+                });
+                self.note_one(now, s, told);
             }
-            let mut periodic = Vec::new();
-            if dumps.contains(&n) && !whole {
-                for &s in &periodic_all {
-                    periodic.extend(self.advertise(now, s, n, Sign::IfNeeded, &mut advertised));
-                }
+        }
+        // The periodic dump, not acknowledged.
+        if !dumped.is_empty() {
+            for &s in &periodic_all {
+                let told = self.advertisements(now, s, &dumped, Sign::IfNeeded, |k, tlv| {
+                    periodic[k].push(tlv);
+                });
+                self.note_one(now, s, told);
             }
+        }
+        // Answers to requests: the neighbour may be asking because it lacks the signature.
+        for (k, list) in answers.iter().enumerate() {
+            for &s in list {
+                let told = self.advertisements(now, s, &[(k, ns[k])], Sign::Always, |k, tlv| {
+                    reliable[k].push(Item::Update(s, tlv));
+                });
+                self.note_one(now, s, told);
+            }
+        }
+        for ((n, reliable), periodic) in ns.into_iter().zip(reliable).zip(periodic) {
             self.send_tlvs(n, &periodic);
             self.send_reliable(now, n, reliable, 0);
         }
-        self.note_sent(now, advertised);
     }
 
     /// Sends the improved routes not sent since, unacknowledged (a lost one costs only a
     /// better route until the periodic dump).
     pub(super) fn flush_improved(&mut self, now: Timestamp) {
         self.improved_at = None;
-        // Those sent with an urgent change since are no longer flagged; clearing the flag as
-        // each is taken also drops a prefix listed twice.
-        let mut improved = core::mem::take(&mut self.improved);
-        let states = &mut self.table;
-        improved.retain(|s| match states.get_mut(s) {
-            Some(mut p) if p.flags & table::IMPROVED != 0 => {
-                p.flags &= !table::IMPROVED;
-                true
+        let improved = core::mem::take(&mut self.improved);
+        let ns: Vec<(usize, NeighbourId)> = self.neighbours.keys().copied().enumerate().collect();
+        let mut tlvs: Vec<Vec<Tlv>> = ns
+            .iter()
+            .map(|_| Vec::with_capacity(improved.len()))
+            .collect();
+        for s in improved {
+            // Those sent with an urgent change since are no longer flagged; clearing the flag
+            // as each is taken also drops a prefix listed twice.
+            match self.table.get_mut(&s) {
+                Some(mut p) if p.flags & table::IMPROVED != 0 => p.flags &= !table::IMPROVED,
+                _ => continue,
             }
-            _ => false,
-        });
-        let mut advertised = Sent::default();
-        let ns: Vec<NeighbourId> = self.neighbours.keys().copied().collect();
-        for n in ns {
-            let tlvs: Vec<Tlv> = improved
-                .iter()
-                .filter_map(|&s| self.advertise(now, s, n, Sign::IfNeeded, &mut advertised))
-                .collect();
+            let told = self.advertisements(now, s, &ns, Sign::IfNeeded, |k, tlv| {
+                tlvs[k].push(tlv);
+            });
+            self.note_one(now, s, told);
+        }
+        for ((_, n), tlvs) in ns.into_iter().zip(tlvs) {
             self.send_tlvs(n, &tlvs);
         }
-        self.note_sent(now, advertised);
     }
 
-    /// [`Babel::advertisement`], noting in `advertised` each finite one and each signature
+    /// What we tell neighbour `to` about `s` now, if anything, noting in `advertised` each finite one and each signature
     /// sent or left out (see [`Babel::note_sent`]).
     pub(super) fn advertise(
         &self,
@@ -254,20 +362,16 @@ impl Babel {
         sign: Sign,
         advertised: &mut Sent,
     ) -> Option<Tlv> {
-        let tlv = self.advertisement(now, s, to, sign)?;
-        if let Tlv::Update(u) = &tlv
-            && u.metric != INFINITY
-        {
+        let mut tlv = None;
+        let told = self.advertisements(now, s, &[(0, to)], sign, |_, t| tlv = Some(t));
+        if told.finite {
             advertised.subnets.push(s);
-            advertised.held += u.signature_held() as u64;
-            if u.signature.is_some()
-                && s != self.own_subnet
-                && let Some(nb) = self.neighbours.get(&to)
-            {
-                advertised.signed.push((s, nb.slot));
-            }
         }
-        Some(tlv)
+        advertised.held += told.held;
+        if told.signed != 0 {
+            advertised.signed.push((s, told.signed));
+        }
+        tlv
     }
 
     /// Feasibility distances follow exactly what was sent (RFC 8966 §3.7.3): every finite
@@ -290,10 +394,30 @@ impl Babel {
                 p.note_advertised(sel.rid, sel.seqno, sel.metric, gc);
             }
         }
-        for (s, slot) in signed {
+        for (s, bits) in signed {
             if let Some(mut p) = self.table.get_mut(&s) {
-                p.signed_to |= table::slot_bit(slot);
+                p.signed_to |= bits;
             }
+        }
+    }
+
+    /// [`Babel::note_sent`] for one destination, just after its advertisements were built
+    /// (while its state is still in the CPU's caches). No later advertisement of the same
+    /// flush reads what this changes: a destination's other updates in it go to other
+    /// neighbours, or are answers, which always carry the signature.
+    fn note_one(&mut self, now: Timestamp, s: Subnet, sent: Told) {
+        self.counters.signatures_left_out += sent.held;
+        if !sent.finite && sent.signed == 0 {
+            return;
+        }
+        let gc = table::Stamp::ahead(now, self.cfg.source_gc);
+        if let Some(mut p) = self.table.get_mut(&s) {
+            if sent.finite
+                && let Some(sel) = p.selected
+            {
+                p.note_advertised(sel.rid, sel.seqno, sel.metric, gc);
+            }
+            p.signed_to |= sent.signed;
         }
     }
 

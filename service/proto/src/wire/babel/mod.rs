@@ -216,6 +216,28 @@ pub fn parse_tlvs(buf: &[u8]) -> impl Iterator<Item = Result<Tlv, WireError>> + 
     })
 }
 
+/// The /64 each update in a Babel body names, read without parsing anything else: a hint,
+/// to look the destinations up before handling them (every update is parsed in full then).
+pub fn update_subnets(buf: &[u8]) -> impl Iterator<Item = crate::address::Subnet> + '_ {
+    // flags, plen, interval, seqno, metric, router id: the prefix follows.
+    const PREFIX_AT: usize = 8 + RouterId::LEN;
+    let mut rest = buf;
+    core::iter::from_fn(move || {
+        loop {
+            let (&[t, len], tail) = rest.split_first_chunk::<2>()?;
+            let len = len as usize;
+            let body = tail.get(..len)?;
+            rest = &tail[len..];
+            if t == tlv_type::UPDATE
+                && body.get(1) == Some(&64)
+                && let Some(Ok(b)) = body.get(PREFIX_AT..PREFIX_AT + 8).map(<[u8; 8]>::try_from)
+            {
+                return Some(crate::address::Subnet(b));
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
