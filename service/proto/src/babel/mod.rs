@@ -9,6 +9,7 @@
 //! selected next hop (split horizon); a full dump goes out periodically and to new neighbours.
 
 mod acks;
+mod concurrent;
 mod hostile;
 pub mod neighbour;
 pub mod origin;

@@ -14,13 +14,11 @@
 //! bounded to "I am adjacent to it".
 
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
-
+use super::concurrent::{AppendOnly, ConcurrentIndex};
 use super::neighbour::MIN_HOP_COST;
-use super::rids::RidTable;
-use super::table::{RidIdx, seqno_newer};
+use super::table::{RidIdx, hash_of, seqno_newer};
 use super::{Babel, NeighbourId};
 use crate::address::Subnet;
 use crate::identity::SIGNATURE_LEN;
@@ -65,7 +63,7 @@ impl SigStore {
     /// The signature at `r`.
     pub fn get(&self, r: SigRef) -> [u8; SIGNATURE_LEN] {
         match &self.shared {
-            Some(s) => s.sigs.read().unwrap_or_else(|e| e.into_inner())[r.index()],
+            Some(s) => s.verified.get(r.index()).expect("handed out once pushed").2,
             None => self.local[r.index()],
         }
     }
@@ -100,21 +98,20 @@ impl SigStore {
         // less than the cryptographic digest it replaced, which was a twentieth of a
         // simulation.
         let key = (*rid, seqno, *sig);
-        // Held while verifying: a world's nodes run on several threads, and two verifying one
-        // signature at once would make the count of verifications depend on timing (and the
-        // simulator's report with it).
-        let mut m = shared.verified.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(&r) = m.get(&key) {
-            return (Some(r), false);
-        }
-        if !check() {
-            return (None, true);
-        }
-        let mut sigs = shared.sigs.write().unwrap_or_else(|e| e.into_inner());
-        sigs.push(*sig);
-        let r = SigRef::of(sigs.len() - 1);
-        m.insert(key, r);
-        (Some(r), true)
+        let mut ran = false;
+        // Verified under the writers' lock: a world's nodes run on several threads, and two
+        // verifying one signature at once would make the count of verifications depend on
+        // timing (and the simulator's report with it).
+        let r = shared.verified_index.find_or_insert(
+            hash_of(&key),
+            |i| shared.verified.get(i as usize) == Some(&key),
+            || {
+                ran = true;
+                check().then(|| shared.verified.push(key) as u32)
+            },
+            |i| hash_of(shared.verified.get(i as usize).expect("pushed")),
+        );
+        (r.map(|i| SigRef::of(i as usize)), ran)
     }
 
     /// Gives back a signature no longer kept.
@@ -136,19 +133,23 @@ type VerifiedKey = (RouterId, u16, [u8; SIGNATURE_LEN]);
 /// Verified signatures and interned router ids shared by every node of one process: the
 /// simulator passes one to all its nodes so that a signature is verified (and stored) once per
 /// world, not once per node, and a router id is stored once ([`super::rids`]). A real node has
-/// no use for it. Holds no clock and no I/O: the core stays deterministic.
+/// no use for it. Holds no clock and no I/O: the core stays deterministic. Read without locks
+/// ([`super::concurrent`]): every update a node handles looks here two or three times.
 #[derive(Default)]
 pub struct SharedOrigins {
-    verified: Mutex<FxHashMap<VerifiedKey, SigRef>>,
-    sigs: RwLock<Vec<[u8; SIGNATURE_LEN]>>,
-    router_ids: RwLock<RidTable>,
+    /// Every signature verified, with what it signs; a [`SigRef`] is a place here.
+    verified: AppendOnly<VerifiedKey>,
+    verified_index: ConcurrentIndex,
+    /// Router ids with the /64 each owns; a [`RidIdx`] is a place here.
+    rids: AppendOnly<(RouterId, Subnet)>,
+    rid_index: ConcurrentIndex,
 }
 
 impl core::fmt::Debug for SharedOrigins {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let n = self.verified.lock().map(|m| m.len()).unwrap_or(0);
         f.debug_struct("SharedOrigins")
-            .field("verified", &n)
+            .field("verified", &self.len())
+            .field("router_ids", &self.rids.len())
             .finish()
     }
 }
@@ -156,7 +157,7 @@ impl core::fmt::Debug for SharedOrigins {
 impl SharedOrigins {
     /// Number of distinct signatures verified so far.
     pub fn len(&self) -> usize {
-        self.verified.lock().map(|m| m.len()).unwrap_or(0)
+        self.verified.len()
     }
 
     /// True when nothing was verified yet.
@@ -164,23 +165,36 @@ impl SharedOrigins {
         self.len() == 0
     }
 
-    /// The shared router-id table, to read.
-    pub(super) fn router_ids(&self) -> RwLockReadGuard<'_, RidTable> {
-        // A panic elsewhere cannot leave the table half-changed: insert completes or not.
-        self.router_ids.read().unwrap_or_else(|e| e.into_inner())
+    /// The index of `rid`, if any node interned it.
+    pub(super) fn find_rid(&self, rid: &RouterId) -> Option<RidIdx> {
+        self.rid_index.find(hash_of(rid), |i| {
+            self.rids.get(i as usize).is_some_and(|e| e.0 == *rid)
+        })
     }
 
-    /// The shared router-id table, to add to.
-    pub(super) fn router_ids_mut(&self) -> RwLockWriteGuard<'_, RidTable> {
-        self.router_ids.write().unwrap_or_else(|e| e.into_inner())
+    /// The router id and /64 at `i`.
+    pub(super) fn rid_at(&self, i: RidIdx) -> (RouterId, Subnet) {
+        *self.rids.get(i as usize).expect("handed out once pushed")
+    }
+
+    /// Interns `rid` (owning `subnet`) if no node did yet; returns its index.
+    pub(super) fn insert_rid(&self, rid: RouterId, subnet: Subnet) -> RidIdx {
+        self.rid_index
+            .find_or_insert(
+                hash_of(&rid),
+                |i| self.rids.get(i as usize).is_some_and(|e| e.0 == rid),
+                || Some(self.rids.push((rid, subnet)) as u32),
+                |i| hash_of(&self.rid_at(i).0),
+            )
+            .expect("always made")
     }
 
     /// Bytes held for the whole world: the router-id table and the verified signatures.
     pub fn bytes(&self) -> usize {
-        let sigs = self.len()
-            * (core::mem::size_of::<VerifiedKey>() + core::mem::size_of::<SigRef>() + 1)
-            + self.sigs.read().map_or(0, |s| s.capacity() * SIGNATURE_LEN);
-        self.router_ids().bytes() + sigs
+        self.verified.bytes()
+            + self.verified_index.bytes()
+            + self.rids.bytes()
+            + self.rid_index.bytes()
     }
 }
 

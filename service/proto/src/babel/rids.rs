@@ -79,32 +79,35 @@ impl RouterIds {
         }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&RidTable) -> T) -> T {
+    /// The index of `rid`, if interned (in a shared table: by any node of the world).
+    pub fn find(&self, rid: &RouterId) -> Option<RidIdx> {
         match &self.shared {
-            Some(s) => f(&s.router_ids()),
-            None => f(&self.local),
+            Some(s) => s.find_rid(rid),
+            None => self.local.find(rid),
         }
     }
 
-    /// The index of `rid`, if interned (in a shared table: by any node of the world).
-    pub fn find(&self, rid: &RouterId) -> Option<RidIdx> {
-        self.with(|t| t.find(rid))
+    fn get(&self, i: RidIdx) -> (RouterId, Subnet) {
+        match &self.shared {
+            Some(s) => s.rid_at(i),
+            None => self.local.get(i),
+        }
     }
 
     /// The router id at `i`.
     pub fn id(&self, i: RidIdx) -> RouterId {
-        self.with(|t| t.get(i).0)
+        self.get(i).0
     }
 
     /// The /64 the router id at `i` owns.
     pub fn subnet(&self, i: RidIdx) -> Subnet {
-        self.with(|t| t.get(i).1)
+        self.get(i).1
     }
 
     /// Interns `rid`, which owns `subnet`.
     pub fn insert(&mut self, rid: RouterId, subnet: Subnet) -> RidIdx {
         match &self.shared {
-            Some(s) => s.router_ids_mut().insert(rid, subnet),
+            Some(s) => s.insert_rid(rid, subnet),
             None => self.local.insert(rid, subnet),
         }
     }
