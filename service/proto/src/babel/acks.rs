@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::updates::{Sent, Sign};
+use super::updates::Sign;
 use super::{Babel, MAX_BODY, NeighbourId};
 use crate::address::Subnet;
 use crate::time::Timestamp;
@@ -228,15 +228,14 @@ impl Babel {
                     continue;
                 }
                 let mut items: Vec<Item> = u.requests.into_iter().map(Item::Request).collect();
-                let mut advertised = Sent::default();
                 for s in u.subnets {
                     // Signed again: the lost frame may have carried the first signature.
-                    if let Some(tlv) = self.advertise(now, s, n, Sign::Always, &mut advertised) {
+                    let told = self.advertisements(now, s, &[(0, n)], Sign::Always, |_, tlv| {
                         items.push(Item::Update(s, tlv));
-                    }
+                    });
+                    self.note_one(now, s, told);
                 }
                 self.send_reliable(now, n, items, u.tries);
-                self.note_sent(now, advertised);
             }
         }
         self.ack_deadline = self

@@ -241,8 +241,7 @@ impl Babel {
         } else if chosen.is_some() {
             p.retract_until = None;
         }
-        // Queued on the state at hand (as `mark_dirty` and `mark_improved` would, looking it
-        // up again).
+        // Queued on the state at hand (as `mark_dirty` would, looking it up again).
         let flag = if significant {
             table::DIRTY
         } else {

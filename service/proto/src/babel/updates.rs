@@ -9,17 +9,6 @@ use crate::time::Timestamp;
 use crate::wire::babel::update::SIGNATURE_HELD;
 use crate::wire::babel::{INFINITY, Prefix, Tlv, UpdateRepr};
 
-/// What a flush advertised: the prefixes sent with a finite metric (their feasibility
-/// distances follow, [`Babel::note_sent`]), to whom a signature went with them, and how many
-/// updates left theirs out.
-#[derive(Default)]
-pub(super) struct Sent {
-    subnets: Vec<Subnet>,
-    /// Destinations and the neighbours (by [`table::slot_bit`]) sent their signature.
-    signed: Vec<(Subnet, u8)>,
-    held: u64,
-}
-
 /// What one destination's advertisements sent: whether any was finite (its feasibility
 /// distance follows), the neighbours (by [`table::slot_bit`]) sent its signature, and how many
 /// left the signature out.
@@ -352,60 +341,14 @@ impl Babel {
         }
     }
 
-    /// What we tell neighbour `to` about `s` now, if anything, noting in `advertised` each finite one and each signature
-    /// sent or left out (see [`Babel::note_sent`]).
-    pub(super) fn advertise(
-        &self,
-        now: Timestamp,
-        s: Subnet,
-        to: NeighbourId,
-        sign: Sign,
-        advertised: &mut Sent,
-    ) -> Option<Tlv> {
-        let mut tlv = None;
-        let told = self.advertisements(now, s, &[(0, to)], sign, |_, t| tlv = Some(t));
-        if told.finite {
-            advertised.subnets.push(s);
-        }
-        advertised.held += told.held;
-        if told.signed != 0 {
-            advertised.signed.push((s, told.signed));
-        }
-        tlv
-    }
-
     /// Feasibility distances follow exactly what was sent (RFC 8966 §3.7.3): every finite
-    /// advertisement in `sent` came from the current selected route. Neighbours sent its
-    /// signature are marked, so that later updates of the same route leave it out.
-    pub(super) fn note_sent(&mut self, now: Timestamp, sent: Sent) {
-        let Sent {
-            mut subnets,
-            signed,
-            held,
-        } = sent;
-        self.counters.signatures_left_out += held;
-        subnets.sort_unstable();
-        subnets.dedup();
-        let gc = table::Stamp::ahead(now, self.cfg.source_gc);
-        for s in subnets {
-            if let Some(mut p) = self.table.get_mut(&s)
-                && let Some(sel) = p.selected
-            {
-                p.note_advertised(sel.rid, sel.seqno, sel.metric, gc);
-            }
-        }
-        for (s, bits) in signed {
-            if let Some(mut p) = self.table.get_mut(&s) {
-                p.signed_to |= bits;
-            }
-        }
-    }
-
-    /// [`Babel::note_sent`] for one destination, just after its advertisements were built
-    /// (while its state is still in the CPU's caches). No later advertisement of the same
-    /// flush reads what this changes: a destination's other updates in it go to other
-    /// neighbours, or are answers, which always carry the signature.
-    fn note_one(&mut self, now: Timestamp, s: Subnet, sent: Told) {
+    /// advertisement in `told` came from the current selected route. Neighbours sent its
+    /// signature are marked, so that later updates of the same route leave it out. Called
+    /// for each destination just after its advertisements were built (while its state is
+    /// still in the CPU's caches): no later advertisement of the same flush reads what this
+    /// changes, since a destination's other updates in it go to other neighbours, or are
+    /// answers and resends, which always carry the signature.
+    pub(super) fn note_one(&mut self, now: Timestamp, s: Subnet, sent: Told) {
         self.counters.signatures_left_out += sent.held;
         if !sent.finite && sent.signed == 0 {
             return;
