@@ -489,7 +489,13 @@ impl Babel {
 
     /// Next forwarding change.
     pub fn poll_event(&mut self) -> Option<RouteChange> {
-        self.events.pop_front()
+        let e = self.events.pop_front();
+        if e.is_none() {
+            // A lost neighbour changes most routes at once; kept, that burst's room would stay
+            // with every node for good.
+            crate::queue::shrink_idle(&mut self.events);
+        }
+        e
     }
 
     /// When the next hellos go out (the node runs its own maintenance on the same wake-up).

@@ -521,7 +521,14 @@ impl Node {
     /// Next event.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.pump_babel();
-        self.events.pop_front()
+        let e = self.events.pop_front();
+        if e.is_none() {
+            // Routing bursts pass through here (every route change is an event): 3000
+            // simulated nodes kept 166 MB of drained room at the busiest moment, a tenth of
+            // the heap.
+            crate::queue::shrink_idle(&mut self.events);
+        }
+        e
     }
 
     /// When to call [`Node::handle_timeout`] next.
