@@ -17,6 +17,7 @@ mod prefix;
 mod requests;
 pub mod rids;
 mod selection;
+mod slot_index;
 mod stamp;
 pub mod table;
 mod updates;

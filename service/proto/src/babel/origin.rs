@@ -165,6 +165,11 @@ impl SharedOrigins {
         self.len() == 0
     }
 
+    /// Router ids interned so far.
+    pub(super) fn router_ids(&self) -> usize {
+        self.rids.len()
+    }
+
     /// The index of `rid`, if any node interned it.
     pub(super) fn find_rid(&self, rid: &RouterId) -> Option<RidIdx> {
         self.rid_index.find(hash_of(rid), |i| {
@@ -266,10 +271,16 @@ impl Babel {
         };
         // A shared table may hand out an index past the ones this node has signatures for.
         if self.origins.len() <= i as usize {
-            // Grown by an eighth, not doubled: every node keeps one per router id it knows.
+            // Grown by an eighth, not doubled: every node keeps one per router id it knows. In
+            // a shared table, to every router id its world knows so far, with no spare: the
+            // nodes all end up knowing nearly all of them, and an eighth spare was 1.5 bytes
+            // per destination on every node.
             let len = i as usize + 1;
-            self.origins
-                .reserve_exact(len + len / 8 - self.origins.len());
+            let room = match self.rids.shared_len() {
+                Some(known) => known.max(len),
+                None => len + len / 8,
+            };
+            self.origins.reserve_exact(room - self.origins.len());
             self.origins.resize(len, OriginSigs::default());
         }
         Some(i)

@@ -112,6 +112,11 @@ impl RouterIds {
         }
     }
 
+    /// How many router ids a shared table holds (its nodes', so far); `None` for a node's own.
+    pub fn shared_len(&self) -> Option<usize> {
+        self.shared.as_ref().map(|s| s.router_ids())
+    }
+
     /// Bytes this node holds for router ids (a shared table is counted by its world).
     pub fn bytes(&self) -> usize {
         self.local.bytes()

@@ -4,10 +4,10 @@
 use std::hash::BuildHasher;
 use std::num::NonZeroU16;
 
-use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 use smallvec::SmallVec;
 
+use super::slot_index::SlotIndex;
 pub use super::stamp::{Expiry, MAX_AHEAD, STAMP_HORIZON, Stamp};
 use crate::address::Subnet;
 
@@ -47,10 +47,11 @@ pub use super::prefix::{
 /// neighbour.) What a destination holds beyond that, if its originator restarted, is in
 /// `spills`.
 ///
-/// The index holds slot numbers only (4 bytes a bucket), hashing the /64 kept in the slot.
+/// The index holds slot numbers only (2 bytes a bucket below 65,536 destinations), hashing
+/// the /64 kept in the slot.
 #[derive(Debug, Default)]
 pub struct Table {
-    index: HashTable<u32>,
+    index: SlotIndex,
     /// Slot `i` is `blocks[i / BLOCK]`'s `i % BLOCK`-th; every block but the last is full.
     blocks: Vec<Block>,
     width: usize,
@@ -162,9 +163,7 @@ impl Table {
 
     /// The slot of `s`.
     fn slot(&self, s: &Subnet) -> Option<usize> {
-        self.index
-            .find(hash_of(s), |&i| self.subnet(i as usize) == s)
-            .map(|&i| i as usize)
+        self.index.find(hash_of(s), |i| self.subnet(i) == s)
     }
 
     fn view(&self, i: usize) -> Prefix<'_> {
@@ -245,9 +244,8 @@ impl Table {
                 b.slots.push((s, PrefixState::default()));
                 b.rows.extend(core::iter::repeat_n(Place::EMPTY, w));
                 let blocks = &self.blocks;
-                self.index.insert_unique(hash_of(&s), i as u32, |&j| {
-                    hash_of(subnet_in(blocks, j as usize))
-                });
+                self.index
+                    .insert(hash_of(&s), i, |j| hash_of(subnet_in(blocks, j)));
                 i
             }
         }
@@ -309,15 +307,9 @@ impl Table {
             if let Some(spill) = hole.1.spill_index() {
                 self.spills.release(spill);
             }
-            if let Ok(e) = self.index.find_entry(hash_of(&gone), |&j| j == i as u32) {
-                e.remove();
-            }
-            if i != last
-                && let Some(j) = self
-                    .index
-                    .find_mut(hash_of(self.subnet(i)), |&j| j == last as u32)
-            {
-                *j = i as u32;
+            self.index.remove(hash_of(&gone), i);
+            if i != last {
+                self.index.renumber(hash_of(self.subnet(i)), last, i);
             }
         }
     }
@@ -327,7 +319,7 @@ impl Table {
         self.blocks.iter().map(Block::bytes).sum::<usize>()
             + self.blocks.capacity() * core::mem::size_of::<Block>()
             + self.spills.bytes()
-            + index_bytes(self.index.capacity(), core::mem::size_of::<u32>())
+            + self.index.bytes()
     }
 }
 
