@@ -8,9 +8,8 @@
 
 use std::time::Duration;
 
-use super::updates::Sign;
+use super::updates::{Dest, Sign};
 use super::{Babel, MAX_BODY, NeighbourId};
-use crate::address::Subnet;
 use crate::time::Timestamp;
 use crate::wire::babel::{AckRepr, AckRequestRepr, Tlv};
 
@@ -37,14 +36,27 @@ pub(super) struct Unacked {
     retry_at: Timestamp,
     /// Sends so far, this one included.
     tries: u8,
-    subnets: Box<[Subnet]>,
+    subnets: Box<[Dest]>,
     requests: Box<[Tlv]>,
+}
+
+impl Unacked {
+    /// Maps its destinations to their new places (see [`Babel::remap_queued`]).
+    pub(super) fn remap(&mut self, moved: impl Fn(Dest) -> Option<Dest>) {
+        self.subnets = self.subnets.iter().filter_map(|&d| moved(d)).collect();
+    }
+
+    /// The destinations it carried.
+    #[cfg(test)]
+    pub(super) fn dests(&self) -> &[Dest] {
+        &self.subnets
+    }
 }
 
 /// A frame being filled: what it carries so far.
 struct Filling {
     nonce: u16,
-    subnets: Vec<Subnet>,
+    subnets: Vec<Dest>,
     requests: Vec<Tlv>,
 }
 
@@ -64,8 +76,8 @@ impl Filling {
 pub(super) enum Item {
     /// A seqno or route request: sent again as it was.
     Request(Tlv),
-    /// The update for a prefix: sent again as the route then stands.
-    Update(Subnet, Tlv),
+    /// The update for a destination: sent again as the route then stands.
+    Update(Dest, Tlv),
 }
 
 /// Wait before sending the `tries`-th copy again: twice the smoothed RTT (at least

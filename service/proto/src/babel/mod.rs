@@ -187,10 +187,10 @@ pub struct Babel {
     sig_store: SigStore,
     /// Prefixes with an urgent change to send (each once: marked in its [`PrefixState::flags`],
     /// or `own_dirty` for our own /64).
-    dirty: Vec<Subnet>,
+    dirty: Vec<updates::Dest>,
     own_dirty: bool,
     /// Routes that only improved since last advertised, due by `improved_at`.
-    improved: Vec<Subnet>,
+    improved: Vec<updates::Dest>,
     improved_at: Option<Timestamp>,
     /// Neighbours due the whole table in the next flush, unacknowledged (the periodic dump).
     dump_to: BTreeSet<NeighbourId>,
@@ -626,7 +626,9 @@ impl Babel {
         for s in starving {
             self.request_seqno(now, s);
         }
-        self.table.retain(|_, p| !p.is_empty(now));
+        if let Some(now_at) = self.table.retain(|_, p| !p.is_empty(now)) {
+            self.remap_queued(&now_at);
+        }
         // Slots above the highest neighbour still linked hold no routes any more
         // (`remove_neighbour` removed them): give their places back.
         while self.slot_ids.last().is_some_and(Option::is_none) {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::origin::Origin;
 use super::table::{self, Expiry, RouteEntry, Selected, Stamp};
+use super::updates::Dest;
 use super::{Babel, INFINITY, NeighbourId, RouteChange, SEQNO_REQUEST_HOPS};
 use crate::address::Subnet;
 use crate::time::Timestamp;
@@ -261,12 +262,12 @@ impl Babel {
         }
         if significant {
             if fresh {
-                self.dirty.push(subnet);
+                self.dirty.push(i as Dest);
             }
             self.schedule_flush(now);
         } else if improved {
             if fresh {
-                self.improved.push(subnet);
+                self.improved.push(i as Dest);
             }
             self.schedule_improvements(now);
             // Not to a neighbour gone silent (most often the very link whose loss made us

@@ -58,6 +58,9 @@ pub struct Table {
     spills: Spills,
 }
 
+/// [`Table::retain`]'s mark for a place whose destination went.
+pub const GONE: u32 = u32::MAX - 1;
+
 /// Destinations per [`Block`]. A table grows a block at a time and never copies what it holds
 /// to grow: one vector that grew by doubling, then by a quarter, copied a 10,000-destination
 /// table about four times over into fresh pages while it filled, and still left a sixth of
@@ -209,6 +212,17 @@ impl Table {
     }
 
     /// The state at place `i` (from [`Table::index_of`] or [`Table::index_or_insert`], with no
+    /// [`Table::retain`] since).
+    pub fn at(&self, i: usize) -> Prefix<'_> {
+        self.view(i)
+    }
+
+    /// The /64 at place `i`.
+    pub fn subnet_at(&self, i: usize) -> Subnet {
+        *self.subnet(i)
+    }
+
+    /// The state at place `i` (from [`Table::index_of`] or [`Table::index_or_insert`], with no
     /// [`Table::retain`] since), to change.
     pub fn at_mut(&mut self, i: usize) -> PrefixMut<'_> {
         self.view_mut(i)
@@ -277,16 +291,26 @@ impl Table {
     }
 
     /// Keeps the destinations for which `keep` is true (the last slot moves into each hole;
-    /// a block left empty is given back).
-    pub fn retain(&mut self, mut keep: impl FnMut(&Subnet, Prefix<'_>) -> bool) {
+    /// a block left empty is given back). If any went, returns where each place went: the
+    /// new place of old place `i` at `i`, or [`GONE`].
+    pub fn retain(
+        &mut self,
+        mut keep: impl FnMut(&Subnet, Prefix<'_>) -> bool,
+    ) -> Option<Vec<u32>> {
         let w = self.width;
+        let old_len = self.len();
         let mut i = 0;
+        // The old place of what each place holds now, made at the first removal.
+        let mut was: Option<Vec<u32>> = None;
         while i < self.len() {
             if keep(self.subnet(i), self.view(i)) {
                 i += 1;
                 continue;
             }
             let last = self.len() - 1;
+            let was = was.get_or_insert_with(|| (0..=last as u32).collect());
+            was[i] = was[last];
+            was.pop();
             let gone = *self.subnet(i);
             // The last slot and its row move into the hole.
             let tail = self.blocks.last_mut().expect("a slot is held");
@@ -312,6 +336,12 @@ impl Table {
                 self.index.renumber(hash_of(self.subnet(i)), last, i);
             }
         }
+        let was = was?;
+        let mut now_at = vec![GONE; old_len];
+        for (new, &old) in was.iter().enumerate() {
+            now_at[old as usize] = new as u32;
+        }
+        Some(now_at)
     }
 
     /// Bytes held, from the containers' capacities.
@@ -345,8 +375,17 @@ mod tests {
         for i in 0..50 {
             t.get_or_default(sub(i)).set_last_advertised(i as u32);
         }
-        t.retain(|s, _| s.0[7] % 3 == 0);
+        let before: Vec<Subnet> = (0..t.len()).map(|i| t.subnet_at(i)).collect();
+        let now_at = t.retain(|s, _| s.0[7] % 3 == 0).expect("some went");
         assert_eq!(t.len(), 17);
+        // Every old place maps to where its destination is now, or to GONE.
+        for (old, s) in before.iter().enumerate() {
+            match now_at[old] {
+                GONE => assert!(s.0[7] % 3 != 0, "{s:?} kept"),
+                new => assert_eq!(t.subnet_at(new as usize), *s),
+            }
+        }
+        assert!(t.retain(|_, _| true).is_none(), "nothing went: no map");
         for i in 0..50 {
             let kept = t.get(&sub(i)).map(|p| p.last_advertised_rid());
             if i % 3 == 0 {

@@ -206,6 +206,61 @@ fn retries_wait_for_a_silent_neighbour() {
     assert!(net.nodes[1].counters.ack_retries > c.ack_retries);
 }
 
+/// What is queued names destinations by their places in the table: when the table drops a
+/// destination and moves another into its place, the queues follow (the one moved is still
+/// sent, the one dropped no longer).
+#[test]
+fn queued_destinations_follow_the_table_when_it_drops_one() {
+    let mut net = Net::new(4);
+    net.link(0, 1);
+    net.link(1, 2);
+    net.link(2, 3);
+    net.run(Duration::from_secs(2));
+    // Node 1's frames go unacknowledged from now on, so they wait in `unacked`.
+    net.drop = Some(Box::new(|_from, to, body: &[u8]| {
+        to == 1 && parse_tlvs(body).any(|t| matches!(t, Ok(Tlv::Ack(_))))
+    }));
+    let subs: Vec<Subnet> = net.ids.iter().map(|id| id.subnet()).collect();
+    let n1 = &mut net.nodes[1];
+    assert_eq!(n1.table.len(), 3);
+    let place = |b: &Babel, s: &Subnet| b.table.index_of(s).expect("known") as updates::Dest;
+    let (p0, p3) = (place(n1, &subs[0]), place(n1, &subs[3]));
+    n1.dirty = vec![p3, updates::OWN, p0];
+    n1.flush(net.now);
+    n1.dirty = vec![p3, updates::OWN, p0];
+    n1.improved = vec![p0, p3];
+    let named = |b: &Babel, ds: &[updates::Dest]| -> Vec<Subnet> {
+        ds.iter().map(|&d| b.subnet_of(d)).collect()
+    };
+    let waiting = |b: &Babel| -> Vec<Vec<Subnet>> {
+        b.neighbours
+            .values()
+            .map(|nb| {
+                let ds: Vec<updates::Dest> =
+                    nb.unacked.iter().flat_map(|u| u.dests().to_vec()).collect();
+                named(b, &ds)
+            })
+            .collect()
+    };
+    let before = waiting(n1);
+    assert!(before.iter().flatten().count() >= 3, "{before:?}");
+    // The first destination known goes; the last one known takes its place.
+    let gone = n1.table.subnet_at(0);
+    let last = n1.table.subnet_at(2);
+    let now_at = n1.table.retain(|s, _| *s != gone).expect("one went");
+    assert_eq!(n1.table.subnet_at(0), last);
+    n1.remap_queued(&now_at);
+    let without =
+        |list: Vec<Subnet>| -> Vec<Subnet> { list.into_iter().filter(|s| *s != gone).collect() };
+    let own = n1.own_subnet;
+    assert_eq!(named(n1, &n1.dirty), without(vec![subs[3], own, subs[0]]));
+    assert_eq!(named(n1, &n1.improved), without(vec![subs[0], subs[3]]));
+    assert_eq!(
+        waiting(n1),
+        before.into_iter().map(without).collect::<Vec<_>>()
+    );
+}
+
 /// Four nodes in a square: 0-1-3 and 0-2-3 (not yet run).
 fn square() -> Net {
     let mut net = Net::new(4);
