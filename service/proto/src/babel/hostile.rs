@@ -23,11 +23,10 @@ impl Babel {
             return;
         };
         let rid = self.rids.id(sel.rid);
-        let Some(real) = self.sigs(sel.rid).and_then(|o| o.get(sel.seqno)) else {
+        let Some(real) = self.held_sig(sel.rid, sel.seqno) else {
             return;
         };
         let prefix = Prefix::from_subnet(subnet);
-        let real = self.sig_store.get(real);
         let higher = sel
             .seqno
             .wrapping_add(1 + (self.rng.next_u32() % 100) as u16);

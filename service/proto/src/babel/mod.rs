@@ -37,7 +37,7 @@ pub use crate::wire::babel::INFINITY;
 use crate::wire::babel::update::origin_signed_bytes;
 use crate::wire::babel::{HelloRepr, RouterId, Tlv, parse_tlvs};
 use neighbour::Neighbour;
-use origin::{OriginSigs, SharedOrigins, SigStore};
+use origin::{Origins, SharedOrigins, SigStore};
 use table::{RidIdx, Slot, Stamp, Table};
 
 /// Identifies a neighbour link (the node's local link index).
@@ -182,7 +182,7 @@ pub struct Babel {
     rids: rids::RouterIds,
     /// Verified origin signatures, indexed like `rids` (shorter when an index of a shared
     /// table was never verified here).
-    origins: Vec<OriginSigs>,
+    origins: Origins,
     /// Where the signatures `origins` name are.
     sig_store: SigStore,
     /// Prefixes with an urgent change to send (each once: marked in its [`PrefixState::flags`],
@@ -254,7 +254,7 @@ impl Babel {
             slot_ids: Vec::new(),
             table: Table::default(),
             rids: rids::RouterIds::new(cfg.shared_origins.clone()),
-            origins: Vec::new(),
+            origins: Origins::new(cfg.shared_origins.is_some()),
             sig_store: SigStore::new(cfg.shared_origins.clone()),
             dirty: Vec::new(),
             own_dirty: false,
@@ -472,10 +472,7 @@ impl Babel {
     /// containers (the allocator's own overhead is not counted): the table, what spilled out of
     /// its inline vectors, and the interned router ids with their signatures.
     pub fn state_bytes(&self) -> usize {
-        use core::mem::size_of;
-        let rids = self.rids.bytes()
-            + self.origins.capacity() * size_of::<OriginSigs>()
-            + self.sig_store.bytes();
+        let rids = self.rids.bytes() + self.origins.bytes() + self.sig_store.bytes();
         self.table.bytes() + rids
     }
 
@@ -635,9 +632,7 @@ impl Babel {
             self.slot_ids.pop();
         }
         self.table.narrow(self.slot_ids.len());
-        if self.origins.capacity() > self.origins.len() + self.origins.len() / 4 + 16 {
-            self.origins.shrink_to_fit();
-        }
+        self.origins.shrink();
         self.rids.shrink();
         // Kept as long as a forward can stop another (`handle_seqno_request`), no longer.
         self.recent_requests

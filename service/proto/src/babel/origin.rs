@@ -111,7 +111,29 @@ impl SigStore {
             },
             |i| hash_of(shared.verified.get(i as usize).expect("pushed")),
         );
+        if ran && let Some(v) = r {
+            let pair = |i: u32| {
+                let e = shared.verified.get(i as usize).expect("pushed");
+                hash_of(&(&e.0, e.1))
+            };
+            shared.by_seqno.find_or_insert(
+                hash_of(&(rid, seqno)),
+                |i| {
+                    shared
+                        .verified
+                        .get(i as usize)
+                        .is_some_and(|e| e.1 == seqno && e.0 == *rid)
+                },
+                || Some(v),
+                pair,
+            );
+        }
         (r.map(|i| SigRef::of(i as usize)), ran)
+    }
+
+    /// The world's signature of `(rid, seqno)`, in a shared store.
+    fn shared_sig(&self, rid: &RouterId, seqno: u16) -> Option<SigRef> {
+        self.shared.as_ref()?.sig_for(rid, seqno)
     }
 
     /// Gives back a signature no longer kept.
@@ -140,6 +162,9 @@ pub struct SharedOrigins {
     /// Every signature verified, with what it signs; a [`SigRef`] is a place here.
     verified: AppendOnly<VerifiedKey>,
     verified_index: ConcurrentIndex,
+    /// The first signature verified for each (router id, seqno): what a node of the world
+    /// that holds that pair passes on ([`HeldSigs`]).
+    by_seqno: ConcurrentIndex,
     /// Router ids with the /64 each owns; a [`RidIdx`] is a place here.
     rids: AppendOnly<(RouterId, Subnet)>,
     rid_index: ConcurrentIndex,
@@ -163,6 +188,17 @@ impl SharedOrigins {
     /// True when nothing was verified yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The signature of `(rid, seqno)` first verified in this world.
+    pub(super) fn sig_for(&self, rid: &RouterId, seqno: u16) -> Option<SigRef> {
+        self.by_seqno
+            .find(hash_of(&(rid, seqno)), |i| {
+                self.verified
+                    .get(i as usize)
+                    .is_some_and(|e| e.1 == seqno && e.0 == *rid)
+            })
+            .map(|i| SigRef::of(i as usize))
     }
 
     /// Router ids interned so far.
@@ -198,6 +234,7 @@ impl SharedOrigins {
     pub fn bytes(&self) -> usize {
         self.verified.bytes()
             + self.verified_index.bytes()
+            + self.by_seqno.bytes()
             + self.rids.bytes()
             + self.rid_index.bytes()
     }
@@ -205,17 +242,114 @@ impl SharedOrigins {
 
 /// The last verified signatures of one router id: its newest seqno and the one before, which
 /// is what selected routes use while a newer seqno spreads. 12 bytes, once per router id per
-/// node.
-#[derive(Debug, Clone, Default)]
-pub struct OriginSigs {
+/// node; in a world that shares its signatures, 6 ([`HeldSigs`]: which seqnos the node
+/// verified, their signatures looked up in the world's store).
+#[derive(Debug, Clone)]
+pub struct OriginSigs<R = SigRef> {
     /// Seqno of each slot; meaningful where `sigs` holds one.
     seqnos: [u16; 2],
-    sigs: [Option<SigRef>; 2],
+    sigs: [Option<R>; 2],
 }
 
-impl OriginSigs {
+/// [`OriginSigs`] of a node whose world shares its verified signatures: the seqnos it holds.
+pub type HeldSigs = OriginSigs<()>;
+
+impl<R> Default for OriginSigs<R> {
+    fn default() -> Self {
+        OriginSigs {
+            seqnos: [0; 2],
+            sigs: [None, None],
+        }
+    }
+}
+
+/// Every router id's [`OriginSigs`] on one node, by router-id index.
+#[derive(Debug)]
+pub enum Origins {
+    /// A node of its own: its signatures are its own.
+    Local(Vec<OriginSigs>),
+    /// A node of a world that shares its verified signatures.
+    Shared(Vec<HeldSigs>),
+}
+
+impl Origins {
+    /// Empty, for a node of its own or of a world sharing `shared`.
+    pub fn new(shared: bool) -> Self {
+        if shared {
+            Origins::Shared(Vec::new())
+        } else {
+            Origins::Local(Vec::new())
+        }
+    }
+
+    /// Router ids with a place.
+    pub fn len(&self) -> usize {
+        match self {
+            Origins::Local(v) => v.len(),
+            Origins::Shared(v) => v.len(),
+        }
+    }
+
+    /// True when no router id has a place.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Places for router ids up to `len`, with room for `room`.
+    fn grow(&mut self, len: usize, room: usize) {
+        match self {
+            Origins::Local(v) => {
+                v.reserve_exact(room - v.len());
+                v.resize(len, OriginSigs::default());
+            }
+            Origins::Shared(v) => {
+                v.reserve_exact(room - v.len());
+                v.resize(len, HeldSigs::default());
+            }
+        }
+    }
+
+    /// Gives back spare room beyond a quarter.
+    pub fn shrink(&mut self) {
+        fn shrink<T>(v: &mut Vec<T>) {
+            if v.capacity() > v.len() + v.len() / 4 + 16 {
+                v.shrink_to_fit();
+            }
+        }
+        match self {
+            Origins::Local(v) => shrink(v),
+            Origins::Shared(v) => shrink(v),
+        }
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Origins::Local(v) => v.capacity() * core::mem::size_of::<OriginSigs>(),
+            Origins::Shared(v) => v.capacity() * core::mem::size_of::<HeldSigs>(),
+        }
+    }
+
+    /// True when router id `i` has a signature kept.
+    pub fn holds_any(&self, i: RidIdx) -> bool {
+        match self {
+            Origins::Local(v) => v.get(i as usize).is_some_and(|o| !o.is_empty()),
+            Origins::Shared(v) => v.get(i as usize).is_some_and(|o| !o.is_empty()),
+        }
+    }
+
+    /// True when `(i, seqno)` was verified and is still kept.
+    pub fn holds(&self, i: RidIdx, seqno: u16) -> bool {
+        match self {
+            Origins::Local(v) => v.get(i as usize).is_some_and(|o| o.get(seqno).is_some()),
+            Origins::Shared(v) => v.get(i as usize).is_some_and(|o| o.get(seqno).is_some()),
+        }
+    }
+}
+
+impl<R: Copy + PartialEq> OriginSigs<R> {
     /// The signature of `seqno`, if it was verified and is still kept.
-    pub fn get(&self, seqno: u16) -> Option<SigRef> {
+    pub fn get(&self, seqno: u16) -> Option<R> {
         (0..2).find_map(|i| self.sigs[i].filter(|_| self.seqnos[i] == seqno))
     }
 
@@ -228,7 +362,7 @@ impl OriginSigs {
     /// signature no longer kept (the one dropped, or `sig` itself if it was older than both),
     /// for the store to free.
     #[must_use]
-    pub fn insert(&mut self, seqno: u16, sig: SigRef) -> Option<SigRef> {
+    pub fn insert(&mut self, seqno: u16, sig: R) -> Option<R> {
         let slot = |i: usize| self.sigs[i].map(|_| self.seqnos[i]);
         if let Some(i) = (0..2).find(|&i| slot(i) == Some(seqno)) {
             return self.sigs[i].replace(sig).filter(|&old| old != sig);
@@ -280,8 +414,7 @@ impl Babel {
                 Some(known) => known.max(len),
                 None => len + len / 8,
             };
-            self.origins.reserve_exact(room - self.origins.len());
-            self.origins.resize(len, OriginSigs::default());
+            self.origins.grow(len, room);
         }
         Some(i)
     }
@@ -291,10 +424,28 @@ impl Babel {
         self.rids.find(rid)
     }
 
-    /// The verified signatures this node holds for router id `i`: `None`, or empty, if it
-    /// never verified one (a shared table hands out indexes other nodes verified).
-    pub(super) fn sigs(&self, i: RidIdx) -> Option<&OriginSigs> {
-        self.origins.get(i as usize)
+    /// The signature of `(i, seqno)` if this node verified it and still keeps it.
+    pub(super) fn held_sig(&self, i: RidIdx, seqno: u16) -> Option<[u8; SIGNATURE_LEN]> {
+        let r = match &self.origins {
+            Origins::Local(v) => v.get(i as usize)?.get(seqno)?,
+            Origins::Shared(v) => {
+                v.get(i as usize)?.get(seqno)?;
+                self.sig_store.shared_sig(&self.rids.id(i), seqno)?
+            }
+        };
+        Some(self.sig_store.get(r))
+    }
+
+    /// Keeps `r`, verified for `(i, seqno)`, releasing what is no longer kept.
+    fn keep_sig(&mut self, i: RidIdx, seqno: u16, r: SigRef) {
+        let old = match &mut self.origins {
+            Origins::Local(v) => v[i as usize].insert(seqno, r),
+            // The world keeps the signature; the node, that it verified this pair.
+            Origins::Shared(v) => v[i as usize].insert(seqno, ()).map(|()| r),
+        };
+        if let Some(old) = old {
+            self.sig_store.release(old);
+        }
     }
 
     /// Checks a finite update's origin: the signature of (router id, seqno), verified once per
@@ -320,7 +471,7 @@ impl Babel {
             if !floor {
                 return self.forged(from);
             }
-            return match known.filter(|&i| self.sigs(i).is_some_and(|o| o.get(u.seqno).is_some())) {
+            return match known.filter(|&i| self.origins.holds(i, u.seqno)) {
                 Some(i) => Origin::Verified(i),
                 None => {
                     self.counters.signatures_not_held += 1;
@@ -329,20 +480,14 @@ impl Babel {
             };
         };
         let mut interned = known;
-        let held = |i: RidIdx| {
-            self.sigs(i)
-                .and_then(|o| o.get(u.seqno))
-                .is_some_and(|r| self.sig_store.get(r) == sig)
-        };
+        let held = |i: RidIdx| self.held_sig(i, u.seqno) == Some(sig);
         let ok = floor
             && (known.is_some_and(held) || {
                 let (checked, ran) = self.sig_store.verify(&u.router_id, u.seqno, &sig);
                 self.counters.origin_verifications += ran as u64;
                 match checked.map(|r| (r, self.intern(u.router_id, subnet))) {
                     Some((r, Some(i))) => {
-                        if let Some(old) = self.origins[i as usize].insert(u.seqno, r) {
-                            self.sig_store.release(old);
-                        }
+                        self.keep_sig(i, u.seqno, r);
                         interned = Some(i);
                         true
                     }
@@ -424,6 +569,20 @@ mod tests {
         assert_eq!(a.verify(&rid, 3, &bad), (None, true));
         assert_eq!(b.verify(&rid, 3, &bad), (None, true));
         assert_eq!(shared.len(), 1);
+        // What a world's node holding (rid, 3) passes on: the signature verified, found by
+        // the pair; never a forgery, nothing for a pair not verified.
+        assert_eq!(b.shared_sig(&rid, 3), r);
+        assert_eq!(b.get(b.shared_sig(&rid, 3).unwrap()), good);
+        assert_eq!(b.shared_sig(&rid, 4), None);
+        assert_eq!(b.shared_sig(&other, 3), None);
+        let (r4, _) = b.verify(&rid, 4, &signed(&v, &rid, 4));
+        assert_eq!(a.shared_sig(&rid, 4), r4);
+        assert_eq!(a.shared_sig(&rid, 3), r, "the earlier seqno stays found");
+        assert_eq!(
+            own.shared_sig(&rid, 3),
+            None,
+            "a node's own store has no world"
+        );
     }
 
     #[test]
@@ -476,5 +635,6 @@ mod tests {
         assert_eq!(o.insert(4, s(5)), Some(s(4)));
         assert_eq!(o.insert(4, s(5)), None);
         assert_eq!(core::mem::size_of::<OriginSigs>(), 12);
+        assert_eq!(core::mem::size_of::<HeldSigs>(), 6);
     }
 }

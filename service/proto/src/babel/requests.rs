@@ -132,7 +132,7 @@ impl Babel {
         let Some(rid) = self
             .rid_of(&r.router_id)
             .filter(|&i| self.rids.subnet(i) == subnet)
-            .filter(|&i| self.sigs(i).is_some_and(|o| !o.is_empty()))
+            .filter(|&i| self.origins.holds_any(i))
         else {
             return;
         };

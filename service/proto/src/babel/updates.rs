@@ -189,10 +189,9 @@ impl Babel {
             // Passed on with the originator's signature; if it is no longer kept (two newer
             // seqnos arrived while we still use an older one) we say nothing until we switch.
             Some(sel) => {
-                let Some(r) = self.sigs(sel.rid).and_then(|o| o.get(sel.seqno)) else {
+                let Some(sig) = self.held_sig(sel.rid, sel.seqno) else {
                     return told;
                 };
-                let sig = self.sig_store.get(r);
                 let router_id = self.rids.id(sel.rid);
                 for &(k, n) in targets {
                     let to_slot = slot_of(n);
