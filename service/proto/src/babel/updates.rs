@@ -74,19 +74,19 @@ impl Babel {
 
     /// Queues prefix `s` (ours or in the table) for the next flush.
     pub(super) fn mark_dirty(&mut self, now: Timestamp, s: Subnet) {
-        let fresh = match self.dest_of(&s) {
-            Some(OWN) => !core::mem::replace(&mut self.own_dirty, true),
-            Some(d) => {
+        // Neither ours nor in the table: there is nothing to say about it.
+        if let Some(d) = self.dest_of(&s) {
+            let fresh = if d == OWN {
+                !core::mem::replace(&mut self.own_dirty, true)
+            } else {
                 let mut p = self.table.at_mut(d as usize);
                 let fresh = p.flags & table::DIRTY == 0;
                 p.flags |= table::DIRTY;
                 fresh
+            };
+            if fresh {
+                self.dirty.push(d);
             }
-            // Nothing to say about it.
-            None => false,
-        };
-        if fresh {
-            self.dirty.push(self.dest_of(&s).expect("just found"));
         }
         self.schedule_flush(now);
     }
@@ -130,10 +130,10 @@ impl Babel {
     }
 
     /// What we tell each of `targets` (a caller's number for each, and the neighbour) about
-    /// destination `d` now, handed to `emit` in the order of `targets`; what was sent is returned for
-    /// [`Babel::note_one`]. One lookup of the destination serves every neighbour: a flush that
-    /// looked it up once per neighbour, neighbour after neighbour, found it gone from the
-    /// CPU's caches each time.
+    /// destination `d` now, handed to `emit` in the order of `targets`; what was sent is
+    /// returned for [`Babel::note_one`]. One look at the destination serves every neighbour:
+    /// a flush that looked it up once per neighbour, neighbour after neighbour, found it gone
+    /// from the CPU's caches each time.
     pub(super) fn advertisements(
         &self,
         now: Timestamp,
