@@ -112,20 +112,14 @@ impl SigStore {
             |i| hash_of(shared.verified.get(i as usize).expect("pushed")),
         );
         if ran && let Some(v) = r {
-            let pair = |i: u32| {
-                let e = shared.verified.get(i as usize).expect("pushed");
-                hash_of(&(&e.0, e.1))
-            };
             shared.by_seqno.find_or_insert(
-                hash_of(&(rid, seqno)),
-                |i| {
-                    shared
-                        .verified
-                        .get(i as usize)
-                        .is_some_and(|e| e.1 == seqno && e.0 == *rid)
-                },
+                pair_hash(rid, seqno),
+                |i| shared.signs(i, rid, seqno),
                 || Some(v),
-                pair,
+                |i| {
+                    let e = shared.verified.get(i as usize).expect("pushed");
+                    pair_hash(&e.0, e.1)
+                },
             );
         }
         (r.map(|i| SigRef::of(i as usize)), ran)
@@ -147,6 +141,11 @@ impl SigStore {
     pub fn bytes(&self) -> usize {
         self.local.capacity() * SIGNATURE_LEN + self.free.capacity() * 4
     }
+}
+
+/// The hash [`SharedOrigins`]'s `by_seqno` index keys a signed (router id, seqno) by.
+fn pair_hash(rid: &RouterId, seqno: u16) -> u64 {
+    hash_of(&(rid, seqno))
 }
 
 /// A verified signature's cache key: the signed (router id, seqno) and the signature itself.
@@ -193,12 +192,15 @@ impl SharedOrigins {
     /// The signature of `(rid, seqno)` first verified in this world.
     pub(super) fn sig_for(&self, rid: &RouterId, seqno: u16) -> Option<SigRef> {
         self.by_seqno
-            .find(hash_of(&(rid, seqno)), |i| {
-                self.verified
-                    .get(i as usize)
-                    .is_some_and(|e| e.1 == seqno && e.0 == *rid)
-            })
+            .find(pair_hash(rid, seqno), |i| self.signs(i, rid, seqno))
             .map(|i| SigRef::of(i as usize))
+    }
+
+    /// True when the verified signature at `i` signs `(rid, seqno)`.
+    fn signs(&self, i: u32, rid: &RouterId, seqno: u16) -> bool {
+        self.verified
+            .get(i as usize)
+            .is_some_and(|e| e.1 == seqno && e.0 == *rid)
     }
 
     /// Router ids interned so far.
@@ -272,6 +274,17 @@ pub enum Origins {
     Shared(Vec<HeldSigs>),
 }
 
+/// Runs `$e` on whichever list `$o` holds, named `$v` (the two differ only in what a slot
+/// keeps, so everything but lookups of the signature reads them alike).
+macro_rules! each {
+    ($o:expr, $v:ident => $e:expr) => {
+        match $o {
+            Origins::Local($v) => $e,
+            Origins::Shared($v) => $e,
+        }
+    };
+}
+
 impl Origins {
     /// Empty, for a node of its own or of a world sharing `shared`.
     pub fn new(shared: bool) -> Self {
@@ -284,10 +297,7 @@ impl Origins {
 
     /// Router ids with a place.
     pub fn len(&self) -> usize {
-        match self {
-            Origins::Local(v) => v.len(),
-            Origins::Shared(v) => v.len(),
-        }
+        each!(self, v => v.len())
     }
 
     /// True when no router id has a place.
@@ -297,53 +307,35 @@ impl Origins {
 
     /// Places for router ids up to `len`, with room for `room`.
     fn grow(&mut self, len: usize, room: usize) {
-        match self {
-            Origins::Local(v) => {
-                v.reserve_exact(room - v.len());
-                v.resize(len, OriginSigs::default());
-            }
-            Origins::Shared(v) => {
-                v.reserve_exact(room - v.len());
-                v.resize(len, HeldSigs::default());
-            }
-        }
+        each!(self, v => {
+            v.reserve_exact(room - v.len());
+            v.resize(len, Default::default());
+        })
     }
 
     /// Gives back spare room beyond a quarter.
     pub fn shrink(&mut self) {
-        fn shrink<T>(v: &mut Vec<T>) {
-            if v.capacity() > v.len() + v.len() / 4 + 16 {
-                v.shrink_to_fit();
-            }
-        }
-        match self {
-            Origins::Local(v) => shrink(v),
-            Origins::Shared(v) => shrink(v),
-        }
+        each!(self, v => if v.capacity() > v.len() + v.len() / 4 + 16 {
+            v.shrink_to_fit();
+        })
     }
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        match self {
-            Origins::Local(v) => v.capacity() * core::mem::size_of::<OriginSigs>(),
-            Origins::Shared(v) => v.capacity() * core::mem::size_of::<HeldSigs>(),
+        fn bytes<T>(v: &Vec<T>) -> usize {
+            v.capacity() * core::mem::size_of::<T>()
         }
+        each!(self, v => bytes(v))
     }
 
     /// True when router id `i` has a signature kept.
     pub fn holds_any(&self, i: RidIdx) -> bool {
-        match self {
-            Origins::Local(v) => v.get(i as usize).is_some_and(|o| !o.is_empty()),
-            Origins::Shared(v) => v.get(i as usize).is_some_and(|o| !o.is_empty()),
-        }
+        each!(self, v => v.get(i as usize).is_some_and(|o| !o.is_empty()))
     }
 
     /// True when `(i, seqno)` was verified and is still kept.
     pub fn holds(&self, i: RidIdx, seqno: u16) -> bool {
-        match self {
-            Origins::Local(v) => v.get(i as usize).is_some_and(|o| o.get(seqno).is_some()),
-            Origins::Shared(v) => v.get(i as usize).is_some_and(|o| o.get(seqno).is_some()),
-        }
+        each!(self, v => v.get(i as usize).is_some_and(|o| o.get(seqno).is_some()))
     }
 }
 
