@@ -8,6 +8,7 @@ pub mod fuzzing;
 pub mod http;
 mod ipc;
 mod mcast;
+pub mod opener;
 mod peers;
 mod reach;
 pub mod sealer;

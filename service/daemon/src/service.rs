@@ -447,6 +447,14 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                     .unwrap_or_else(crate::sealer::default_threads),
             ),
             sealed: Vec::new(),
+            got: Vec::new(),
+            ahead: Vec::new(),
+            ahead_at: Vec::new(),
+            verified: Vec::new(),
+            opener: crate::opener::Opener::start(
+                cfg.seal_threads
+                    .unwrap_or_else(crate::sealer::default_threads),
+            ),
             user_stack: reaching.user_stack.as_ref().map(|(tx, _)| tx.clone()),
             writers: HashMap::new(),
             events: events_tx,
@@ -569,32 +577,53 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                     // With a TUN, a packet for this host stays in the receive buffer, where
                     // it was opened, and goes to the TUN from there once the batch is read.
                     let to_tun = io.tun.is_some();
-                    let base = io.udp.rx().as_ptr() as usize;
-                    let (in_place, relayed, barriers) =
-                        (&mut io.in_place, &mut io.relayed, &mut io.relay_barriers);
+                    let read = io.udp.try_recv(&mut io.got);
+                    // Transport frames opened ahead, on the workers too, when the batch is
+                    // worth it; the node then takes every datagram in the order it came.
+                    io.ahead.clear();
+                    io.ahead_at.clear();
+                    io.verified.clear();
+                    let bytes: usize = io.got.iter().map(|(_, r)| r.len()).sum();
+                    if io.opener.worth(bytes) {
+                        let rx = io.udp.rx();
+                        for (k, (_, r)) in io.got.iter().enumerate() {
+                            if let Some(p) = node.pre_open(&rx[r.clone()]) {
+                                io.ahead.push((r.clone(), p));
+                                io.ahead_at.push(k);
+                            }
+                        }
+                        io.opener.open_all(io.udp.rx_mut(), &io.ahead, &mut io.verified);
+                    }
                     // A relay's data frames are sealed again where they arrived and leave
                     // from there too, after what the node queued before them.
                     let mut queued = 0;
-                    let handle = |from, d: &mut [u8]| {
-                        let at = d.as_ptr() as usize - base;
-                        match node.handle_datagram_in_place(now, Remote::Udp(from), d) {
+                    let mut next = 0;
+                    let rx = io.udp.rx_mut();
+                    for (k, (from, r)) in io.got.iter().enumerate() {
+                        let (at, d, remote) = (r.start, &mut rx[r.clone()], Remote::Udp(*from));
+                        let out = if io.ahead_at.get(next) == Some(&k) {
+                            next += 1;
+                            node.handle_pre_opened(now, remote, d, io.verified[next - 1])
+                        } else {
+                            node.handle_datagram_in_place(now, remote, d)
+                        };
+                        match out {
                             Some(InPlaceOut::Packet(r)) if to_tun => {
-                                in_place.push(at + r.start..at + r.end);
+                                io.in_place.push(at + r.start..at + r.end);
                             }
                             // Without a TUN the userspace stack takes a copy.
                             Some(InPlaceOut::Packet(r)) => node.deliver_copy(&d[r]),
                             Some(InPlaceOut::Forward(Remote::Udp(to))) => {
                                 let q = node.queued_before_forward();
                                 if q > queued {
-                                    barriers.push((relayed.len(), q));
+                                    io.relay_barriers.push((io.relayed.len(), q));
                                     queued = q;
                                 }
-                                relayed.push((to, at..at + d.len()));
+                                io.relayed.push((to, at..at + d.len()));
                             }
                             Some(InPlaceOut::Forward(Remote::Stream(_))) | None => {}
                         }
-                    };
-                    let read = io.udp.try_recv(handle);
+                    }
                     // Both before the next read reuses the buffer.
                     if let Some(tun) = &io.tun && !io.in_place.is_empty() {
                         if let Err(e) = tun.write_in_place(&mut io.gather, io.udp.rx(), &io.in_place, &mut io.tun_tx) {

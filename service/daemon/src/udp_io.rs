@@ -116,9 +116,16 @@ impl UdpIo {
         &self.rx
     }
 
-    /// Reads the datagrams queued now (one system call), handing each to `f` with its sender.
+    /// The receive buffer, to open in place what [`UdpIo::try_recv`] read.
+    pub fn rx_mut(&mut self) -> &mut [u8] {
+        &mut self.rx
+    }
+
+    /// Reads the datagrams queued now (one system call), replacing `got` with each one's
+    /// sender and place in the receive buffer ([`UdpIo::rx`]), in the order they came.
     /// `WouldBlock` when there were none.
-    pub fn try_recv(&mut self, mut f: impl FnMut(SocketAddr, &mut [u8])) -> io::Result<usize> {
+    pub fn try_recv(&mut self, got: &mut Vec<(SocketAddr, Range<usize>)>) -> io::Result<usize> {
+        got.clear();
         let UdpIo {
             sock,
             state,
@@ -135,18 +142,20 @@ impl UdpIo {
             state.recv(sock.into(), &mut iovs, meta)
         })?;
         stats.recv_calls += 1;
-        let mut count = 0;
-        for (m, iov) in meta[..n].iter().zip(iovs.iter_mut()) {
+        for (k, m) in meta[..n].iter().enumerate() {
             let from = udp::normalize(m.addr);
             // GRO: one buffer holds several datagrams from one sender, `stride` bytes apart.
-            let stride = if m.stride == 0 { m.len } else { m.stride };
-            for d in iov[..m.len].chunks_mut(stride.max(1)) {
-                f(from, d);
-                count += 1;
+            let stride = if m.stride == 0 { m.len } else { m.stride }.max(1);
+            let base = k * RX_BUF;
+            let mut at = 0;
+            while at < m.len {
+                let len = stride.min(m.len - at);
+                got.push((from, base + at..base + at + len));
+                at += len;
             }
         }
-        stats.recv_datagrams += count as u64;
-        Ok(count)
+        stats.recv_datagrams += got.len() as u64;
+        Ok(got.len())
     }
 
     /// Queues a datagram. Consecutive datagrams to one address and of one size (the last may

@@ -166,6 +166,7 @@ impl Service {
         snap["udp"] = serde_json::json!(self.io.udp.stats);
         let g = self.io.gather.stats;
         snap["seal"] = serde_json::json!(self.io.sealer.stats);
+        snap["open"] = serde_json::json!(self.io.opener.stats);
         snap["tunWrite"] = serde_json::json!({
             "gatheredWrites": g.writes,
             "gatheredPackets": g.packets,

@@ -36,6 +36,15 @@ pub(super) struct Io {
     pub(super) sealer: Sealer,
     /// Sealed datagrams on their way out (kept for its allocation).
     pub(super) sealed: Vec<Transmit>,
+    /// The last read's datagrams: senders and places in the receive buffer.
+    pub(super) got: Vec<(SocketAddr, std::ops::Range<usize>)>,
+    /// Its transport frames opened ahead (places and keys), which datagrams they are, and
+    /// whether each verified.
+    pub(super) ahead: Vec<(std::ops::Range<usize>, hypha_proto::node::PreOpen)>,
+    pub(super) ahead_at: Vec<usize>,
+    pub(super) verified: Vec<bool>,
+    /// Opens received frames on several threads when a batch holds enough of them.
+    pub(super) opener: crate::opener::Opener,
     /// Without a TUN: packets for this node go to the userspace stack.
     pub(super) user_stack: Option<mpsc::Sender<Vec<u8>>>,
     pub(super) writers: HashMap<u64, mpsc::Sender<Vec<u8>>>,

@@ -12,6 +12,7 @@ mod guard;
 mod handshakes;
 mod links;
 pub mod pmtu;
+mod pre_open;
 mod rekey;
 mod transmit;
 
@@ -30,6 +31,7 @@ use crate::link::handshake::NetworkKey;
 use crate::time::Timestamp;
 
 pub use links::{LinkInfo, LinkState};
+pub use pre_open::PreOpen;
 pub use rekey::LinkRekeyConfig;
 use transmit::LinkSeal;
 pub use transmit::{Remote, Transmit, Unsealed};
@@ -284,6 +286,9 @@ pub struct Node {
     /// While [`Node::handle_datagram_in_place`] runs: the datagram's place in memory and the
     /// packet for the TUN found in it.
     in_place: Option<InPlace>,
+    /// While [`Node::handle_pre_opened`] runs: whether the transport frame's payload, already
+    /// opened in place, verified.
+    pre_opened: Option<bool>,
     /// See [`Node::queued_before_forward`].
     queued_before_forward: usize,
     /// Packet buffers handed back by the I/O loop ([`Node::recycle`]), so that the data plane
@@ -385,6 +390,7 @@ impl Node {
             transmits: VecDeque::new(),
             tun_out: VecDeque::new(),
             in_place: None,
+            pre_opened: None,
             queued_before_forward: 0,
             spare: Vec::new(),
             events: VecDeque::new(),

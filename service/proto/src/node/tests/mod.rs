@@ -9,6 +9,7 @@ use crate::wire::routed::{RoutedBody, RoutedRepr};
 
 mod frames;
 mod handshake;
+mod pre_open;
 mod rekey;
 
 fn addr(i: usize) -> Remote {
@@ -28,6 +29,23 @@ struct Mesh {
     sent: u64,
     /// Largest datagram each (from, to) link carries; larger ones are lost (no fragments).
     limits: Vec<((usize, usize), usize)>,
+    /// How datagrams reach their node (see [`Batches`]).
+    batches: Batches,
+    /// Frames opened ahead that verified (with [`Batches::PreOpened`]).
+    opened_ahead: u64,
+}
+
+/// How the mesh hands datagrams to nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Batches {
+    /// One at a time, as each is sent ([`Node::handle_datagram`]).
+    Off,
+    /// As the I/O loop does: what each node was sent in a round, as one batch, in place
+    /// ([`Node::handle_datagram_in_place`]).
+    InPlace,
+    /// The same batches, their transport frames opened ahead ([`Node::pre_open`]) before
+    /// any is handed over.
+    PreOpened,
 }
 
 impl Mesh {
@@ -49,6 +67,8 @@ impl Mesh {
             drop_every: 0,
             sent: 0,
             limits: Vec::new(),
+            batches: Batches::Off,
+            opened_ahead: 0,
         }
     }
 
@@ -88,6 +108,9 @@ impl Mesh {
     }
 
     fn deliver_all(&mut self) {
+        if self.batches != Batches::Off {
+            return self.deliver_batches();
+        }
         loop {
             let mut moved = false;
             for i in 0..self.nodes.len() {
