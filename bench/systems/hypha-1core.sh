@@ -1,5 +1,5 @@
-# hypha sealing on its main loop's thread alone (--seal-threads 0): against `hypha` in the
-# same run, what sealing on the other cores gives.
+# hypha sealing and opening on its main loop's thread alone (--seal-threads 0): against `hypha`
+# in the same run, what sealing and opening on the other cores gives.
 # shellcheck disable=SC1091
 source "$HERE/systems/hypha.sh"
 HYPHA_SEAL_THREADS=0

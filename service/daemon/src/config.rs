@@ -83,8 +83,9 @@ pub struct Config {
     /// Gossip endpoint facts and upgrade relayed traffic to direct links (default on).
     #[serde(default = "yes")]
     pub direct_paths: bool,
-    /// Threads that seal outgoing packets besides the main loop (default: one per core
-    /// beyond the first, at most 7; 0 seals everything on the loop's thread).
+    /// Threads that seal outgoing packets besides the main loop, and as many that open
+    /// received link frames (default: one per core beyond the first, at most 7; 0 seals and
+    /// opens everything on the loop's thread).
     pub seal_threads: Option<usize>,
     /// SOCKS5 proxy listen address, or `off` (default `127.0.0.1:1080`).
     #[serde(default = "default_socks")]

@@ -33,7 +33,8 @@ struct Flags {
     /// TUN MTU.
     #[arg(long)]
     mtu: Option<u16>,
-    /// Threads sealing outgoing packets besides the main loop (0: none).
+    /// Threads sealing outgoing packets besides the main loop, and as many opening received
+    /// link frames (0: none).
     #[arg(long)]
     seal_threads: Option<usize>,
     /// Identity key file.

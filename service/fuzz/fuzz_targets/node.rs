@@ -24,9 +24,17 @@ fn shuttle(now: Timestamp, from: &mut Node, from_addr: Remote, to: &mut Node) {
     }
 }
 
-/// `b.handle_datagram_in_place`, checking that what it says lies in the datagram.
-fn in_place(now: Timestamp, b: &mut Node, from: Remote, d: &mut [u8]) {
-    match b.handle_datagram_in_place(now, from, d) {
+/// `b.handle_datagram_in_place`, checking that what it says lies in the datagram; with
+/// `ahead`, its payload opened first as the I/O loop's opening threads do (`pre_open`).
+fn in_place(now: Timestamp, b: &mut Node, from: Remote, d: &mut [u8], ahead: bool) {
+    let out = match b.pre_open(d).filter(|_| ahead) {
+        Some(p) => {
+            let verified = p.open(d);
+            b.handle_pre_opened(now, from, d, &p, verified)
+        }
+        None => b.handle_datagram_in_place(now, from, d),
+    };
+    match out {
         Some(InPlaceOut::Packet(r)) => assert!(r.start <= r.end && r.end <= d.len()),
         // b has no neighbour but a, and never sends a's frames back to it.
         Some(InPlaceOut::Forward(to)) => panic!("b passed a's frame on to {to}"),
@@ -54,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
         let mut bytes = tail[..n].to_vec();
         rest = &tail[n..];
         match kind % 4 {
-            0 if kind & 0x80 != 0 => in_place(now, &mut b, ra, &mut bytes),
+            0 if kind & 0x80 != 0 => in_place(now, &mut b, ra, &mut bytes, kind & 0x40 != 0),
             0 => b.handle_datagram(now, ra, &mut bytes),
             // An IPv6 packet a sends to b, end to end and over the link, opened in place.
             2 if kind & 0x80 != 0 => {
@@ -67,7 +75,7 @@ fuzz_target!(|data: &[u8]| {
                 }
                 a.handle_tun(now, &bytes);
                 while let Some(mut t) = a.poll_transmit() {
-                    in_place(now, &mut b, ra, &mut t.payload);
+                    in_place(now, &mut b, ra, &mut t.payload, kind & 0x40 != 0);
                 }
             }
             1 => b.handle_datagram(now, remote(100 + kind / 4, 40_000), &mut bytes),

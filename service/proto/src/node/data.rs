@@ -351,7 +351,10 @@ impl Node {
             self.answer_probe(now, routed, true);
             return;
         }
-        let opened = self.sessions.open(now, &self.identity, routed);
+        // A data frame's payload the I/O loop opened ahead (`pre_open`); a routed packet in a
+        // transport frame never is (the frame's own flag was taken first).
+        let pre_opened = self.pre_opened.take();
+        let opened = self.sessions.open(now, &self.identity, routed, pre_opened);
         self.flush_sessions();
         let (src, src_subnet, kind, range) = match opened {
             Ok(Opened::Data(src, subnet, kind, range)) => (src, subnet, kind, range),

@@ -286,9 +286,12 @@ pub struct Node {
     /// While [`Node::handle_datagram_in_place`] runs: the datagram's place in memory and the
     /// packet for the TUN found in it.
     in_place: Option<InPlace>,
-    /// While [`Node::handle_pre_opened`] runs: whether the transport frame's payload, already
-    /// opened in place, verified.
+    /// While [`Node::handle_pre_opened`] runs: whether the payload, already opened in place,
+    /// verified.
     pre_opened: Option<bool>,
+    /// And for a data frame: its link receive index and counter, and its routed header
+    /// opened ahead.
+    pre_header: Option<((u32, u64), [u8; crate::wire::routed::HEADER_LEN])>,
     /// See [`Node::queued_before_forward`].
     queued_before_forward: usize,
     /// Packet buffers handed back by the I/O loop ([`Node::recycle`]), so that the data plane
@@ -391,6 +394,7 @@ impl Node {
             tun_out: VecDeque::new(),
             in_place: None,
             pre_opened: None,
+            pre_header: None,
             queued_before_forward: 0,
             spare: Vec::new(),
             events: VecDeque::new(),

@@ -33,7 +33,7 @@ fn pump(a: &mut End, b: &mut End, now: Timestamp) -> Vec<SessionError> {
             while let Some((_, mut pkt)) = from.s.poll_outbox() {
                 moved = true;
                 from.sent.push(pkt.clone());
-                match to.s.open(now, &to.id, &mut pkt) {
+                match to.s.open(now, &to.id, &mut pkt, None) {
                     Ok(Opened::Data(src, _, _, r)) => {
                         assert_eq!(src, from.id.node_id());
                         to.got.push(pkt[r].to_vec());
@@ -59,7 +59,7 @@ fn send(a: &mut End, b: &mut End, now: Timestamp, payload: &[u8]) -> Vec<Session
     {
         Ok(Sealed::Now) => {
             a.sent.push(pkt.clone());
-            match b.s.open(now, &b.id, &mut pkt) {
+            match b.s.open(now, &b.id, &mut pkt, None) {
                 Ok(Opened::Data(_, _, _, r)) => b.got.push(pkt[r].to_vec()),
                 other => panic!("{other:?}"),
             }
@@ -94,7 +94,7 @@ fn one_round_trip_then_both_ways() {
         &mut pkt,
     );
     assert_eq!(r, Ok(Sealed::Now));
-    match a.s.open(T0, &a.id, &mut pkt) {
+    match a.s.open(T0, &a.id, &mut pkt, None) {
         Ok(Opened::Data(src, _, PayloadKind::Ipv6, range)) => {
             assert_eq!(src, b.id.node_id());
             assert_eq!(&pkt[range], b"back");
@@ -126,9 +126,12 @@ fn replays_are_refused_and_tampering_detected() {
     )
     .unwrap();
     let mut copy = pkt.clone();
-    assert!(b.s.open(T0, &b.id, &mut copy).is_ok());
+    assert!(b.s.open(T0, &b.id, &mut copy, None).is_ok());
     let mut copy = pkt.clone();
-    assert_eq!(b.s.open(T0, &b.id, &mut copy), Err(SessionError::Replay));
+    assert_eq!(
+        b.s.open(T0, &b.id, &mut copy, None),
+        Err(SessionError::Replay)
+    );
     // The hop limit is not covered (relays decrement it); the destination is.
     let mut fresh = Vec::new();
     a.s.seal(
@@ -143,7 +146,7 @@ fn replays_are_refused_and_tampering_detected() {
     .unwrap();
     let mut hop = fresh.clone();
     hop[0] = 7;
-    assert!(b.s.open(T0, &b.id, &mut hop).is_ok());
+    assert!(b.s.open(T0, &b.id, &mut hop, None).is_ok());
     let mut other = Vec::new();
     a.s.seal(
         T0,
@@ -156,7 +159,10 @@ fn replays_are_refused_and_tampering_detected() {
     )
     .unwrap();
     other[10] ^= 1;
-    assert_eq!(b.s.open(T0, &b.id, &mut other), Err(SessionError::Auth));
+    assert_eq!(
+        b.s.open(T0, &b.id, &mut other, None),
+        Err(SessionError::Auth)
+    );
 }
 
 #[test]
@@ -197,7 +203,7 @@ fn a_recorded_session_stays_sealed_when_both_static_keys_leak() {
     //    even under the new session's index.
     let mut thief = Sessions::new(SessionConfig::default(), [9; 32]);
     let mut h2 = hello.clone();
-    assert_eq!(thief.open(T0, &b.id, &mut h2), Ok(Opened::Control));
+    assert_eq!(thief.open(T0, &b.id, &mut h2, None), Ok(Opened::Control));
     let (_, answer) = thief.poll_outbox().unwrap();
     let thief_index = match RoutedRepr::parse(&answer).unwrap().body {
         RoutedBody::HelloBack { sender_index, .. } => sender_index,
@@ -205,12 +211,12 @@ fn a_recorded_session_stays_sealed_when_both_static_keys_leak() {
     };
     let mut d = data.clone();
     assert_eq!(
-        thief.open(T0, &b.id, &mut d),
+        thief.open(T0, &b.id, &mut d, None),
         Err(SessionError::UnknownSession)
     );
     let mut d = data.clone();
     d[20..24].copy_from_slice(&thief_index.to_be_bytes());
-    assert_eq!(thief.open(T0, &b.id, &mut d), Err(SessionError::Auth));
+    assert_eq!(thief.open(T0, &b.id, &mut d, None), Err(SessionError::Auth));
 }
 
 #[test]
@@ -271,7 +277,7 @@ fn no_replay_after_eviction() {
         &mut pkt,
     )
     .unwrap();
-    assert!(b.s.open(T0, &b.id, &mut pkt.clone()).is_ok());
+    assert!(b.s.open(T0, &b.id, &mut pkt.clone(), None).is_ok());
     // Two other nodes make sessions with b: a's is evicted (and its window with it).
     for seed in [3u8, 4] {
         let mut c = end(seed, SessionConfig::default());
@@ -279,19 +285,19 @@ fn no_replay_after_eviction() {
     }
     assert_eq!(b.s.counters.erased, 1);
     assert_eq!(
-        b.s.open(T0, &b.id, &mut pkt.clone()),
+        b.s.open(T0, &b.id, &mut pkt.clone(), None),
         Err(SessionError::UnknownSession)
     );
     // Whatever happens next, that packet stays refused: a new session has new keys.
     a.s.debug_forget_all();
     send(&mut a, &mut b, T0 + Duration::from_secs(2), b"y");
-    assert!(b.s.open(T0, &b.id, &mut pkt.clone()).is_err());
+    assert!(b.s.open(T0, &b.id, &mut pkt.clone(), None).is_err());
     // Forgetting everything outright refuses every recorded data packet too.
     b.s.debug_forget_all();
     for p in &a.sent {
         if p[2] == crate::wire::routed::TYPE_DATA {
             assert_eq!(
-                b.s.open(T0, &b.id, &mut p.clone()),
+                b.s.open(T0, &b.id, &mut p.clone(), None),
                 Err(SessionError::UnknownSession)
             );
         }
@@ -319,7 +325,7 @@ fn hellos_to_someone_else_and_unanswered_handshakes() {
     .unwrap();
     let (_, mut hello) = a.s.poll_outbox().unwrap();
     assert_eq!(
-        b.s.open(T0, &b.id, &mut hello),
+        b.s.open(T0, &b.id, &mut hello, None),
         Err(SessionError::Handshake)
     );
     assert!(b.s.is_empty());

@@ -1,5 +1,5 @@
-//! Transport frames opened ahead, off the node's thread (`Node::pre_open`), as the I/O loop
-//! does with a received batch.
+//! Payloads opened ahead, off the node's thread (`Node::pre_open`), as the I/O loop does
+//! with a received batch.
 
 use std::time::Duration;
 
@@ -72,10 +72,10 @@ impl Mesh {
             .collect();
         self.opened_ahead += verified.iter().filter(|v| **v == Some(true)).count() as u64;
         let mut forwards = Vec::new();
-        for ((i, mut d), v) in batch.into_iter().zip(verified) {
-            let out = match v {
-                Some(ok) => node.handle_pre_opened(self.now, addr(i), &mut d, ok),
-                None => node.handle_datagram_in_place(self.now, addr(i), &mut d),
+        for (((i, mut d), v), p) in batch.into_iter().zip(verified).zip(&ahead) {
+            let out = match (v, p) {
+                (Some(ok), Some(p)) => node.handle_pre_opened(self.now, addr(i), &mut d, p, ok),
+                _ => node.handle_datagram_in_place(self.now, addr(i), &mut d),
             };
             match out {
                 Some(InPlaceOut::Packet(r)) => node.deliver_copy(&d[r]),
@@ -111,8 +111,9 @@ fn rekeying_chain(batches: Batches) -> (Mesh, usize) {
 }
 
 /// Opening ahead changes nothing the node does: the same packets arrive, the same counters
-/// move (links rekeyed in between, so batches hold frames under retired and new keys), and
-/// the frames were indeed opened ahead.
+/// move (links rekeyed in between, so batches hold frames under retired and new keys; end to
+/// end sessions start in the same batches as their first data), and the payloads were indeed
+/// opened ahead.
 #[test]
 fn frames_opened_ahead_are_handled_as_if_opened_in_order() {
     let (plain, lost_plain) = rekeying_chain(Batches::InPlace);
@@ -124,9 +125,9 @@ fn frames_opened_ahead_are_handled_as_if_opened_in_order() {
         "{:?}",
         ahead.nodes[1].counters
     );
-    // The 900 pings between neighbours, their answers and routing's frames went ahead (end
-    // to end pings travel in data frames, which are not).
-    assert!(ahead.opened_ahead > 900, "{}", ahead.opened_ahead);
+    // The 1500 pings (900 between neighbours in transport frames, 600 end to end in data
+    // frames) and routing's frames went ahead.
+    assert!(ahead.opened_ahead > 1500, "{}", ahead.opened_ahead);
     assert_eq!(plain.opened_ahead, 0);
     for (p, a) in plain.nodes.iter().zip(&ahead.nodes) {
         assert_eq!(p.counters, a.counters);
@@ -134,7 +135,8 @@ fn frames_opened_ahead_are_handled_as_if_opened_in_order() {
 }
 
 /// A frame whose payload was tampered with fails when opened ahead and is counted as a
-/// failed frame, as in order; one replayed after it was taken is not opened ahead at all.
+/// failed frame, as in order (a neighbour's, and one from afar whose end-to-end payload was
+/// altered); one replayed after it was taken is not opened ahead at all.
 #[test]
 fn a_tampered_or_replayed_frame_opened_ahead_is_refused() {
     let mut m = Mesh::new(2, |_| NodeConfig::default());
@@ -152,7 +154,7 @@ fn a_tampered_or_replayed_frame_opened_ahead_is_refused() {
     let failed = m.nodes[1].counters.link_auth_failed;
     assert!(!p.open(&mut bad));
     assert_eq!(
-        m.nodes[1].handle_pre_opened(m.now, addr(0), &mut bad, false),
+        m.nodes[1].handle_pre_opened(m.now, addr(0), &mut bad, &p, false),
         None
     );
     assert_eq!(m.nodes[1].counters.link_auth_failed, failed + 1);
@@ -160,7 +162,8 @@ fn a_tampered_or_replayed_frame_opened_ahead_is_refused() {
     let mut good = frame.clone();
     let p = m.nodes[1].pre_open(&good).expect("a known key");
     assert!(p.open(&mut good));
-    let Some(InPlaceOut::Packet(r)) = m.nodes[1].handle_pre_opened(m.now, addr(0), &mut good, true)
+    let Some(InPlaceOut::Packet(r)) =
+        m.nodes[1].handle_pre_opened(m.now, addr(0), &mut good, &p, true)
     else {
         panic!("not delivered");
     };
@@ -168,6 +171,38 @@ fn a_tampered_or_replayed_frame_opened_ahead_is_refused() {
 
     // Taken once: the same counter again is a replay, not worth opening.
     assert!(m.nodes[1].pre_open(&frame).is_none());
+
+    // End to end, through a relay: a data frame's payload altered on the way is refused by
+    // its destination when opened ahead too; the one as sent is delivered.
+    let mut m = Mesh::new(3, |_| NodeConfig::default());
+    m.link_chain();
+    assert!(m.ping(0, 2));
+    let pkt = packet(&m, 0, 2, 300);
+    let mut frames = Vec::new();
+    for _ in 0..2 {
+        m.nodes[0].handle_tun(m.now, &pkt);
+        let mut frame = m.nodes[0].poll_transmit().expect("a frame").payload;
+        assert_eq!(frame[0], crate::wire::data_frame::TYPE_DATA_FRAME);
+        assert!(m.nodes[2].pre_open(&frame).is_none(), "not node 2's key");
+        let out = m.nodes[1].handle_datagram_in_place(m.now, addr(0), &mut frame);
+        assert_eq!(out, Some(InPlaceOut::Forward(addr(2))));
+        frames.push(frame);
+    }
+    let (mut good, mut bad) = (frames.remove(0), frames.remove(0));
+    bad[80] ^= 1;
+    let p = m.nodes[2].pre_open(&bad).expect("node 2's keys");
+    let failed = m.nodes[2].counters.e2e_auth_failed;
+    assert!(!p.open(&mut bad));
+    let out = m.nodes[2].handle_pre_opened(m.now, addr(1), &mut bad, &p, false);
+    assert_eq!(out, None);
+    assert_eq!(m.nodes[2].counters.e2e_auth_failed, failed + 1);
+    let p = m.nodes[2].pre_open(&good).expect("node 2's keys");
+    assert!(p.open(&mut good));
+    let out = m.nodes[2].handle_pre_opened(m.now, addr(1), &mut good, &p, true);
+    let Some(InPlaceOut::Packet(r)) = out else {
+        panic!("not delivered: {out:?}");
+    };
+    assert_eq!(&good[r], &pkt[..]);
     // Handshakes and data frames are never opened ahead.
     assert!(
         m.nodes[1]
