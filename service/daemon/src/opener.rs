@@ -101,13 +101,7 @@ impl Opener {
 
     /// Starts `threads` workers, or as many as the system lets it, saying so in the log.
     pub fn start(threads: usize) -> Self {
-        for n in (0..=threads).rev() {
-            match Self::new(n) {
-                Ok(s) => return s,
-                Err(e) => tracing::warn!("{n} opening threads: {e}"),
-            }
-        }
-        unreachable!("no threads to start cannot fail")
+        crate::sealer::start_fewer(threads, "opening", Self::new)
     }
 
     /// Whether a batch of `bytes` is worth opening ahead: there is a worker, and a slice for

@@ -61,6 +61,22 @@ pub struct Sealer {
     pub stats: SealStats,
 }
 
+/// `new(threads)`, or with fewer threads as long as the system refuses them (none cannot
+/// fail), saying so in the log: for the sealing and the opening workers.
+pub(crate) fn start_fewer<T>(
+    threads: usize,
+    what: &str,
+    new: impl Fn(usize) -> std::io::Result<T>,
+) -> T {
+    for n in (1..=threads).rev() {
+        match new(n) {
+            Ok(s) => return s,
+            Err(e) => tracing::warn!("{n} {what} threads: {e}"),
+        }
+    }
+    new(0).expect("no threads to start cannot fail")
+}
+
 /// Workers to start when the configuration does not say: one per core beyond the first
 /// (the loop's), up to [`MAX_THREADS`].
 pub fn default_threads() -> usize {
@@ -110,13 +126,7 @@ impl Sealer {
     /// Starts `threads` workers, or as many as the system lets it (none: everything is
     /// sealed on the loop's thread), saying so in the log.
     pub fn start(threads: usize) -> Self {
-        for n in (0..=threads).rev() {
-            match Self::new(n) {
-                Ok(s) => return s,
-                Err(e) => tracing::warn!("{n} sealing threads: {e}"),
-            }
-        }
-        unreachable!("no threads to start cannot fail")
+        start_fewer(threads, "sealing", Self::new)
     }
 
     /// Takes `batch` (the next datagrams in send order): slices of it go to idle workers,
