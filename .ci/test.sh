@@ -123,6 +123,11 @@ cargo nextest list --release --workspace --locked --list-type binaries-only --me
 cargo metadata --format-version 1 --locked >"$NEXTEST_META/cargo.json"
 finish apt
 
+step "bench scripts: shellcheck, the C floor forwarder compiles"
+# Benchmarks are run by hand (README), so nothing else would notice them rot.
+shellcheck -x bench/*.sh bench/systems/*.sh
+cc -Wall -Wextra -Werror -fsyntax-only bench/tunfwd.c
+
 # From here on the steps use the binaries built above; nothing else compiles in the foreground
 # until the macOS checks.
 export HYPHA_SKIP_BUILD=1

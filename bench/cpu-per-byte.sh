@@ -8,7 +8,10 @@
 # Env:   HYPHAD (default target/release/hyphad), SIZE (iperf3 -n, default 3G), RELAY (0/1),
 #        STREAMS (iperf3 -P, default 1), SEAL_THREADS (hyphad --seal-threads; empty: its
 #        default)
-# Needs root, iproute2, iperf3, jq, perf. Traffic stays inside the namespaces it creates.
+# Output: one JSON line per run: Mbit/s, each daemon's CPU time (cpu_ms_*, perf task-clock) and
+# the part of it spent in the kernel (kernel_ms_*, from /proc, 10 ms ticks); a failed transfer
+# gives a line with `error`.
+# Needs root, iproute2, iputils-ping, iperf3, jq, perf. Traffic stays inside the namespaces it creates.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${HYPHAD:-$HERE/../target/release/hyphad}
@@ -48,6 +51,10 @@ cpu_of() { # PID -> task-clock ms of its threads, from perf's output in $out
   echo "$out" | awk -v p="-($tids)$" '$1 ~ p {gsub(",", "", $2); s += $2} END {printf "%.2f", s}'
 }
 
+sys_ticks() { # PID -> kernel time its threads used so far, in clock ticks (/proc/PID/stat)
+  awk '{print $15}' "/proc/$1/stat"
+}
+
 run() { # MTU
   cleanup
   for n in a b; do ip netns add "$P$n"; ip -n "$P$n" link set lo up; done
@@ -72,21 +79,47 @@ run() { # MTU
   fi
   for _ in $(seq 50); do [ -s "$WORK/h$di.json" ] && break; sleep 0.1; done
   addr=$(jq -r .address "$WORK/h$di.json")
-  for _ in $(seq 60); do ip netns exec "${P}a" ping -c1 -W1 "$addr" >/dev/null 2>&1 && break; sleep 0.5; done
+  local up=0
+  for _ in $(seq 60); do
+    if ip netns exec "${P}a" ping -c1 -W1 "$addr" >/dev/null 2>&1; then up=1; break; fi
+    sleep 0.5
+  done
+  if [ "$up" != 1 ]; then
+    echo "the overlay did not come up (is ping installed?); daemon logs:" >&2
+    cat "$WORK"/h*.log >&2
+    exit 1
+  fi
   ip netns exec "$P$dst" iperf3 -s -1 -D -I "$WORK/iperf.pid" >/dev/null 2>&1
   sleep 0.3
+  local sa sb sc=""
+  sa=$(sys_ticks "$pa"); sb=$(sys_ticks "$pb"); [ -n "$pc" ] && sc=$(sys_ticks "$pc")
   out=$(perf stat -e task-clock --per-thread -p "$pa,$pb${pc:+,$pc}" -- \
-    ip netns exec "${P}a" iperf3 -c "$addr" -n "$SIZE" -P "$STREAMS" -J 2>&1)
-  mbit=$(echo "$out" | sed -n '/^{/,/^}/p' | jq -r '.end.sum_received.bits_per_second / 1e6 | floor')
+    ip netns exec "${P}a" iperf3 -c "$addr" -n "$SIZE" -P "$STREAMS" -J 2>&1) || true
+  local json; json=$(echo "$out" | sed -n '/^{/,/^}/p')
+  mbit=$(echo "$json" | jq -r '.end.sum_received.bits_per_second // empty | . / 1e6 | floor' 2>/dev/null || true)
+  if ! [[ "$mbit" =~ ^[0-9]+$ ]]; then
+    # A failed transfer is a line that says why, not a silent gap in the series.
+    local why
+    why=$(echo "$json" | jq -r '.error // empty' 2>/dev/null || true)
+    [ -n "$why" ] || why=$(echo "$out" | grep -m1 -i 'iperf3' || echo "iperf3 printed no result")
+    jq -cn --argjson mtu "$1" --arg e "$why" '{mtu: $mtu, error: $e}'
+    return 0
+  fi
+  sa=$(( $(sys_ticks "$pa") - sa )); sb=$(( $(sys_ticks "$pb") - sb ))
+  [ -n "$pc" ] && sc=$(( $(sys_ticks "$pc") - sc ))
   # perf names a thread after its command and id: a daemon's CPU is that of all its threads
   # (the loop, the sealing workers, tokio's blocking pool).
   ca=$(cpu_of "$pa"); cb=$(cpu_of "$pb")
   if [ -n "$pc" ]; then cc=$(cpu_of "$pc"); fi
+  local hz; hz=$(getconf CLK_TCK)
   jq -cn --argjson mtu "$1" --argjson mbit "$mbit" --arg size "$SIZE" \
     --argjson a "${ca//,/}" --argjson b "${cb//,/}" --argjson c "${cc//,/}" \
-    --argjson streams "$STREAMS" \
+    --argjson streams "$STREAMS" --argjson hz "$hz" \
+    --argjson sa "$sa" --argjson sb "$sb" --argjson sc "${sc:-null}" \
     '{mtu:$mtu, streams:$streams, mbit:$mbit, size:$size, cpu_ms_a:$a, cpu_ms_b:$b}
-     + (if $c == null then {} else {cpu_ms_c:$c} end)'
+     + (if $c == null then {} else {cpu_ms_c:$c} end)
+     + {kernel_ms_a: ($sa * 1000 / $hz), kernel_ms_b: ($sb * 1000 / $hz)}
+     + (if $sc == null then {} else {kernel_ms_c: ($sc * 1000 / $hz)} end)'
 }
 
 for m in "${@:-1280 1374 1280 1374 1280 1374}"; do

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # hypha: hyphad from this repository (HYPHAD, default target/release/hyphad), UDP links to the
 # neighbours' underlay addresses, no multicast. HYPHA_MTU sets the TUN MTU (empty: hyphad's
 # default, 1374); HYPHA_SEAL_THREADS sets --seal-threads (empty: hyphad's default, one per core
