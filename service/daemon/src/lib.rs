@@ -24,3 +24,4 @@ mod udp_io;
 mod winacl;
 #[cfg(windows)]
 pub mod winsvc;
+mod workers;

@@ -10,10 +10,10 @@
 //! them itself (see `hypha_proto::node::pre_open` for why that is the same).
 
 use std::ops::Range;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread::JoinHandle;
 
 use hypha_proto::node::PreOpen;
+
+use crate::workers::{Workers, cuts};
 
 /// Bytes below which a slice is not handed to a worker (as for sealing: its wake-up would
 /// cost about what opening this much here does).
@@ -32,18 +32,12 @@ struct Job {
 unsafe impl Send for Job {}
 
 impl Job {
-    fn open(&self) -> bool {
+    fn open(self) -> bool {
         // SAFETY: see `Send` above: these bytes are this job's alone while it runs.
         #[allow(unsafe_code)]
         let d = unsafe { std::slice::from_raw_parts_mut(self.at, self.len) };
         self.open.open(d)
     }
-}
-
-struct Worker {
-    jobs: SyncSender<Vec<Job>>,
-    done: Receiver<Vec<bool>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 /// What opening on several threads did, for the status file.
@@ -62,7 +56,7 @@ pub struct OpenStats {
 
 /// The worker threads (none: the node opens everything itself).
 pub struct Opener {
-    workers: Vec<Worker>,
+    workers: Workers<Job, bool>,
     /// Counters since the start.
     pub stats: OpenStats,
 }
@@ -70,28 +64,9 @@ pub struct Opener {
 impl Opener {
     /// Starts `threads` workers.
     pub fn new(threads: usize) -> std::io::Result<Self> {
-        let mut workers = Vec::with_capacity(threads);
-        for i in 0..threads {
-            let (jobs, job_rx) = sync_channel::<Vec<Job>>(1);
-            let (done_tx, done) = sync_channel::<Vec<bool>>(1);
-            let thread = std::thread::Builder::new()
-                .name(format!("hypha-open-{i}"))
-                .spawn(move || {
-                    while let Ok(batch) = job_rx.recv() {
-                        let verified = batch.iter().map(Job::open).collect();
-                        if done_tx.send(verified).is_err() {
-                            break;
-                        }
-                    }
-                })?;
-            workers.push(Worker {
-                jobs,
-                done,
-                thread: Some(thread),
-            });
-        }
         Ok(Opener {
-            workers,
+            // One slice per worker per batch, and the loop waits for each.
+            workers: Workers::new(threads, "hypha-open", 1, Job::open)?,
             stats: OpenStats {
                 threads: threads as u64,
                 ..OpenStats::default()
@@ -101,7 +76,7 @@ impl Opener {
 
     /// Starts `threads` workers, or as many as the system lets it, saying so in the log.
     pub fn start(threads: usize) -> Self {
-        crate::sealer::start_fewer(threads, "opening", Self::new)
+        crate::workers::start_fewer(threads, "opening", Self::new)
     }
 
     /// Whether a batch of `bytes` is worth opening ahead: there is a worker, and a slice for
@@ -128,16 +103,8 @@ impl Opener {
         let parts = (total / MIN_SLICE_BYTES)
             .min(self.workers.len() + 1)
             .min(frames.len());
-        let share = total.div_ceil(parts.max(1));
         // Cut by bytes; this thread keeps the first slice.
-        let mut cuts = Vec::with_capacity(parts);
-        let mut acc = 0;
-        for (i, (r, _)) in frames.iter().enumerate() {
-            acc += r.len();
-            if acc >= share * (cuts.len() + 1) && cuts.len() + 1 < parts && i + 1 < frames.len() {
-                cuts.push(i + 1);
-            }
-        }
+        let cuts = cuts(frames.iter().map(|(r, _)| r.len()), total, parts);
         let base = buf.as_mut_ptr();
         let mut handed = Vec::with_capacity(cuts.len());
         let ends = cuts.iter().skip(1).copied().chain([frames.len()]);
@@ -153,7 +120,7 @@ impl Opener {
                 })
                 .collect();
             let n = jobs.len() as u64;
-            match self.workers[w].jobs.send(jobs) {
+            match self.workers.send(w, jobs) {
                 Ok(()) => {
                     self.stats.worker_slices += 1;
                     self.stats.worker_frames += n;
@@ -175,24 +142,11 @@ impl Opener {
         self.stats.loop_frames += here as u64;
         verified.resize(start + frames.len(), false);
         for (w, range) in handed {
-            match self.workers[w].done.recv() {
-                Ok(v) if v.len() == range.len() => {
+            match self.workers.recv(w) {
+                Some(v) if v.len() == range.len() => {
                     verified[start + range.start..start + range.end].copy_from_slice(&v)
                 }
                 _ => panic!("opening thread {w} died"),
-            }
-        }
-    }
-}
-
-impl Drop for Opener {
-    fn drop(&mut self) {
-        for w in &mut self.workers {
-            // Closing the job channel ends the worker's loop.
-            let (dead, _) = sync_channel(1);
-            w.jobs = dead;
-            if let Some(t) = w.thread.take() {
-                let _ = t.join();
             }
         }
     }

@@ -10,10 +10,10 @@
 //! are the same as sealing on one thread.
 
 use std::collections::VecDeque;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread::JoinHandle;
 
 use hypha_proto::node::{Transmit, Unsealed};
+
+use crate::workers::{Workers, cuts};
 
 /// Bytes to seal below which a slice is not handed to a worker: its wake-up (tens of
 /// microseconds on a VM) would cost about what sealing this much here does.
@@ -23,14 +23,6 @@ pub const MAX_THREADS: usize = 7;
 /// Slices queued on one worker at most: a turn's reads each hand it one, and it seals them
 /// in order while the loop reads on.
 const MAX_IN_FLIGHT: usize = 16;
-
-struct Worker {
-    jobs: SyncSender<Vec<Unsealed>>,
-    done: Receiver<Vec<Transmit>>,
-    /// Slices handed to it and not yet drained (it seals and returns them in order).
-    in_flight: usize,
-    thread: Option<JoinHandle<()>>,
-}
 
 /// A run of datagrams in send order: sealed here, or on a worker.
 enum Slot {
@@ -55,26 +47,13 @@ pub struct SealStats {
 /// The worker threads (none: everything sealed on the loop's thread) and what is pushed but
 /// not yet drained.
 pub struct Sealer {
-    workers: Vec<Worker>,
+    workers: Workers<Unsealed, Transmit>,
+    /// Per worker: slices handed to it and not yet drained (it seals and returns them in
+    /// order).
+    in_flight: Vec<usize>,
     slots: VecDeque<Slot>,
     /// Counters since the start.
     pub stats: SealStats,
-}
-
-/// `new(threads)`, or with fewer threads as long as the system refuses them (none cannot
-/// fail), saying so in the log: for the sealing and the opening workers.
-pub(crate) fn start_fewer<T>(
-    threads: usize,
-    what: &str,
-    new: impl Fn(usize) -> std::io::Result<T>,
-) -> T {
-    for n in (1..=threads).rev() {
-        match new(n) {
-            Ok(s) => return s,
-            Err(e) => tracing::warn!("{n} {what} threads: {e}"),
-        }
-    }
-    new(0).expect("no threads to start cannot fail")
 }
 
 /// Workers to start when the configuration does not say: one per core beyond the first
@@ -89,32 +68,9 @@ pub fn default_threads() -> usize {
 impl Sealer {
     /// Starts `threads` workers.
     pub fn new(threads: usize) -> std::io::Result<Self> {
-        let mut workers = Vec::with_capacity(threads);
-        for i in 0..threads {
-            // Room for every slice in flight both ways: neither side ever blocks on a send.
-            let (jobs, job_rx) = sync_channel::<Vec<Unsealed>>(MAX_IN_FLIGHT);
-            let (done_tx, done) = sync_channel::<Vec<Transmit>>(MAX_IN_FLIGHT);
-            let thread = std::thread::Builder::new()
-                .name(format!("hypha-seal-{i}"))
-                .spawn(move || {
-                    // A worker sleeps between slices rather than spin: polling for 30 µs
-                    // before sleeping cost this 2-core machine more CPU than it saved.
-                    while let Ok(batch) = job_rx.recv() {
-                        let sealed: Vec<Transmit> = batch.into_iter().map(Unsealed::seal).collect();
-                        if done_tx.send(sealed).is_err() {
-                            break;
-                        }
-                    }
-                })?;
-            workers.push(Worker {
-                jobs,
-                done,
-                in_flight: 0,
-                thread: Some(thread),
-            });
-        }
         Ok(Sealer {
-            workers,
+            workers: Workers::new(threads, "hypha-seal", MAX_IN_FLIGHT, Unsealed::seal)?,
+            in_flight: vec![0; threads],
             slots: VecDeque::new(),
             stats: SealStats {
                 threads: threads as u64,
@@ -126,7 +82,7 @@ impl Sealer {
     /// Starts `threads` workers, or as many as the system lets it (none: everything is
     /// sealed on the loop's thread), saying so in the log.
     pub fn start(threads: usize) -> Self {
-        start_fewer(threads, "sealing", Self::new)
+        crate::workers::start_fewer(threads, "sealing", Self::new)
     }
 
     /// Takes `batch` (the next datagrams in send order): slices of it go to idle workers,
@@ -141,39 +97,31 @@ impl Sealer {
             return;
         }
         // Cut into `parts` slices of about equal bytes; this thread keeps the first.
-        let share = total.div_ceil(parts);
-        let mut cuts = Vec::with_capacity(parts);
-        let mut acc = 0;
-        for (i, u) in batch.iter().enumerate() {
-            acc += u.seal_len();
-            if acc >= share * (cuts.len() + 1) && cuts.len() + 1 < parts && i + 1 < batch.len() {
-                cuts.push(i + 1);
-            }
-        }
+        let cuts = cuts(batch.iter().map(Unsealed::seal_len), total, parts);
         // Hand the slices over from the last (split_off takes the end), before sealing ours;
         // the least loaded workers first.
         let mut handed = Vec::with_capacity(cuts.len());
         for &at in cuts.iter().rev() {
             let Some(i) = (0..self.workers.len())
-                .filter(|&i| self.workers[i].in_flight < MAX_IN_FLIGHT && !handed.contains(&i))
-                .min_by_key(|&i| self.workers[i].in_flight)
+                .filter(|&i| self.in_flight[i] < MAX_IN_FLIGHT && !handed.contains(&i))
+                .min_by_key(|&i| self.in_flight[i])
             else {
                 break;
             };
             let tail = batch.split_off(at);
             let n = tail.len() as u64;
-            match self.workers[i].jobs.send(tail) {
+            match self.workers.send(i, tail) {
                 Ok(()) => {
-                    self.workers[i].in_flight += 1;
+                    self.in_flight[i] += 1;
                     self.stats.worker_slices += 1;
                     self.stats.worker_datagrams += n;
                     handed.push(i);
                 }
                 // The worker is gone (it panicked): its slice is sealed here, still in order
                 // (it goes back on the end, and an earlier cut takes it along).
-                Err(e) => {
-                    batch.extend(e.0);
-                    self.workers[i].in_flight = MAX_IN_FLIGHT; // never to be used again
+                Err(tail) => {
+                    batch.extend(tail);
+                    self.in_flight[i] = MAX_IN_FLIGHT; // never to be used again
                 }
             }
         }
@@ -186,9 +134,9 @@ impl Sealer {
     /// this thread, each at least [`MIN_SLICE_BYTES`]), and the bytes it has to seal.
     fn parts(&self, batch: &[Unsealed]) -> (usize, usize) {
         let idle = self
-            .workers
+            .in_flight
             .iter()
-            .filter(|w| w.in_flight < MAX_IN_FLIGHT)
+            .filter(|&&n| n < MAX_IN_FLIGHT)
             .count();
         if idle == 0 {
             return (1, 0);
@@ -214,15 +162,15 @@ impl Sealer {
         while let Some(slot) = self.slots.pop_front() {
             match slot {
                 Slot::Here(v) => out.extend(v),
-                Slot::Worker(i) => match self.workers[i].done.recv() {
-                    Ok(v) => {
-                        self.workers[i].in_flight -= 1;
+                Slot::Worker(i) => match self.workers.recv(i) {
+                    Some(v) => {
+                        self.in_flight[i] -= 1;
                         out.extend(v);
                     }
                     // Only a bug panics a worker; on the loop's thread it would have ended
                     // the daemon, and so it does here, rather than losing datagrams and a
                     // core in silence.
-                    Err(_) => panic!("sealing thread {i} died"),
+                    None => panic!("sealing thread {i} died"),
                 },
             }
         }
@@ -239,19 +187,6 @@ impl Sealer {
         }
         self.push(batch);
         self.drain(out);
-    }
-}
-
-impl Drop for Sealer {
-    fn drop(&mut self) {
-        for w in &mut self.workers {
-            // Closing the job channel ends the worker's loop.
-            let (dead, _) = sync_channel(1);
-            w.jobs = dead;
-            if let Some(t) = w.thread.take() {
-                let _ = t.join();
-            }
-        }
     }
 }
 
