@@ -23,6 +23,8 @@ P=hcpb-
 PIDS=()
 
 cleanup() {
+  # iperf3's server leaves by itself after one transfer, but not when the client failed.
+  if [ -s "$WORK/iperf.pid" ]; then kill "$(cat "$WORK/iperf.pid")" 2>/dev/null || true; rm -f "$WORK/iperf.pid"; fi
   for pid in "${PIDS[@]:-}"; do if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; done
   # The next run's daemons reuse the names (TUN, socket): wait for these to be gone.
   for pid in "${PIDS[@]:-}"; do
