@@ -1,5 +1,4 @@
 # shellcheck shell=bash
-# shellcheck shell=bash
 # hypha from another build (HYPHAD_BASE, e.g. main's), for before/after figures in one run:
 #   HYPHAD_BASE=/path/to/old/hyphad sudo bench/run.sh veth hypha-base hypha
 # shellcheck disable=SC1091

@@ -591,7 +591,7 @@ pub async fn run_until(cfg: Config, shutdown: impl std::future::Future<Output = 
                         let mut frames = true;
                         for (k, (_, r)) in io.got.iter().enumerate() {
                             let d = &rx[r.clone()];
-                            let frame = d[0] == hypha_proto::wire::data_frame::TYPE_DATA_FRAME;
+                            let frame = d.first() == Some(&hypha_proto::wire::data_frame::TYPE_DATA_FRAME);
                             if frame && !frames {
                                 continue;
                             }

@@ -129,8 +129,7 @@ impl Node {
         {
             return None;
         }
-        let session = u32::from_be_bytes(header[20..24].try_into().ok()?);
-        let e2e_counter = u64::from_be_bytes(header[24..32].try_into().ok()?);
+        let (session, e2e_counter) = RoutedRepr::peek_data_index(&header)?;
         let key = self.sessions.pre_open(session, e2e_counter)?;
         Some(PreOpen {
             key: key.clone(),

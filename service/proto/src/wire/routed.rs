@@ -252,6 +252,14 @@ impl<'a> RoutedRepr<'a> {
     pub fn peek_type(buf: &[u8]) -> Option<u8> {
         buf.get(2).copied()
     }
+
+    /// A data packet's receiver index and counter, without a full parse (its header alone
+    /// suffices: the payload is opened elsewhere).
+    pub fn peek_data_index(buf: &[u8]) -> Option<(u32, u64)> {
+        let index = u32::from_be_bytes(buf.get(20..24)?.try_into().ok()?);
+        let counter = u64::from_be_bytes(buf.get(24..32)?.try_into().ok()?);
+        Some((index, counter))
+    }
 }
 
 #[cfg(test)]
@@ -275,6 +283,10 @@ mod tests {
         assert_eq!(buf.len(), HEADER_LEN + 17);
         assert_eq!(RoutedRepr::parse(&buf).unwrap(), repr);
         assert_eq!(RoutedRepr::peek_dst(&buf), Some([6; 16]));
+        assert_eq!(
+            RoutedRepr::peek_data_index(&buf[..HEADER_LEN]),
+            Some((7, 9))
+        );
         let mut head = Vec::new();
         RoutedRepr::emit_data_header(&mut head, 64, &[6; 16], 7, 9);
         assert_eq!(head, buf[..HEADER_LEN]);

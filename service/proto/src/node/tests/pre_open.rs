@@ -203,7 +203,7 @@ fn a_tampered_or_replayed_frame_opened_ahead_is_refused() {
         panic!("not delivered: {out:?}");
     };
     assert_eq!(&good[r], &pkt[..]);
-    // Handshakes and data frames are never opened ahead.
+    // Handshakes are never opened ahead.
     assert!(
         m.nodes[1]
             .pre_open(&[crate::wire::handshake::TYPE_INIT; 100])
